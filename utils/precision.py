@@ -1,0 +1,136 @@
+"""One map from a precision name to the quantizer settings of a network's layers.
+
+Names: "fp32", "binary", "ternary" and "int<k>" for k = 2..16 ("int8" is the report's
+8-bit network). Each name gives settings for three roles (report §4.3, §5.1):
+
+- first layer: float input (the image), quantized kernel;
+- hidden layers: quantized input and kernel, the input quantizer doubling as the activation
+  (``ste_sign`` for binary, larq's practice of no ReLU before a sign; ``QuantizedReLU`` for
+  k-bit, report §4.4);
+- last layer: float input and kernel, followed by softmax.
+
+``quantize_first`` / ``quantize_last`` give the first / last layer the hidden layers'
+settings, for the report's §5.1 experiment. Binary kernels are constrained by larq's
+``weight_clip`` so that latent weights stay in [-1, 1] (report §4.3, the clip of Courbariaux
+et al.'s update rule).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import larq as lq
+
+from utils.quantizers import MAX_BITS, MIN_BITS, KBitQuantizer, QuantizedReLU
+
+__all__ = [
+    "ACCEPTED_PRECISIONS",
+    "LayerQuantization",
+    "PrecisionSpec",
+    "get_precision",
+]
+
+ACCEPTED_PRECISIONS: tuple[str, ...] = (
+    "fp32",
+    "binary",
+    "ternary",
+    *(f"int{k}" for k in range(MIN_BITS, MAX_BITS + 1)),
+)
+
+QuantizerFactory = Callable[[], object] | None
+
+
+@dataclass(frozen=True)
+class LayerQuantization:
+    """How one layer quantizes its input and kernel.
+
+    Factories (not instances) are stored so that every layer gets its own quantizer objects.
+    """
+
+    input_quantizer: QuantizerFactory = None
+    kernel_quantizer: QuantizerFactory = None
+    kernel_constraint: QuantizerFactory = None
+
+    @property
+    def is_quantized(self) -> bool:
+        return self.input_quantizer is not None or self.kernel_quantizer is not None
+
+    def layer_kwargs(self) -> dict:
+        """Keyword arguments for a larq ``QuantConv2D``/``QuantDense``, with fresh objects."""
+        return {
+            "input_quantizer": _make(self.input_quantizer),
+            "kernel_quantizer": _make(self.kernel_quantizer),
+            "kernel_constraint": _make(self.kernel_constraint),
+        }
+
+
+def _make(factory: QuantizerFactory):
+    return None if factory is None else factory()
+
+
+@dataclass(frozen=True)
+class PrecisionSpec:
+    """Quantization settings of a whole network at one precision.
+
+    Attributes:
+        name: the precision name, e.g. "int8".
+        bits: weight bit width used for reporting (1 binary, 2 ternary, 32 float).
+        first, hidden, last: settings of the first, hidden and last layers.
+        is_binary: True for sign-quantized hidden layers (padding with +1 applies).
+    """
+
+    name: str
+    bits: int
+    first: LayerQuantization
+    hidden: LayerQuantization
+    last: LayerQuantization
+    is_binary: bool = False
+
+    @property
+    def is_float(self) -> bool:
+        return not (self.first.is_quantized or self.hidden.is_quantized or self.last.is_quantized)
+
+
+def _hidden_settings(name: str) -> tuple[int, LayerQuantization]:
+    if name == "binary":
+        return 1, LayerQuantization(
+            input_quantizer=lambda: lq.quantizers.SteSign(),
+            kernel_quantizer=lambda: lq.quantizers.SteSign(),
+            kernel_constraint=lambda: lq.constraints.WeightClip(1.0),
+        )
+    if name == "ternary":
+        return 2, LayerQuantization(
+            input_quantizer=lambda: lq.quantizers.SteTern(),
+            kernel_quantizer=lambda: lq.quantizers.SteTern(),
+            kernel_constraint=lambda: lq.constraints.WeightClip(1.0),
+        )
+    match = re.fullmatch(r"int(\d+)", name)
+    k = int(match.group(1))
+    return k, LayerQuantization(
+        input_quantizer=lambda: QuantizedReLU(k),
+        kernel_quantizer=lambda: KBitQuantizer(k),
+        kernel_constraint=lambda: lq.constraints.WeightClip(1.0),
+    )
+
+
+def get_precision(
+    name: str, *, quantize_first: bool = False, quantize_last: bool = False
+) -> PrecisionSpec:
+    """Settings for precision ``name``; raises ValueError listing the accepted names."""
+    if not isinstance(name, str) or name not in ACCEPTED_PRECISIONS:
+        raise ValueError(
+            f"unknown precision {name!r}; accepted: fp32, binary, ternary, "
+            f"int{MIN_BITS}..int{MAX_BITS} (e.g. int8)"
+        )
+    if name == "fp32":
+        floating = LayerQuantization()
+        return PrecisionSpec("fp32", 32, floating, floating, floating)
+
+    bits, hidden = _hidden_settings(name)
+    first = hidden if quantize_first else LayerQuantization(
+        kernel_quantizer=hidden.kernel_quantizer, kernel_constraint=hidden.kernel_constraint
+    )
+    last = hidden if quantize_last else LayerQuantization()
+    return PrecisionSpec(name, bits, first, hidden, last, is_binary=name == "binary")
