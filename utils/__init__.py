@@ -22,7 +22,11 @@ def keras_major_version() -> int:
     """Major version of the Keras that ``tf.keras`` resolves to (2 in legacy mode)."""
     import tensorflow as tf
 
-    return int(tf.keras.__version__.split(".")[0])
+    if tf.keras.__name__.startswith("tf_keras"):
+        return 2
+    import keras
+
+    return int(keras.__version__.split(".")[0])
 
 
 if "tensorflow" in sys.modules and keras_major_version() >= 3:
