@@ -1,0 +1,34 @@
+"""The training benchmark writes a well-formed report (no timing assertions)."""
+
+import json
+
+import pytest
+
+from utils.bench import main
+
+
+@pytest.mark.slow
+def test_tiny_training_bench_writes_a_report(tmp_path, capsys):
+    out = tmp_path / "bench_train.json"
+    main(["train", "--models", "alexnet", "--precisions", "fp32", "binary", "--image-size",
+          "min", "--width", "0.0625", "--batch-size", "4", "--steps", "1", "--warmup", "1",
+          "--out", str(out)])
+    report = json.loads(out.read_text())
+    assert report["benchmark"] == "train"
+    assert {"python", "tensorflow", "larq", "device", "strategy"} <= set(report["environment"])
+    assert report["settings"] | {"image_size": "min", "width": 0.0625, "batch_size": 4,
+                                 "steps": 1, "warmup_steps": 1} == report["settings"]
+    alexnet = report["models"]["alexnet"]
+    assert alexnet["image_size"] == 67 and set(alexnet["precisions"]) == {"fp32", "binary"}
+    for figures in alexnet["precisions"].values():
+        assert figures["images_per_s"] > 0 and figures["step_ms"] > 0
+        assert figures["ratio_to_fp32"] == pytest.approx(
+            figures["images_per_s"] / alexnet["precisions"]["fp32"]["images_per_s"])
+    assert "images/s" in capsys.readouterr().out
+
+
+def test_bench_rejects_bad_arguments(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--image-size", "large"])
+    assert exit_info.value.code == 2
+    assert "min, quick, full or a number of pixels" in capsys.readouterr().err

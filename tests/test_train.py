@@ -1,0 +1,383 @@
+"""Training runner: configs, records, resume, caching, early stopping, distribution, CLI.
+
+Runs use the smoke profile (smallest inputs, width 1/16, a few dozen images). Tests that need
+controlled labels train on a small synthetic dataset served through ``utils.data``'s
+``DatasetSplits``, with the validation and test splits being the same images, so that the
+test metrics of the restored weights can be compared with a validation epoch's metrics.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import utils.train
+from utils.config import PROFILE_TABLE, TrainConfig, make_config
+from utils.data import DatasetSplits
+from utils.records import (
+    find_records,
+    format_record,
+    load_record,
+    records_frame,
+    write_json_atomic,
+)
+from utils.train import run_experiment
+
+REPO = Path(__file__).resolve().parents[1]
+
+RECORD_KEYS = {
+    "run_name", "config", "config_hash", "dataset", "environment", "history", "epoch_seconds",
+    "epochs_run", "stopped_early", "resumed_at_epoch", "best_epoch", "best_val_accuracy",
+    "best_val_loss", "final_val_accuracy", "final_val_loss", "test_accuracy", "test_loss",
+    "confusion_matrix", "wall_time_s", "train_time_s", "train_images_per_s", "summary",
+    "record_path", "model_path", "log_dir", "created", "notes",
+}
+
+
+def dirs(root: Path) -> dict:
+    """run_experiment's output folders, all under ``root``."""
+    return {name: root / folder for name, folder in (
+        ("results_dir", "results"), ("checkpoint_dir", "checkpoints"),
+        ("models_dir", "models"), ("logs_dir", "logs"))}
+
+
+class EpochCounter(tf.keras.callbacks.Callback):
+    """Records the epochs that ``fit`` actually runs."""
+
+    def __init__(self):
+        super().__init__()
+        self.epochs = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epochs.append(epoch)
+
+
+class Interrupted(Exception):
+    """Stands for a crash or a disconnected runtime."""
+
+
+class InterruptAfter(tf.keras.callbacks.Callback):
+    """Raises at the end of epoch ``epoch`` (after the runner's own callbacks saved it)."""
+
+    def __init__(self, epoch: int):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise Interrupted(f"interrupted after epoch {epoch}")
+
+
+class SabotageFrom(tf.keras.callbacks.Callback):
+    """From epoch ``start`` on, force the classifier to predict class 2 after every step.
+
+    The synthetic validation/test labels are all class 0, so a sabotaged epoch has validation
+    accuracy 0 and a large validation loss: it can never be the best epoch.
+    """
+
+    def __init__(self, start: int):
+        super().__init__()
+        self.start = start
+        self.active = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.active = epoch >= self.start
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.active:
+            layer = self.model.get_layer("classifier")
+            kernel, bias = layer.get_weights()
+            layer.set_weights([np.zeros_like(kernel), np.array([0.0, 0.0, 30.0], bias.dtype)])
+
+
+def synthetic_splits(image_size: int, batch_size: int, size: int = 48) -> DatasetSplits:
+    """Random images; training labels 0..2, validation = test = 16 images all of class 0."""
+    rng = np.random.default_rng(0)
+    shape = (image_size, image_size, 3)
+
+    def pipeline(images, labels):
+        return tf.data.Dataset.from_tensor_slices(
+            (images, tf.one_hot(labels, 3))).batch(batch_size)
+
+    train_images = rng.uniform(-1, 1, (size, *shape)).astype("float32")
+    train_labels = rng.integers(0, 3, size)
+    eval_images = rng.uniform(-1, 1, (16, *shape)).astype("float32")
+    eval_labels = np.zeros(16, dtype=np.int64)
+    evaluation = pipeline(eval_images, eval_labels)
+    return DatasetSplits(
+        name="synthetic", train=pipeline(train_images, train_labels), validation=evaluation,
+        test=evaluation, class_names=["a", "b", "c"], image_shape=shape,
+        batch_size=batch_size, augment=False, is_offline_standin=False,
+        labels={"train": train_labels, "validation": eval_labels, "test": eval_labels},
+    )
+
+
+@pytest.fixture
+def synthetic_data(monkeypatch):
+    """Make run_experiment train on :func:`synthetic_splits`."""
+    monkeypatch.setattr(utils.train, "load_dataset",
+                        lambda name, image_size, batch_size, **kw: synthetic_splits(image_size,
+                                                                                    batch_size))
+
+
+# fp32 AlexNet (fast to trace) for the synthetic-data tests.
+SYNTHETIC_CONFIG = make_config("alexnet", "fp32", profile="smoke", epochs=4,
+                               early_stopping_patience=3)
+
+
+# ---------------------------------------------------------------- configs, no training
+
+
+def test_profiles_give_each_model_its_settings():
+    smoke = make_config("googlenet", "binary", profile="smoke")
+    assert (smoke.image_size, smoke.width, smoke.epochs, smoke.batch_size, smoke.limit) == (
+        32, 0.0625, 2, 16, 64)
+    assert make_config("alexnet", "fp32", profile="smoke").image_size == 67
+    full = make_config("alexnet", "int8", dataset="cats_and_dogs", profile="full")
+    assert (full.image_size, full.width, full.epochs, full.optimizer, full.loss) == (
+        227, 1.0, 30, "adam", "categorical_crossentropy")
+    assert full.early_stopping_patience and full.limit is None
+    full_googlenet = make_config("googlenet", "fp32", profile="full")
+    assert (full_googlenet.image_size, full_googlenet.epochs) == (224, 150)
+    quick_binary = make_config("alexnet", "binary")
+    assert quick_binary.profile == "quick" and quick_binary.lr_schedule == "cosine"
+    assert {row[0] for row in PROFILE_TABLE} == {"smoke", "quick", "full"}
+
+
+def test_config_round_trip_and_hash():
+    config = make_config("alexnet", "binary", profile="smoke", optimizer="bop", width=1)
+    assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    assert config.config_hash() == make_config(
+        "alexnet", "binary", profile="smoke", optimizer="bop", width=1.0).config_hash()
+    assert config.replace(seed=1).config_hash() != config.config_hash()
+    assert len(config.config_hash()) == 10
+    assert config.run_name == f"alexnet_binary_mnist5k_smoke_{config.config_hash()}"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error", "message"),
+    [
+        ({"precision": "int99"}, ValueError, "accepted: fp32, binary"),
+        ({"model": "resnet"}, ValueError, "accepted: alexnet, googlenet"),
+        ({"profile": "huge"}, ValueError, "accepted: smoke, quick, full"),
+        ({"optimizer": "sgd"}, ValueError, "accepted: adam, bop"),
+        ({"loss": "hinge"}, ValueError, "categorical_crossentropy, mse"),
+        ({"image_size": 40}, ValueError, "image_size must be an integer >= 67"),
+        ({"epochs": 0}, ValueError, "epochs"),
+        ({"lerning_rate": 0.1}, TypeError, "lerning_rate"),
+        ({"precision": "fp32", "optimizer": "bop"}, ValueError, "needs precision 'binary'"),
+        ({"warmup_epochs": 1}, ValueError, "needs lr_schedule 'cosine'"),
+    ],
+)
+def test_invalid_settings_are_named(overrides, error, message):
+    arguments = {"model": "alexnet", "precision": "binary", "profile": "smoke", **overrides}
+    with pytest.raises(error, match=message):
+        make_config(**arguments)
+
+
+def test_from_dict_rejects_unknown_fields():
+    values = make_config("alexnet", "fp32").to_dict() | {"colour": "red"}
+    with pytest.raises(ValueError, match="colour"):
+        TrainConfig.from_dict(values)
+
+
+def test_write_json_atomic_converts_numpy_and_leaves_no_temporary(tmp_path):
+    path = write_json_atomic(tmp_path / "sub" / "a.json",
+                             {"x": np.float32(0.5), "n": np.int64(3), "a": np.arange(2)})
+    assert json.loads(path.read_text()) == {"x": 0.5, "n": 3, "a": [0, 1]}
+    assert [p.name for p in path.parent.iterdir()] == ["a.json"]
+    with pytest.raises(ValueError, match="not a training record"):
+        load_record(path)
+
+
+# ---------------------------------------------------------------- a real run on MNIST-5k
+
+
+@pytest.fixture(scope="module")
+def recorded_run(tmp_path_factory):
+    """A binary AlexNet smoke run on real MNIST digits (64 images per split, 2 epochs)."""
+    root = tmp_path_factory.mktemp("run")
+    config = make_config("alexnet", "binary", profile="smoke")
+    model, record = run_experiment(config, **dirs(root), verbose=0)
+    return root, config, model, record
+
+
+@pytest.mark.slow
+def test_run_writes_a_complete_record(recorded_run):
+    root, config, model, record = recorded_run
+    assert set(record) == RECORD_KEYS
+    assert record == load_record(root / "results" / f"{config.run_name}.json")
+    assert record["config"] == config.to_dict()
+    assert record["history"]["epoch"] == [0, 1]
+    assert all(len(values) == config.epochs for values in record["history"].values())
+    assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(record["history"])
+    assert 0.0 <= record["test_accuracy"] <= 1.0 and np.isfinite(record["test_loss"])
+    assert record["dataset"]["is_offline_standin"] and record["dataset"]["sizes"] == {
+        "train": 64, "validation": 64, "test": 64}
+    assert any("offline stand-in" in note for note in record["notes"])
+    matrix = np.array(record["confusion_matrix"])
+    assert matrix.shape == (10, 10) and matrix.sum() == 64
+    assert np.trace(matrix) / 64 == pytest.approx(record["test_accuracy"])
+    assert record["summary"]["params_1bit"] > 0
+    assert record["train_images_per_s"] > 0 and record["wall_time_s"] > 0
+    assert set(record["environment"]) >= {"python", "tensorflow", "tf_keras", "larq", "numpy",
+                                          "platform", "device", "strategy"}
+    assert not (root / "checkpoints" / record["config_hash"]).exists()
+    assert list((root / "logs" / record["config_hash"]).rglob("events.out.tfevents*"))
+    assert "test accuracy" in format_record(record)
+
+
+@pytest.mark.slow
+def test_saved_model_reloads_and_predicts_the_same(recorded_run):
+    _, _, model, record = recorded_run
+    images = np.random.default_rng(0).uniform(-1, 1, (4, 67, 67, 3)).astype("float32")
+    reloaded = tf.keras.models.load_model(record["model_path"])
+    np.testing.assert_allclose(reloaded.predict(images, verbose=0),
+                               model.predict(images, verbose=0), atol=1e-6)
+
+
+@pytest.mark.slow
+def test_recorded_run_is_reused_and_force_retrains(recorded_run, monkeypatch):
+    root, config, _, record = recorded_run
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("a recorded run must not train again")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(tf.keras.Model, "fit", no_fit)
+        model, cached = run_experiment(config, **dirs(root), verbose=0)
+    assert cached == record and model is not None
+
+    assert find_records(root / "results", model="alexnet", precision=["binary"]) == [record]
+    assert find_records(root / "results", precision="fp32") == []
+    assert records_frame([record]).loc[0, "test_accuracy"] == record["test_accuracy"]
+
+    counter = EpochCounter()
+    _, retrained = run_experiment(config, **dirs(root), verbose=0, force=True,
+                                  callbacks=[counter])
+    assert counter.epochs == [0, 1]
+    assert retrained["created"] >= record["created"]
+    assert retrained["history"]["epoch"] == [0, 1]
+
+
+# ---------------------------------------------------------------- resume, early stopping
+
+
+@pytest.mark.slow
+def test_interrupted_run_resumes_where_it_stopped(tmp_path, synthetic_data):
+    config = SYNTHETIC_CONFIG
+    paths = dirs(tmp_path)
+    first = EpochCounter()
+    with pytest.raises(Interrupted):
+        run_experiment(config, **paths, verbose=0, callbacks=[first, InterruptAfter(1)])
+    work = tmp_path / "checkpoints" / config.config_hash()
+    assert first.epochs == [0, 1]
+    assert sorted(json.loads((work / "history.json").read_text())) == ["0", "1"]
+    assert (work / "backup").exists()
+    assert not (tmp_path / "results").exists()
+
+    second = EpochCounter()
+    _, record = run_experiment(config, **paths, verbose=0, callbacks=[second, SabotageFrom(2)])
+    assert second.epochs == [2, 3]  # continued, not restarted
+    assert record["history"]["epoch"] == [0, 1, 2, 3]
+    assert all(len(values) == 4 for values in record["history"].values())
+    assert record["resumed_at_epoch"] == 2
+    # Epochs 2 and 3 are sabotaged, so the best weights come from before the interruption.
+    best = record["best_epoch"]
+    assert best in (0, 1)
+    assert record["test_loss"] == pytest.approx(record["history"]["val_loss"][best], rel=1e-5)
+    assert record["history"]["val_loss"][3] > 10 * record["test_loss"]
+    assert not work.exists()
+
+
+@pytest.mark.slow
+def test_early_stopping_restores_the_best_weights(tmp_path, synthetic_data):
+    config = SYNTHETIC_CONFIG.replace(early_stopping_patience=1)
+    counter = EpochCounter()
+    _, record = run_experiment(config, **dirs(tmp_path), verbose=0,
+                               callbacks=[counter, SabotageFrom(1)])
+    assert counter.epochs == [0, 1]  # stopped one epoch after the best
+    history = record["history"]
+    assert record["stopped_early"] and record["best_epoch"] == 0
+    assert history["val_accuracy"][1] == 0.0
+    assert record["test_loss"] == pytest.approx(history["val_loss"][0], rel=1e-5)
+    assert record["test_accuracy"] == pytest.approx(history["val_accuracy"][0])
+    assert history["val_loss"][1] > 10 * record["test_loss"]
+
+
+# ---------------------------------------------------------------- distribution, CLI
+
+MIRRORED_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    import utils
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+    from utils.config import make_config
+    from utils.train import run_experiment
+
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    config = make_config("alexnet", "binary", profile="smoke", epochs=1, limit=32,
+                         optimizer="bop")
+    root = sys.argv[1]
+    model, record = run_experiment(
+        config, results_dir=f"{root}/results", checkpoint_dir=f"{root}/checkpoints",
+        models_dir=f"{root}/models", logs_dir=f"{root}/logs", strategy=strategy, verbose=0)
+    kernel = model.get_layer("conv2").kernel
+    print(json.dumps({
+        "replicas": model.distribute_strategy.num_replicas_in_sync,
+        "mirrored": type(kernel.latent_variable).__name__,
+        "strategy": record["environment"]["strategy"],
+        "loss": record["history"]["loss"],
+        "test_accuracy": record["test_accuracy"],
+    }))
+    """
+)
+
+
+@pytest.mark.slow
+def test_larq_model_trains_under_mirrored_strategy(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-c", MIRRORED_SCRIPT, str(tmp_path)], cwd=REPO,
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["replicas"] == 2
+    assert report["mirrored"] == "MirroredVariable"
+    assert report["strategy"] == "MirroredStrategy, 2 replicas"
+    assert len(report["loss"]) == 1 and np.isfinite(report["loss"][0])
+    assert 0.0 <= report["test_accuracy"] <= 1.0
+
+
+def test_cli_rejects_an_invalid_precision_with_status_2():
+    result = subprocess.run(
+        [sys.executable, "-m", "utils.train", "--model", "alexnet", "--precision", "int99"],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2
+    assert "invalid choice: 'int99'" in result.stderr and "'fp32', 'binary'" in result.stderr
+
+
+def test_cli_rejects_an_invalid_model_and_lists_choices_in_help(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        utils.train.main(["--model", "resnet", "--precision", "binary"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'resnet' (choose from 'alexnet', 'googlenet')" in (
+        capsys.readouterr().err)
+    with pytest.raises(SystemExit) as exit_info:
+        utils.train.main(["--help"])
+    assert exit_info.value.code == 0
+    output = capsys.readouterr().out
+    for choice in ("googlenet", "int8", "smoke", "quick", "full", "mnist5k", "cats_and_dogs"):
+        assert choice in output

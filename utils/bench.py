@@ -1,0 +1,216 @@
+"""Benchmarks. ``python -m utils.bench train``: training throughput of every model at every
+precision, side by side, on synthetic data of the dataset's shape.
+
+Each (model, precision) is built and compiled as :func:`utils.train.run_experiment` would
+(same optimizer recipe and loss), then Keras' own train step runs ``--warmup`` steps (graph
+tracing included) and ``--steps`` timed steps on one random batch, repeated so that the input
+pipeline costs nothing. The result is images per second and its ratio to float32 of the same
+model: larq's overhead for simulated quantization during training (binary and int8 layers
+train with float kernels plus quantizers, so they are slower than fp32, not faster).
+
+Examples::
+
+    python -m utils.bench train                      # quick sizes (AlexNet 67, GoogLeNet 64)
+    python -m utils.bench train --image-size full --width 1.0 --batch-size 64   # on a GPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from utils.config import make_config
+from utils.data import DATASETS
+from utils.distribute import choose_strategy, environment_info
+from utils.models import MIN_INPUT_SIZE, MODEL_NAMES
+from utils.precision import ACCEPTED_PRECISIONS
+from utils.records import write_json_atomic
+from utils.train import build_from_config, compile_from_config
+
+__all__ = ["bench_training", "format_training_bench", "measure_training", "main"]
+
+NUM_CLASSES = {"mnist5k": 10, "cats_and_dogs": 2}
+SIZE_PRESETS = ("min", "quick", "full")
+
+
+def image_size_for(model: str, size: str | int) -> int:
+    """Pixels for ``model``: an explicit size, or the "min", "quick" or "full" profile's."""
+    if isinstance(size, int):
+        return size
+    if size == "min":
+        return MIN_INPUT_SIZE[model]
+    return make_config(model, "fp32", profile=size).image_size
+
+
+def measure_training(
+    model_name: str,
+    precision: str,
+    *,
+    image_size: int,
+    width: float,
+    batch_size: int,
+    steps: int,
+    warmup: int,
+    num_classes: int,
+    strategy: tf.distribute.Strategy,
+    profile: str = "quick",
+) -> dict[str, Any]:
+    """Time ``steps`` training steps (after ``warmup``) of one model at one precision."""
+    if steps < 1 or warmup < 1:
+        raise ValueError(f"steps and warmup must be at least 1, got {steps} and {warmup}")
+    config = make_config(model_name, precision, profile=profile, image_size=image_size,
+                         width=width, batch_size=batch_size)
+    tf.keras.backend.clear_session()
+    tf.keras.utils.set_random_seed(0)
+    with strategy.scope():
+        model = build_from_config(config, (image_size, image_size, 3), num_classes)
+        compile_from_config(model, config, steps_per_epoch=steps + warmup)
+    rng = np.random.default_rng(0)
+    images = rng.uniform(-1, 1, (batch_size, image_size, image_size, 3)).astype("float32")
+    labels = tf.one_hot(rng.integers(0, num_classes, batch_size), num_classes)
+    batches = tf.data.Dataset.from_tensors((images, labels)).repeat()
+    iterator = iter(strategy.experimental_distribute_dataset(batches))
+    train_step = model.make_train_function()
+
+    def run(count: int) -> float:
+        start = time.perf_counter()
+        for _ in range(count):
+            logs = train_step(iterator)
+        float(logs["loss"])  # wait for the device to finish
+        return time.perf_counter() - start
+
+    warmup_s = run(warmup)
+    seconds = run(steps)
+    return {
+        "images_per_s": steps * batch_size / seconds,
+        "step_ms": 1000 * seconds / steps,
+        "warmup_s": warmup_s,
+        "params_total": int(model.count_params()),
+    }
+
+
+def bench_training(
+    *,
+    models=MODEL_NAMES,
+    precisions=("fp32", "int8", "binary"),
+    dataset: str = "mnist5k",
+    image_size: str | int = "quick",
+    width: float = 0.25,
+    batch_size: int = 32,
+    steps: int = 10,
+    warmup: int = 2,
+    out: str | Path | None = "results/bench_train.json",
+    verbose: bool = True,
+) -> dict[str, Any]:
+    """Training throughput of each model at each precision; writes ``out`` (unless None)."""
+    strategy, strategy_text = choose_strategy()
+    profile = "full" if image_size == "full" else "quick"
+    results: dict[str, Any] = {}
+    for model_name in models:
+        pixels = image_size_for(model_name, image_size)
+        measured = {}
+        for precision in precisions:
+            measured[precision] = measure_training(
+                model_name, precision, image_size=pixels, width=width, batch_size=batch_size,
+                steps=steps, warmup=warmup, num_classes=NUM_CLASSES[dataset],
+                strategy=strategy, profile=profile,
+            )
+            if verbose:
+                print(f"{model_name:9} {precision:7} {pixels:4d} px "
+                      f"{measured[precision]['images_per_s']:9.1f} images/s", flush=True)
+        fp32 = measured.get("fp32", {}).get("images_per_s")
+        for figures in measured.values():
+            figures["ratio_to_fp32"] = figures["images_per_s"] / fp32 if fp32 else None
+        results[model_name] = {"image_size": pixels, "precisions": measured}
+    report = {
+        "benchmark": "train",
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "environment": environment_info(strategy_text),
+        "settings": {
+            "dataset": dataset, "num_classes": NUM_CLASSES[dataset], "image_size": image_size,
+            "width": width, "batch_size": batch_size, "steps": steps, "warmup_steps": warmup,
+            "profile_recipe": profile,
+            "data": "synthetic: one batch of uniform [-1, 1] images, repeated",
+        },
+        "models": results,
+    }
+    if out is not None:
+        write_json_atomic(out, report)
+    return report
+
+
+def format_training_bench(report: dict[str, Any]) -> str:
+    """The benchmark as a small text table."""
+    lines = [f"{'model':10}{'precision':10}{'px':>5}{'images/s':>11}{'vs fp32':>9}"]
+    for model_name, result in report["models"].items():
+        for precision, figures in result["precisions"].items():
+            ratio = figures["ratio_to_fp32"]
+            lines.append(f"{model_name:10}{precision:10}{result['image_size']:5d}"
+                         f"{figures['images_per_s']:11.1f}"
+                         f"{'' if ratio is None else f'{ratio:9.2f}'}")
+    lines.append(f"on {report['environment']['device']} "
+                 f"({report['environment']['strategy']})")
+    return "\n".join(lines)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _image_size(text: str) -> str | int:
+    if text in SIZE_PRESETS:
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected {', '.join(SIZE_PRESETS)} or a number of pixels, got {text!r}"
+        ) from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m utils.bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    train = commands.add_parser("train", help="training throughput per model and precision")
+    train.add_argument("--models", nargs="+", choices=MODEL_NAMES, default=list(MODEL_NAMES))
+    train.add_argument("--precisions", nargs="+", choices=ACCEPTED_PRECISIONS,
+                       default=["fp32", "int8", "binary"])
+    train.add_argument("--dataset", choices=DATASETS, default="mnist5k",
+                       help="sets the number of classes (images are synthetic)")
+    train.add_argument("--image-size", type=_image_size, default="quick",
+                       help="min, quick (default), full (227/224 px) or pixels")
+    train.add_argument("--width", type=float, default=0.25)
+    train.add_argument("--batch-size", type=_positive, default=32)
+    train.add_argument("--steps", type=_positive, default=10, help="timed steps per measurement")
+    train.add_argument("--warmup", type=_positive, default=2,
+                       help="untimed steps first (graph tracing)")
+    train.add_argument("--out", default="results/bench_train.json")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    args = _parser().parse_args(argv)
+    report = bench_training(
+        models=args.models, precisions=args.precisions, dataset=args.dataset,
+        image_size=args.image_size, width=args.width, batch_size=args.batch_size,
+        steps=args.steps, warmup=args.warmup, out=args.out,
+    )
+    print(format_training_bench(report))
+    print(f"written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,261 @@
+"""One training run's settings: the :class:`TrainConfig` dataclass and per-profile defaults.
+
+``make_config(model, precision, dataset, profile, **overrides)`` fills a config from
+:data:`PROFILE_TABLE`, the one place where the smoke / quick / full recipes live:
+
+- ``smoke``: seconds per run, for tests and CI (the model's smallest input, tiny width).
+- ``quick``: the offline default on a 2-core CPU and MNIST-5k (reduced input and width).
+- ``full``: the report's setup (227/224 px, full width, Adam, cross-entropy, 30 epochs for
+  AlexNet and 150 for GoogLeNet, early stopping on validation accuracy), for GPUs.
+
+A config is frozen and hashable; :meth:`TrainConfig.config_hash` names its results record, so
+two runs with the same settings share one record and a changed setting starts a new one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from utils.data import DATASETS
+from utils.models import MIN_INPUT_SIZE, MODEL_NAMES
+from utils.precision import ACCEPTED_PRECISIONS
+
+__all__ = [
+    "LOSSES",
+    "LR_SCHEDULES",
+    "OPTIMIZERS",
+    "PROFILES",
+    "PROFILE_TABLE",
+    "TrainConfig",
+    "make_config",
+]
+
+PROFILES = ("smoke", "quick", "full")
+OPTIMIZERS = ("adam", "bop")
+LR_SCHEDULES = ("constant", "cosine")
+LOSSES = ("categorical_crossentropy", "mse")
+_FLOAT_FIELDS = ("width", "learning_rate", "dropout", "bn_momentum", "pad_value",
+                 "bop_threshold", "bop_gamma")
+
+# Per-profile defaults: rows (profile, model, precision, settings), "*" matching any model or
+# precision. Later matching rows override earlier ones, so the general rows come first.
+# The quick recipes are starting points, to be tuned by measurement on the 2-core CPU.
+PROFILE_TABLE: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
+    ("smoke", "*", "*", dict(width=0.0625, epochs=2, batch_size=16, limit=64)),
+    ("smoke", "alexnet", "*", dict(image_size=MIN_INPUT_SIZE["alexnet"])),
+    ("smoke", "googlenet", "*", dict(image_size=MIN_INPUT_SIZE["googlenet"])),
+    ("quick", "*", "*", dict(width=0.25, epochs=5, batch_size=64, learning_rate=1e-3)),
+    ("quick", "alexnet", "*", dict(image_size=67)),
+    ("quick", "googlenet", "*", dict(image_size=64)),
+    ("quick", "*", "binary", dict(learning_rate=2e-3, lr_schedule="cosine")),
+    ("full", "*", "*", dict(width=1.0, batch_size=64, early_stopping_patience=10)),
+    ("full", "alexnet", "*", dict(image_size=227, epochs=30)),
+    ("full", "googlenet", "*", dict(image_size=224, epochs=150)),
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    """Everything that determines one training run (and so its record's name).
+
+    Attributes:
+        model, precision: network and precision, as for :func:`utils.models.build_model`.
+        dataset: "mnist5k" (offline stand-in) or "cats_and_dogs".
+        profile: "smoke", "quick" or "full": a label in the record name.
+        image_size: square input side in pixels (at least the model's minimum).
+        width: channel multiplier (1.0 = the papers').
+        epochs, batch_size: training length and batch size (global, across replicas).
+        optimizer: "adam", or "bop" (larq's Bop on binary weights, Adam on the rest).
+        learning_rate: Adam's (initial) learning rate.
+        lr_schedule: "constant" or "cosine" (cosine decay over all training steps).
+        warmup_epochs: linear warm-up before the cosine decay (cosine only).
+        loss: "categorical_crossentropy" or "mse" (report §5.1).
+        early_stopping_patience: epochs without a better val_accuracy before stopping and
+            going back to the best weights; None turns early stopping off.
+        dropout, batch_norm: None keeps the model's default.
+        seed: seeds the weights, the data split and the shuffling.
+        bn_momentum, quantize_first, quantize_last, pad_value, bn_after_pool: model options.
+        augment: random training augmentation.
+        limit: at most this many images per split (None = all).
+        bop_threshold, bop_gamma: Bop's flip threshold and adaptivity rate.
+    """
+
+    model: str
+    precision: str
+    dataset: str = "mnist5k"
+    profile: str = "quick"
+    image_size: int
+    width: float = 1.0
+    epochs: int = 5
+    batch_size: int = 64
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    lr_schedule: str = "constant"
+    warmup_epochs: int = 0
+    loss: str = "categorical_crossentropy"
+    early_stopping_patience: int | None = None
+    dropout: float | None = None
+    seed: int = 0
+    bn_momentum: float = 0.9
+    batch_norm: bool | None = None
+    quantize_first: bool = False
+    quantize_last: bool = False
+    pad_value: float = 1.0
+    bn_after_pool: bool = True
+    augment: bool = False
+    limit: int | None = None
+    bop_threshold: float = 1e-8
+    bop_gamma: float = 1e-4
+
+    def __post_init__(self):
+        _validate(self)
+        for name in _FLOAT_FIELDS:  # 1 and 1.0 must give the same hash
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, float(value))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a plain, JSON-serializable dict."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        """Inverse of :meth:`to_dict`; unknown keys raise ValueError naming them."""
+        unknown = sorted(set(values) - set(field_names()))
+        if unknown:
+            raise ValueError(
+                f"unknown TrainConfig field(s) {', '.join(unknown)}; "
+                f"accepted: {', '.join(field_names())}"
+            )
+        return cls(**values)
+
+    def config_hash(self) -> str:
+        """First 10 hex digits of the SHA-256 of the fields' canonical JSON."""
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:10]
+
+    @property
+    def run_name(self) -> str:
+        """File stem of this run's record and model: model_precision_dataset_profile_hash."""
+        return "_".join(
+            (self.model, self.precision, self.dataset, self.profile, self.config_hash())
+        )
+
+    def replace(self, **changes) -> TrainConfig:
+        """A copy with some fields changed (validated like a new config)."""
+        _check_names(changes, "TrainConfig.replace")
+        return dataclasses.replace(self, **changes)
+
+
+def field_names() -> tuple[str, ...]:
+    """Names of the :class:`TrainConfig` fields, in declaration order."""
+    return tuple(field.name for field in dataclasses.fields(TrainConfig))
+
+
+def make_config(
+    model: str, precision: str, dataset: str = "mnist5k", profile: str = "quick", **overrides
+) -> TrainConfig:
+    """The ``profile``'s defaults for ``model`` at ``precision``, with ``overrides`` applied.
+
+    Example: ``make_config("alexnet", "binary", profile="smoke", epochs=3)``.
+    Raises ValueError for an unknown profile or an invalid value, TypeError for an unknown
+    setting name.
+    """
+    _check_choice("profile", profile, PROFILES)
+    _check_names(overrides, "make_config")
+    settings: dict[str, Any] = {}
+    for row_profile, row_model, row_precision, values in PROFILE_TABLE:
+        if row_profile == profile and row_model in ("*", model) and row_precision in (
+            "*",
+            precision,
+        ):
+            settings.update(values)
+    settings.update(overrides)
+    settings.setdefault("image_size", MIN_INPUT_SIZE.get(model, 0))
+    return TrainConfig(model=model, precision=precision, dataset=dataset, profile=profile,
+                       **settings)
+
+
+def _check_names(settings: dict[str, Any], caller: str) -> None:
+    unknown = sorted(set(settings) - set(field_names()))
+    if unknown:
+        raise TypeError(
+            f"{caller}() got unknown setting(s) {', '.join(unknown)}; "
+            f"accepted: {', '.join(field_names())}"
+        )
+
+
+def _check_choice(name: str, value, accepted) -> None:
+    if value not in accepted:
+        raise ValueError(f"unknown {name} {value!r}; accepted: {', '.join(map(str, accepted))}")
+
+
+def _check_int(name: str, value, minimum: int, *, optional: bool = False) -> None:
+    if optional and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        allowed = f"an integer >= {minimum}" + (" or None" if optional else "")
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+
+
+def _check_number(name: str, value, low: float, high: float, *, low_open=True,
+                  high_open=False) -> None:
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    inside = number and (low < value if low_open else low <= value) and (
+        value < high if high_open else value <= high
+    )
+    if not inside:
+        bounds = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+        raise ValueError(f"{name} must be a number in {bounds}, got {value!r}")
+
+
+def _check_bool(name: str, value, *, optional: bool = False) -> None:
+    if not (isinstance(value, bool) or (optional and value is None)):
+        raise ValueError(f"{name} must be True or False{' or None' if optional else ''}, "
+                         f"got {value!r}")
+
+
+def _validate(config: TrainConfig) -> None:
+    """Raise ValueError naming the first invalid field and the values it accepts."""
+    _check_choice("model", config.model, MODEL_NAMES)
+    if config.precision not in ACCEPTED_PRECISIONS:
+        raise ValueError(f"unknown precision {config.precision!r}; accepted: fp32, binary, "
+                         f"ternary, int2..int16 (e.g. int8)")
+    _check_choice("dataset", config.dataset, DATASETS)
+    _check_choice("profile", config.profile, PROFILES)
+    _check_choice("optimizer", config.optimizer, OPTIMIZERS)
+    _check_choice("lr_schedule", config.lr_schedule, LR_SCHEDULES)
+    _check_choice("loss", config.loss, LOSSES)
+    _check_int("image_size", config.image_size, MIN_INPUT_SIZE[config.model])
+    _check_number("width", config.width, 0.0, float("inf"))
+    _check_int("epochs", config.epochs, 1)
+    _check_int("batch_size", config.batch_size, 1)
+    _check_number("learning_rate", config.learning_rate, 0.0, float("inf"))
+    _check_int("warmup_epochs", config.warmup_epochs, 0)
+    _check_int("early_stopping_patience", config.early_stopping_patience, 0, optional=True)
+    if config.dropout is not None:
+        _check_number("dropout", config.dropout, 0.0, 1.0, low_open=False, high_open=True)
+    _check_int("seed", config.seed, 0)
+    _check_number("bn_momentum", config.bn_momentum, 0.0, 1.0, low_open=False, high_open=True)
+    _check_bool("batch_norm", config.batch_norm, optional=True)
+    for name in ("quantize_first", "quantize_last", "bn_after_pool", "augment"):
+        _check_bool(name, getattr(config, name))
+    _check_number("pad_value", config.pad_value, -1.0, 1.0, low_open=False)
+    _check_int("limit", config.limit, 1, optional=True)
+    _check_number("bop_threshold", config.bop_threshold, 0.0, float("inf"))
+    _check_number("bop_gamma", config.bop_gamma, 0.0, 1.0)
+    if config.optimizer == "bop" and config.precision != "binary":
+        raise ValueError(
+            f"optimizer 'bop' flips binary weights and needs precision 'binary', got "
+            f"{config.precision!r}; use optimizer 'adam'"
+        )
+    if config.warmup_epochs and config.lr_schedule != "cosine":
+        raise ValueError("warmup_epochs needs lr_schedule 'cosine'; accepted schedules: "
+                         f"{', '.join(LR_SCHEDULES)}")
+    if config.warmup_epochs >= config.epochs:
+        raise ValueError(f"warmup_epochs ({config.warmup_epochs}) must be smaller than "
+                         f"epochs ({config.epochs})")
