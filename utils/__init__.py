@@ -22,7 +22,8 @@ def keras_major_version() -> int:
     """Major version of the Keras that ``tf.keras`` resolves to (2 in legacy mode)."""
     import tensorflow as tf
 
-    if tf.keras.__name__.startswith("tf_keras"):
+    # tf.keras is a lazy alias whose module name varies; its Layer class tells the truth.
+    if tf.keras.layers.Layer.__module__.startswith("tf_keras"):
         return 2
     import keras
 

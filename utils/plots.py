@@ -1,0 +1,573 @@
+"""Every figure of the course: one ``save_fig`` and one plotting function per kind of figure.
+
+Notebooks never hold plotting code: they compute numbers with :mod:`utils.theory`,
+:mod:`utils.small_nets` or the training code, pass them to a function here, and hand the
+returned ``matplotlib.figure.Figure`` to :func:`save_fig`, which writes
+``<figures_dir>/<name>.png`` atomically (a reader sees the old file or the new one, never half
+a PNG). Nothing here needs TensorFlow.
+
+Matplotlib picks the non-interactive Agg backend by itself when there is no display (tests,
+papermill, CI); in Jupyter the inline backend shows the returned figures.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
+
+__all__ = [
+    "DPI",
+    "plot_accuracy_vs_bits",
+    "plot_class_balance",
+    "plot_clipping",
+    "plot_clipping_tradeoff",
+    "plot_confusion_matrix",
+    "plot_histories",
+    "plot_image_grid",
+    "plot_image_sizes",
+    "plot_latent_weights",
+    "plot_quantization_error",
+    "plot_quantizer_staircase",
+    "plot_ste",
+    "plot_symmetric_vs_asymmetric",
+    "plot_throughput_table",
+    "plot_training_curves",
+    "plot_weight_histograms",
+    "save_fig",
+]
+
+DPI = 120
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
+_FLOAT_COLOR = "tab:blue"
+_QUANT_COLOR = "tab:orange"
+
+
+# ---------------------------------------------------------------------------------------------
+# Saving
+# ---------------------------------------------------------------------------------------------
+
+
+def save_fig(fig: Figure, name: str, figures_dir: str | os.PathLike = "figures",
+             dpi: int = DPI) -> Path:
+    """Write ``fig`` to ``<figures_dir>/<name>.png`` atomically and return that path.
+
+    The PNG is written to a temporary file in the same folder and moved into place with
+    ``os.replace``, so an existing figure is replaced in one step and a crash never leaves a
+    truncated file. The folder is created if needed. ``name`` is a plain file name such as
+    "01_quantizer_staircase" (a trailing ".png" is accepted and not doubled).
+    """
+    if not isinstance(fig, Figure):
+        raise TypeError(f"save_fig needs a matplotlib Figure, got {type(fig).__name__}")
+    if isinstance(name, str) and name.lower().endswith(".png"):
+        name = name[:-4]
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ValueError(
+            f"figure name must be a plain file name of letters, digits, '_', '-' or '.' "
+            f"(no folders), e.g. '01_quantizer_staircase'; got {name!r}"
+        )
+    folder = Path(figures_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".png.tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            fig.savefig(stream, format="png", dpi=dpi, bbox_inches="tight")
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _figure(ncols: int = 1, nrows: int = 1, size: tuple[float, float] = (5.0, 3.6), **kwargs):
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size[0] * ncols, size[1] * nrows),
+                             squeeze=False, **kwargs)
+    return fig, axes.ravel()
+
+
+# ---------------------------------------------------------------------------------------------
+# Data (notebook 00)
+# ---------------------------------------------------------------------------------------------
+
+
+def plot_image_grid(samples: Sequence[tuple[np.ndarray, str]], ncols: int | None = None,
+                    title: str | None = None) -> Figure:
+    """Images with their labels as titles: ``samples`` is a list of (image, label).
+
+    Images are (height, width), (height, width, 1) or (height, width, 3) arrays in [0, 1] (as
+    :func:`utils.data.sample_images` returns them). One axes per image, unused cells hidden.
+    """
+    if len(samples) == 0:
+        raise ValueError("plot_image_grid needs at least one (image, label) pair")
+    ncols = ncols or min(len(samples), 8)
+    nrows = math.ceil(len(samples) / ncols)
+    fig, axes = _figure(ncols, nrows, size=(1.6, 2.0))
+    for ax in axes:
+        ax.axis("off")
+    for ax, (image, label) in zip(axes, samples, strict=False):
+        image = np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
+        if image.ndim == 3 and image.shape[-1] == 1:
+            image = image[..., 0]
+        ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0.0, vmax=1.0)
+        ax.set_title(str(label), fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_class_balance(counts: Mapping, title: str = "Images per class") -> Figure:
+    """Bar chart of images per class.
+
+    ``counts`` is ``{class: count}`` (one bar per class) or ``{split: {class: count}}`` (bars
+    grouped by class, one colour per split), e.g. from :func:`utils.data.class_counts`.
+    """
+    if not counts:
+        raise ValueError("plot_class_balance needs at least one class")
+    first = next(iter(counts.values()))
+    if not isinstance(first, Mapping):
+        counts = {"images": counts}
+    table = pd.DataFrame(counts).fillna(0)  # rows: classes, columns: splits
+    fig, (ax,) = _figure(size=(min(10.0, max(5.0, 0.25 * len(table) * len(table.columns))),
+                               3.6))
+    table.plot.bar(ax=ax, rot=0, width=0.8)
+    for container in ax.containers:
+        ax.bar_label(container, fontsize=7)
+    ax.set_ylim(0, 1.15 * float(table.to_numpy().max()))
+    ax.set_xlabel("class")
+    ax.set_ylabel("images")
+    ax.set_title(title)
+    if len(table.columns) == 1:
+        ax.get_legend().remove()
+    else:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_image_sizes(sizes, title: str = "Original image sizes") -> Figure:
+    """Histograms of the stored images' widths and heights (two axes).
+
+    ``sizes`` is an array of (width, height) pairs. When every image has the same size (as
+    with MNIST's 28x28 digits) each histogram is a single bar, which is the point to see.
+    """
+    sizes = np.asarray(sizes, dtype=float).reshape(-1, 2)
+    if len(sizes) == 0:
+        raise ValueError("plot_image_sizes needs at least one (width, height) pair")
+    fig, axes = _figure(2, size=(4.5, 3.4))
+    for ax, column, label in zip(axes, sizes.T, ("width", "height"), strict=True):
+        low, high = column.min(), column.max()
+        bins = 1 if low == high else min(40, int(high - low) + 1)
+        ax.hist(column, bins=bins, range=(low - 0.5, high + 0.5), color=_FLOAT_COLOR)
+        ax.set_xlabel(f"{label} (pixels)")
+        ax.set_ylabel("images")
+        ax.set_title(f"{label}: median {np.median(column):.0f}, "
+                     f"{low:.0f} to {high:.0f}", fontsize=9)
+    fig.suptitle(f"{title} ({len(sizes):,} images)")
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Quantization theory (notebook 01)
+# ---------------------------------------------------------------------------------------------
+
+
+def plot_quantizer_staircase(curves: Mapping[int, tuple[np.ndarray, np.ndarray]],
+                             title: str = "Quantizers for several bit widths",
+                             identity: bool = True) -> Figure:
+    """One staircase line per bit width: ``curves`` is ``{k: (x, q(x))}``.
+
+    (As :func:`utils.theory.quantizer_curves` returns.) The dashed identity shows the float
+    value each level approximates.
+    """
+    fig, (ax,) = _figure(size=(5.5, 4.2))
+    for k, (x, q) in sorted(curves.items()):
+        levels = len(np.unique(q))
+        label = "1 bit (sign)" if k == 1 else f"{k} bits ({levels} levels shown)"
+        ax.step(x, q, where="mid", label=label, linewidth=1.5)
+    if identity and curves:
+        x = next(iter(curves.values()))[0]
+        ax.plot(x, x, "k--", linewidth=0.8, label="identity")
+    ax.axhline(0, color="grey", linewidth=0.5)
+    ax.axvline(0, color="grey", linewidth=0.5)
+    ax.set_xlabel("input x")
+    ax.set_ylabel("quantized q(x)")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_clipping(values: np.ndarray, quantized: np.ndarray, alpha: float, k: int,
+                  title: str | None = None) -> Figure:
+    """Clipping in eq. 3.1: where the threshold alpha falls on a weight distribution.
+
+    Left: histogram of ``values`` with the clipped tails (|x| > alpha) shaded. Right: the
+    quantizer's transfer curve on those values (``quantized`` = q(values)), flat beyond
+    ±alpha, with its levels marked.
+    """
+    values = np.asarray(values, dtype=float).ravel()
+    quantized = np.asarray(quantized, dtype=float).ravel()
+    fig, axes = _figure(2, size=(5.0, 3.8))
+    clipped = np.mean(np.abs(values) > alpha)
+    ax = axes[0]
+    ax.hist(values, bins=120, color=_FLOAT_COLOR, alpha=0.8)
+    limit = np.max(np.abs(values))
+    for side in (-1, 1):
+        ax.axvline(side * alpha, color="tab:red", linestyle="--")
+        ax.axvspan(side * alpha, side * limit, color="tab:red", alpha=0.12)
+    ax.set_title(f"alpha = {alpha:.3g}: {clipped:.2%} of values clipped", fontsize=9)
+    ax.set_xlabel("weight value")
+    ax.set_ylabel("count")
+    ax = axes[1]
+    order = np.argsort(values)
+    ax.plot(values[order], quantized[order], color=_QUANT_COLOR, label=f"{k}-bit q(x)")
+    ax.plot(values[order], values[order], "k--", linewidth=0.8, label="identity")
+    for level in np.unique(quantized):
+        ax.axhline(level, color="grey", linewidth=0.3)
+    for side in (-1, 1):
+        ax.axvline(side * alpha, color="tab:red", linestyle="--")
+    ax.set_xlabel("weight value x")
+    ax.set_ylabel("q(x)")
+    ax.set_title(f"{len(np.unique(quantized))} levels used", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.suptitle(title or f"Clipping before {k}-bit quantization (eq. 3.1)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_clipping_tradeoff(table: pd.DataFrame, k: int | None = None,
+                           title: str | None = None) -> Figure:
+    """Quantization error against the clipping threshold (a table from
+    :func:`utils.theory.clipping_tradeoff`): total, rounding and clipping parts, best alpha."""
+    fig, (ax,) = _figure(size=(6.0, 4.0))
+    x = table["alpha_over_std"]
+    ax.plot(x, table["mse"], color="black", label="total")
+    ax.plot(x, table["rounding_mse"], "--", color=_FLOAT_COLOR, label="rounding (inside ±alpha)")
+    ax.plot(x, table["clipping_mse"], "--", color="tab:red", label="clipping (outside ±alpha)")
+    best = table.loc[table["mse"].idxmin()]
+    ax.axvline(best["alpha_over_std"], color="grey", linestyle=":")
+    ax.annotate(f"best alpha = {best['alpha_over_std']:.2f} std",
+                (best["alpha_over_std"], best["mse"]), textcoords="offset points",
+                xytext=(8, 20), fontsize=8)
+    ax.set_yscale("log")
+    ax.set_xlabel("clipping threshold alpha / standard deviation")
+    ax.set_ylabel("mean squared error")
+    ax.set_title(title or f"Clipping trade-off{f' at {k} bits' if k else ''}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_symmetric_vs_asymmetric(curves: Mapping[str, tuple[np.ndarray, np.ndarray]],
+                                 bias: pd.DataFrame, k: int,
+                                 title: str = "Symmetric vs asymmetric ranges") -> Figure:
+    """Left: the two k-bit transfer curves (``{scheme: (x, q)}``). Right: the mean error
+    (bias) of each scheme against the bit width, in quantization steps (a table from
+    :func:`utils.theory.symmetric_vs_asymmetric`)."""
+    fig, axes = _figure(2, size=(5.0, 3.8))
+    ax = axes[0]
+    for scheme, (x, q) in curves.items():
+        ax.step(x, q, where="mid", label=scheme)
+    x = next(iter(curves.values()))[0]
+    ax.plot(x, x, "k--", linewidth=0.8, label="identity")
+    ax.set_xlabel("input x")
+    ax.set_ylabel("q(x)")
+    ax.set_title(f"{k}-bit codes (eqs. 3.2, 3.4)", fontsize=9)
+    ax.legend(fontsize=8)
+    ax = axes[1]
+    for scheme, group in bias.groupby("scheme"):
+        ax.plot(group["bits"], group["mean_error_in_steps"], "o-", label=scheme)
+    ax.axhline(0, color="grey", linewidth=0.5)
+    ax.set_xlabel("bits k")
+    ax.set_ylabel("mean error E[q(x) - x] (steps)")
+    ax.set_title("bias on a symmetric distribution", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_weight_histograms(float_weights: np.ndarray, quantized_weights: np.ndarray,
+                           bits: int = 4, title: str | None = None) -> Figure:
+    """Float weights next to their k-bit counterparts (the report's Fig. 3.2), two axes."""
+    float_weights = np.asarray(float_weights, dtype=float).ravel()
+    quantized_weights = np.asarray(quantized_weights, dtype=float).ravel()
+    fig, axes = _figure(2, size=(4.8, 3.6), sharex=True)
+    axes[0].hist(float_weights, bins=100, color=_FLOAT_COLOR)
+    axes[0].set_title("32-bit float weights", fontsize=10)
+    levels, counts = np.unique(quantized_weights, return_counts=True)
+    step = np.min(np.diff(levels)) if len(levels) > 1 else 1.0
+    axes[1].bar(levels, counts, width=0.8 * step, color=_QUANT_COLOR)
+    axes[1].set_title(f"{bits}-bit weights: {len(levels)} distinct values", fontsize=10)
+    for ax in axes:
+        ax.set_xlabel("weight value")
+        ax.set_ylabel("count")
+    fig.suptitle(title or f"Float vs {bits}-bit weights")
+    fig.tight_layout()
+    return fig
+
+
+def plot_quantization_error(table: pd.DataFrame,
+                            title: str = "Quantization error vs bit width") -> Figure:
+    """SQNR (dB, left) and mean squared error (log scale, right) against the bit width, one
+    line per distribution (a table from :func:`utils.theory.quantization_error`), with the
+    6.02 dB-per-bit rule of thumb as a dotted reference."""
+    fig, axes = _figure(2, size=(5.0, 3.8))
+    for name, group in table.groupby("distribution", sort=False):
+        axes[0].plot(group["bits"], group["sqnr_db"], "o-", label=name)
+        axes[1].plot(group["bits"], group["mse"], "o-", label=name)
+    bits = np.array(sorted(table["bits"].unique()))
+    axes[0].plot(bits, 6.02 * bits, "k:", label="6.02 dB × bits")
+    axes[0].set_ylabel("SQNR (dB)")
+    axes[1].set_ylabel("mean squared error")
+    axes[1].set_yscale("log")
+    for ax in axes:
+        ax.set_xlabel("bits k")
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_ste(samples: pd.DataFrame, title: str = "Straight-through estimators") -> Figure:
+    """Forward values (top) and STE gradients (bottom) per quantizer, one column each (a
+    long table from :func:`utils.theory.ste_samples`)."""
+    names = list(dict.fromkeys(samples["quantizer"]))
+    fig, axes = plt.subplots(2, len(names), figsize=(3.4 * len(names), 5.4), sharex=True,
+                             squeeze=False)
+    for column, name in enumerate(names):
+        group = samples[samples["quantizer"] == name]
+        top, bottom = axes[0, column], axes[1, column]
+        top.plot(group["x"], group["forward"], color=_QUANT_COLOR)
+        top.set_title(name, fontsize=9)
+        bottom.plot(group["x"], group["gradient"], color=_FLOAT_COLOR)
+        bottom.set_ylim(-0.1, 1.2)
+        bottom.set_xlabel("x")
+        for ax in (top, bottom):
+            ax.axvspan(-1, 1, color="grey", alpha=0.08)
+            ax.axhline(0, color="grey", linewidth=0.5)
+    axes[0, 0].set_ylabel("forward q(x)")
+    axes[1, 0].set_ylabel("backward dq/dx (STE)")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_throughput_table(table: pd.DataFrame,
+                          title: str = "Speed-up relative to FP32 (report Fig. 3.1)") -> Figure:
+    """Bars of relative math throughput and bandwidth savings per number type (log scale),
+    from :func:`utils.theory.relative_throughput_table`."""
+    fig, (ax,) = _figure(size=(6.0, 3.8))
+    data = table.set_index("input_type")[["relative_math_throughput", "bandwidth_savings"]]
+    data.plot.bar(ax=ax, rot=0, logy=True)
+    for container in ax.containers:
+        ax.bar_label(container, fmt="%gx", fontsize=8)
+    ax.set_xlabel("input type")
+    ax.set_ylabel("factor relative to FP32")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Layers and training (notebooks 02 onwards)
+# ---------------------------------------------------------------------------------------------
+
+
+def plot_latent_weights(latent_initial: np.ndarray, latent_final: np.ndarray,
+                        quantized_final: np.ndarray, steps: pd.DataFrame | None = None,
+                        clip_value: float = 1.0, title: str | None = None) -> Figure:
+    """Latent (float) weights of a quantized layer and what the forward pass uses.
+
+    Left: histograms of the latent weights before and after training, with the weight-clip
+    bounds ±``clip_value``. Middle: quantized kernel against latent weight (the staircase).
+    Right (when ``steps`` is given, a table with ``step``, ``clipped_fraction`` and
+    ``flips`` as from :func:`utils.small_nets.live_layer_demo`): clipping and flips per
+    training step.
+    """
+    latent_initial = np.ravel(latent_initial)
+    latent_final = np.ravel(latent_final)
+    quantized_final = np.ravel(quantized_final)
+    fig, axes = _figure(3 if steps is not None else 2, size=(4.4, 3.6))
+    ax = axes[0]
+    bins = np.linspace(-1.1 * clip_value, 1.1 * clip_value, 89)
+    ax.hist(latent_initial, bins=bins, alpha=0.6, label="initial", color="grey")
+    ax.hist(latent_final, bins=bins, alpha=0.6, label="after training", color=_FLOAT_COLOR)
+    for side in (-1, 1):
+        ax.axvline(side * clip_value, color="tab:red", linestyle="--")
+    ax.set_yscale("log")
+    ax.set_xlabel("latent weight")
+    ax.set_ylabel("count")
+    ax.set_title("latent weights, weight_clip at ±1", fontsize=9)
+    ax.legend(fontsize=8)
+    ax = axes[1]
+    ax.scatter(latent_final, quantized_final, s=3, color=_QUANT_COLOR)
+    ax.set_xlabel("latent weight (float)")
+    ax.set_ylabel("quantized kernel")
+    ax.set_title("what the forward pass uses", fontsize=9)
+    if steps is not None:
+        ax = axes[2]
+        ax.plot(steps["step"], steps["clipped_fraction"], color="tab:red",
+                label="fraction at ±clip")
+        ax.set_ylim(0.0, max(0.05, 1.1 * float(np.max(steps["clipped_fraction"]))))
+        ax.set_xlabel("training step")
+        ax.set_ylabel("fraction of latent weights clipped")
+        twin = ax.twinx()
+        twin.plot(steps["step"], steps["flips"], color=_FLOAT_COLOR, label="flips")
+        twin.set_ylabel("quantized weights that changed")
+        ax.set_title("clipping and flips per step", fontsize=9)
+        lines = ax.get_lines() + twin.get_lines()
+        ax.legend(lines, [line.get_label() for line in lines], fontsize=8)
+    fig.suptitle(title or "Latent weights of a larq QuantDense layer")
+    fig.tight_layout()
+    return fig
+
+
+def plot_histories(histories: Mapping[str, Mapping[str, Sequence[float]]],
+                   metric: str = "accuracy", title: str | None = None,
+                   ax=None) -> Figure:
+    """``metric`` per epoch for several runs on one axes: training dashed, validation solid.
+
+    ``histories`` maps a label to a Keras-style history dict (``{"accuracy": [...],
+    "val_accuracy": [...], ...}``, e.g. ``model.fit(...).history``). Each run keeps one
+    colour; a run without ``val_<metric>`` gets only its dashed training line. Epochs are
+    numbered from 1 unless the history has an ``"epoch"`` list.
+    """
+    if not histories:
+        raise ValueError("plot_histories needs at least one history")
+    if ax is None:
+        fig, (ax,) = _figure(size=(6.0, 4.0))
+    else:
+        fig = ax.figure
+    colors = sns.color_palette(n_colors=max(10, len(histories)))
+    found, handles = False, []
+    for color, (label, history) in zip(colors, histories.items(), strict=False):
+        for key, style in ((metric, "--"), (f"val_{metric}", "-")):
+            values = history.get(key)
+            if values is None or len(values) == 0:
+                continue
+            found = True
+            epochs = history.get("epoch")
+            if epochs is None or len(epochs) != len(values):
+                epochs = range(1, len(values) + 1)
+            ax.plot(epochs, values, style, color=color, marker="o", markersize=3,
+                    label=f"{label} ({'train' if style == '--' else 'validation'})")
+        handles.append(Line2D([], [], color=color, label=str(label)))  # one entry per run
+    if not found:
+        raise ValueError(f"no history holds {metric!r} or 'val_{metric}'")
+    handles += [Line2D([], [], color="grey", linestyle="--", label="train"),
+                Line2D([], [], color="grey", linestyle="-", label="validation")]
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metric)
+    ax.set_title(title or f"{metric} per epoch (train dashed, validation solid)")
+    ax.legend(handles=handles, fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_training_curves(history: Mapping[str, Sequence[float]], title: str | None = None,
+                         label: str = "run") -> Figure:
+    """Accuracy (left) and loss (right) of one run, training dashed, validation solid."""
+    fig, axes = _figure(2, size=(5.0, 3.8))
+    for ax, metric in zip(axes, ("accuracy", "loss"), strict=True):
+        plot_histories({label: history}, metric=metric, title=metric, ax=ax)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_accuracy_vs_bits(table: pd.DataFrame, metric: str = "test_accuracy",
+                          title: str = "Accuracy vs weight/activation bit width") -> Figure:
+    """Accuracy against the bit width (log2 axis at 1, 2, 4, 8, 32), each point labelled with
+    the model's memory (``memory_kib`` column, if present). ``table`` has ``bits`` and
+    ``metric`` columns (as :func:`utils.small_nets.bitwidth_sweep` returns)."""
+    table = table.sort_values("bits")
+    fig, (ax,) = _figure(size=(6.0, 4.0))
+    ax.plot(table["bits"], table[metric], "o-", color=_FLOAT_COLOR)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(table["bits"], [str(b) for b in table["bits"]])
+    ax.minorticks_off()
+    if "memory_kib" in table:
+        for bits, value, memory in zip(table["bits"], table[metric], table["memory_kib"],
+                                       strict=True):
+            ax.annotate(f"{memory:,.0f} KiB", (bits, value), textcoords="offset points",
+                        xytext=(0, -14), ha="center", fontsize=8)
+    low = float(np.nanmin(table[metric]))
+    ax.set_ylim(max(0.0, low - 0.1), 1.0)
+    ax.set_xlabel("bits (1 = binary, 32 = float)")
+    ax.set_ylabel(metric.replace("_", " "))
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion_matrix(matrix, class_names: Sequence[str],
+                          title: str = "Confusion matrix", normalize: bool = False) -> Figure:
+    """Heat map of a confusion matrix (rows: true class, columns: predicted class).
+
+    With ``normalize`` each row is divided by its total (per-class recall); the cells then show
+    fractions instead of counts.
+    """
+    matrix = np.asarray(matrix, dtype=float)
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+        raise ValueError(f"confusion matrix must be square, got shape {matrix.shape}")
+    if matrix.shape[0] != len(class_names):
+        raise ValueError(
+            f"{matrix.shape[0]} classes in the matrix but {len(class_names)} class names"
+        )
+    if normalize:
+        totals = matrix.sum(axis=1, keepdims=True)
+        matrix = np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
+    side = max(3.5, 0.5 * len(class_names) + 2)
+    fig, (ax,) = _figure(size=(side + 1, side))
+    sns.heatmap(matrix, annot=True, fmt=".2f" if normalize else ".0f", cmap="Blues",
+                xticklabels=class_names, yticklabels=class_names, ax=ax, cbar=True)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_accuracy_vs_size(table: pd.DataFrame, title: str = "Accuracy against model size"
+                          ) -> Figure:
+    """Test accuracy against larq's memory estimate, one marker per (model, precision).
+
+    ``table`` is :func:`utils.compare.comparison_table`'s output (index model, precision;
+    columns "memory MiB" and "test accuracy %"). Memory is on a log axis: binary networks
+    sit about 32 times to the left of their float twins.
+    """
+    fig, (ax,) = _figure(size=(6.0, 4.0))
+    markers = dict(zip(sorted(set(table.index.get_level_values("model"))), "osD^v", strict=False))
+    for (model, precision), row in table.iterrows():
+        ax.scatter(row["memory MiB"], row["test accuracy %"], marker=markers[model], s=50,
+                   label=f"{model} {precision}")
+        ax.annotate(precision, (row["memory MiB"], row["test accuracy %"]),
+                    textcoords="offset points", xytext=(5, 4), fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel("memory of the weights (MiB, larq's estimate)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
