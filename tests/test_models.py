@@ -37,7 +37,8 @@ def test_binary_googlenet_compresses_close_to_32x():
     table = summary_table(build_model("googlenet", "binary", (224, 224, 3), 2))
     column = table["googlenet_binary"]
     assert column["params_1bit"] > 0.99 * column["params_total"]
-    assert 28 < column["compression_ratio"] < 32
+    # float first layer, classifier and batch norm (also after every pool) keep it under 32x
+    assert 27 < column["compression_ratio"] < 32
     assert column["macs_1bit"] + column["macs_32bit"] == column["macs_total"]
 
 

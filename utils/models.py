@@ -36,6 +36,7 @@ import larq as lq
 import pandas as pd
 import tensorflow as tf
 
+from utils.autograph import skip_tf_keras_conversion
 from utils.precision import LayerQuantization, PrecisionSpec, get_precision
 
 __all__ = [
@@ -45,6 +46,8 @@ __all__ = [
     "summary_figures",
     "summary_table",
 ]
+
+skip_tf_keras_conversion()
 
 MODEL_NAMES = ("alexnet", "googlenet")
 
@@ -126,6 +129,18 @@ class _LayerFactory:
         x = tf.keras.layers.ReLU(name=f"{name}_relu")(x)
         return pool(x) if pool else x
 
+    def pool(self, x, size=3, strides=2, *, name: str):
+        """Same-padded max-pool between blocks; in quantized nets followed by BN.
+
+        A max over a window of batch-normalized values is mostly positive, so the next
+        layer's sign (or quantized ReLU) would see a biased, almost constant input;
+        normalizing after the pool recentres it, as larq's zoo does after every pool.
+        """
+        x = _max_pool(size, strides, "same", name=name)(x)
+        if self.spec.hidden.is_quantized:
+            x = self._normalize(x, name)
+        return x
+
     def dense(self, x, units, *, role="hidden", name: str):
         """Fully connected layer. Quantized: a 1x1 conv on a (1, 1, C) tensor, kept 4-D.
 
@@ -189,7 +204,7 @@ def _inception(x, layers: _LayerFactory, block: str):
     branch3 = layers.conv(branch3, c3, 3, name=f"{name}_3x3")
     branch5 = layers.conv(x, c5r, 1, name=f"{name}_5x5_reduce")
     branch5 = layers.conv(branch5, c5, 5, name=f"{name}_5x5")
-    branch_pool = _max_pool(3, 1, "same", name=f"{name}_pool")(x)
+    branch_pool = layers.pool(x, 3, 1, name=f"{name}_pool")
     branch_pool = layers.conv(branch_pool, pool_proj, 1, name=f"{name}_pool_proj")
     return tf.keras.layers.Concatenate(name=f"{name}_concat")(
         [branch1, branch3, branch5, branch_pool]
@@ -205,10 +220,10 @@ def _googlenet(inputs, layers: _LayerFactory, num_classes: int, dropout: float):
                     name="stem_conv2")
     for block in ("3a", "3b"):
         x = _inception(x, layers, block)
-    x = _max_pool(3, 2, "same", name="pool3")(x)
+    x = layers.pool(x, name="pool3")
     for block in ("4a", "4b", "4c", "4d", "4e"):
         x = _inception(x, layers, block)
-    x = _max_pool(3, 2, "same", name="pool4")(x)
+    x = layers.pool(x, name="pool4")
     for block in ("5a", "5b"):
         x = _inception(x, layers, block)
     x = tf.keras.layers.GlobalAveragePooling2D(name="global_pool")(x)

@@ -1,0 +1,217 @@
+"""Deployment files (utils.deploy): every precision converts to a file that runs and agrees
+with its Keras model; binary files hold bit-packed LCE ops; int8 files are integer only.
+
+Models are tiny (width 1/16) and untrained; batch-norm statistics are settled on the test
+images first, as training would, so that quantized networks give varied outputs.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from utils import deploy
+from utils.models import build_model
+from utils.quantizers import KBitQuantizer
+
+SHAPES = {"alexnet": (67, 67, 3), "googlenet": (32, 32, 3)}
+WIDTH = 1 / 16
+# Largest differences allowed between a file's softmax probabilities and Keras's.
+# Float32 and binary files do the same arithmetic (binary convolutions are exact integer
+# popcounts); only the order of float sums differs.
+FLOAT_ATOL = 1e-5
+# int8 post-training quantization of untrained AlexNet moves logits by up to about 0.2,
+# probabilities by up to about 0.05.
+INT8_ATOL = 0.1
+# The float twin drops only the rounding of QuantizedReLU activations (steps of 1/256).
+TWIN_ATOL = 0.02
+
+
+def _images(shape, count, seed):
+    return np.random.default_rng(seed).random((count, *shape), dtype=np.float32)
+
+
+def _settled(model, images, steps=30):
+    """``model`` with batch-norm moving statistics brought to those of ``images``."""
+    for _ in range(steps):
+        model(images, training=True)
+    return model
+
+
+def _models(name, precisions):
+    tf.keras.utils.set_random_seed(0)
+    images = _images(SHAPES[name], 16, seed=1)
+    return {precision: _settled(build_model(name, precision, SHAPES[name], 2, width=WIDTH),
+                                images)
+            for precision in precisions}
+
+
+@pytest.fixture(scope="module")
+def alexnet():
+    return _models("alexnet", ("fp32", "int8", "binary"))
+
+
+@pytest.fixture(scope="module")
+def alexnet_table(alexnet, tmp_path_factory):
+    images = _images(SHAPES["alexnet"], 16, seed=1)
+    labels = np.eye(2, dtype=np.float32)[np.random.default_rng(2).integers(0, 2, len(images))]
+    calibration = _images(SHAPES["alexnet"], 16, seed=3)
+    return deploy.deploy_and_measure(alexnet, images, labels, calibration,
+                                     tmp_path_factory.mktemp("files"), runs=2, warmup=1)
+
+
+@pytest.fixture(scope="module")
+def alexnet_files(alexnet_table):
+    return {row.file: Path(row.path).read_bytes() for row in alexnet_table.itertuples()}
+
+
+@pytest.fixture(scope="module")
+def googlenet():
+    return _models("googlenet", ("fp32", "binary"))
+
+
+@pytest.fixture(scope="module")
+def googlenet_files(googlenet):
+    """GoogLeNet's graph is large (57 convolutions): each conversion takes 10 to 30 s, so
+    its int8 paths are left to AlexNet here and to the full-size benchmark."""
+    return {"fp32": deploy.convert_float(googlenet["fp32"]),
+            "binary": deploy.convert_binary(googlenet["binary"])}
+
+
+def _compare(flatbuffer, model, name, atol):
+    images = _images(SHAPES[name], 8, seed=4)
+    expected = model.predict(images, verbose=0)
+    converted = deploy.TFLiteModel(flatbuffer).predict(images)
+    np.testing.assert_allclose(converted, expected, atol=atol)
+    return converted, expected
+
+
+def test_deploy_and_measure_writes_and_measures_every_file(alexnet_table, tmp_path):
+    table = alexnet_table.set_index("file")
+    assert set(table.index) == {"fp32", "int8_from_fp32", "int8_from_int8", "binary"}
+    assert table.loc["int8_from_int8", "precision"] == "int8"
+    assert set(table["architecture"]) == {"alexnet"}
+    directory = {path.rsplit("/", 1)[0] for path in table["path"]}.pop()
+    assert deploy.model_file_sizes(directory) == {
+        f"alexnet_{kind}.tflite": size for kind, size in table["size_bytes"].items()}
+    assert table.loc["fp32", "ratio_vs_fp32"] == 1.0
+    assert (table[["latency_ms_1_threads", "latency_ms_2_threads"]] > 0).all().all()
+    # fp32 and binary files predict exactly what Keras predicts: accuracy is preserved.
+    assert (table.loc[["fp32", "binary"], "accuracy_change_points"] == 0).all()
+    assert table.loc[["fp32", "binary"], "accuracy_preserved"].all()
+    assert table["tflite_accuracy"].between(0, 1).all()
+
+
+@pytest.mark.parametrize("name", ["alexnet", "googlenet"])
+def test_float_file_predicts_like_keras(name, request):
+    files, models = request.getfixturevalue(f"{name}_files"), request.getfixturevalue(name)
+    converted, expected = _compare(files["fp32"], models["fp32"], name, FLOAT_ATOL)
+    np.testing.assert_array_equal(converted.argmax(1), expected.argmax(1))
+    assert not any(op.startswith("Lce") for op in deploy.count_lce_ops(files["fp32"]))
+
+
+@pytest.mark.parametrize("name", ["alexnet", "googlenet"])
+def test_binary_file_predicts_like_keras_with_lce_binary_ops(name, request):
+    files, models = request.getfixturevalue(f"{name}_files"), request.getfixturevalue(name)
+    converted, expected = _compare(files["binary"], models["binary"], name, FLOAT_ATOL)
+    np.testing.assert_array_equal(converted.argmax(1), expected.argmax(1))
+    ops = deploy.count_lce_ops(files["binary"])
+    binary_layers = [layer for layer in models["binary"].layers
+                     if getattr(layer, "input_quantizer", None) is not None]
+    assert ops["LceBconv2d"] == len(binary_layers)
+    assert ops["LceQuantize"] >= 1
+    assert ops.get("CONV_2D", 0) == 1  # the first layer keeps its float input
+
+
+def test_binary_weights_are_bit_packed(alexnet, alexnet_files):
+    """32 binary weights per int32 word (input channels padded to a multiple of 32), plus at
+    most one int32 threshold per output channel (where LCE binarizes a layer's output for
+    the next binary layer directly)."""
+    kernels = [layer.kernel.shape for layer in alexnet["binary"].layers
+               if getattr(layer, "input_quantizer", None) is not None]
+    packed = sum(4 * kh * kw * -(-cin // 32) * cout for kh, kw, cin, cout in kernels)
+    thresholds = sum(4 * shape[-1] for shape in kernels)
+    stored = deploy.file_composition(alexnet_files["binary"])["LceBconv2d/INT32"]
+    assert packed <= stored <= packed + thresholds
+    assert len(alexnet_files["fp32"]) > 8 * len(alexnet_files["binary"])
+
+
+@pytest.mark.parametrize("kind", ["int8_from_fp32", "int8_from_int8"])
+def test_int8_file_is_integer_only_and_close_to_keras(kind, alexnet, alexnet_files):
+    flatbuffer = alexnet_files[kind]
+    ops = deploy.count_lce_ops(flatbuffer)
+    assert not {"QUANTIZE", "DEQUANTIZE", "ROUND"} & set(ops)
+    assert not any(key.endswith("FLOAT32") for key in deploy.file_composition(flatbuffer))
+    interpreter = deploy.TFLiteModel(flatbuffer)
+    assert interpreter.input_spec.dtype == np.int8 == interpreter.output_spec.dtype
+    _compare(flatbuffer, alexnet[kind.removeprefix("int8_from_")], "alexnet", INT8_ATOL)
+
+
+def test_int8_files_are_smaller_than_float(alexnet_table):
+    ratios = alexnet_table.set_index("file")["ratio_vs_fp32"]
+    assert ratios["int8_from_fp32"] > 3
+
+
+def test_float_twin_bakes_quantized_kernels_and_clips_activations(alexnet):
+    model = alexnet["int8"]
+    twin = deploy.float_twin(model)
+    for layer in model.layers:
+        if getattr(layer, "kernel_quantizer", None) is None:
+            continue
+        copy = twin.get_layer(layer.name)
+        assert copy.kernel_quantizer is None
+        np.testing.assert_array_equal(copy.kernel.numpy(), KBitQuantizer(8)(layer.kernel))
+        if layer.input_quantizer is not None:
+            assert isinstance(copy.input_quantizer, tf.keras.layers.ReLU)
+    images = _images(SHAPES["alexnet"], 8, seed=4)
+    np.testing.assert_allclose(twin.predict(images, verbose=0),
+                               model.predict(images, verbose=0), atol=TWIN_ATOL)
+
+
+def test_int8_conversion_refuses_float_islands(alexnet, monkeypatch):
+    """Without its float twin the 8-bit model's ROUND ops would stay float in the file."""
+    monkeypatch.setattr(deploy, "float_twin", lambda model: model)
+    with pytest.raises(RuntimeError, match="DEQUANTIZE"):
+        deploy.convert_int8(alexnet["int8"], _images(SHAPES["alexnet"], 4, seed=3))
+
+
+def test_binary_model_has_no_int8_twin(alexnet):
+    with pytest.raises(ValueError, match="convert_binary"):
+        deploy.float_twin(alexnet["binary"])
+
+
+def test_convert_int8_rejects_images_of_the_wrong_shape(alexnet):
+    with pytest.raises(ValueError, match="representative_images"):
+        deploy.convert_int8(alexnet["fp32"], np.zeros((4, 32, 32, 3), np.float32))
+
+
+def test_accuracy_takes_one_hot_or_integer_labels(alexnet, alexnet_files):
+    images = _images(SHAPES["alexnet"], 8, seed=6)
+    classes = alexnet["fp32"].predict(images, verbose=0).argmax(1)
+    one_hot = np.eye(2)[classes]
+    assert deploy.keras_accuracy(alexnet["fp32"], [(images, one_hot)]) == 1.0
+    assert deploy.tflite_accuracy(alexnet_files["fp32"], [(images[:4], classes[:4]),
+                                                          (images[4:], one_hot[4:])]) == 1.0
+
+
+def test_save_tflite_is_atomic_and_sizes_are_listed(tmp_path):
+    path = deploy.save_tflite(b"TFL3" * 10, tmp_path / "sub" / "model.tflite")
+    assert path.read_bytes() == b"TFL3" * 10
+    assert [p.name for p in path.parent.iterdir()] == ["model.tflite"]
+    assert deploy.model_file_sizes(path.parent) == {"model.tflite": 40}
+
+
+def test_without_lce_binary_files_are_skipped_with_a_clear_error(monkeypatch, alexnet,
+                                                                 alexnet_files, tmp_path):
+    monkeypatch.setattr(deploy, "lce", None)
+    assert not deploy.lce_available()
+    with pytest.raises(RuntimeError, match="larq-compute-engine is not importable"):
+        deploy.convert_binary(alexnet["binary"])
+    with pytest.warns(UserWarning, match="binary .tflite files .* skipped"):
+        table = deploy.deploy_and_measure({"binary": alexnet["binary"]}, None, None, None,
+                                          tmp_path)
+    assert table.empty
+    # float and int8 files still run, in tf.lite.Interpreter
+    _compare(alexnet_files["fp32"], alexnet["fp32"], "alexnet", FLOAT_ATOL)
+    _compare(alexnet_files["int8_from_fp32"], alexnet["fp32"], "alexnet", INT8_ATOL)

@@ -1,0 +1,627 @@
+"""Deployment: real ``.tflite`` files at each precision, with their sizes, latency and accuracy.
+
+Three kinds of file, each made by the field's own converter:
+
+- float32: TensorFlow's TFLite converter, unoptimized (:func:`convert_float`);
+- int8: the same converter's full-integer post-training quantization, with int8 weights,
+  activations, input and output (:func:`convert_int8`), made from the float network or
+  from the 8-bit-trained one (through its :func:`float_twin`);
+- binary: Larq Compute Engine's converter (:func:`convert_binary`), which stores binary
+  convolutions as ``LceBconv2d`` ops with bit-packed weights (32 per int32 word) and
+  binarizes their inputs with ``LceQuantize``.
+
+Every file runs in LCE's interpreter (:class:`TFLiteModel`), which has TFLite's builtin
+kernels as well as LCE's; without LCE, float and int8 files run in ``tf.lite.Interpreter``
+and binary files are skipped. On x86 LCE runs reference kernels, not its optimized ARM
+kernels, so binary latency measured here is no guide to a phone or a Raspberry Pi; the file
+size is.
+
+``python -m utils.deploy bench`` builds both networks at full size, converts them at every
+precision and writes sizes, size ratios and latencies to ``results/bench_deploy.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+from tensorflow.lite.python import schema_py_generated as tflite_schema
+from tensorflow.lite.python.schema_util import get_builtin_code_from_operator_code
+
+from utils.models import build_model
+from utils.quantizers import QuantizedReLU
+
+try:
+    import larq_compute_engine as lce
+except ImportError:  # e.g. Python 3.13, for which LCE 0.16 has no wheel
+    lce = None
+
+__all__ = [
+    "ACCURACY_TOLERANCE_POINTS",
+    "TFLiteModel",
+    "convert_binary",
+    "convert_float",
+    "convert_int8",
+    "count_lce_ops",
+    "deploy_and_measure",
+    "file_composition",
+    "float_twin",
+    "keras_accuracy",
+    "latency_ms",
+    "lce_available",
+    "model_file_sizes",
+    "run_benchmark",
+    "save_tflite",
+    "tflite_accuracy",
+]
+
+# A converted file preserves accuracy when it is within this many percentage points of Keras.
+ACCURACY_TOLERANCE_POINTS = 0.5
+# Calibration images used by full-integer quantization (TFLite suggests about 100 to 500).
+MAX_CALIBRATION_IMAGES = 200
+# Size goals of the deployment issue: float32 file size over the binary / int8 file size.
+BINARY_RATIO_GOAL = 28.0
+INT8_RATIO_GOAL = 3.9
+BENCH_INPUT_SHAPES = {"alexnet": (227, 227, 3), "googlenet": (224, 224, 3)}
+KERNELS_NOTE = (
+    "x86 runs LCE's reference kernels, not its optimized ARM kernels: binary latency here is "
+    "no guide to ARM devices; file sizes are"
+)
+LCE_MISSING = (
+    "larq-compute-engine is not importable here (it has no wheel for this Python, e.g. "
+    "Colab's Python 3.13), so binary .tflite files cannot be made and are skipped. Use a "
+    "Python 3.11 or 3.12 runtime with the project's requirements.txt to make them."
+)
+
+
+def lce_available() -> bool:
+    """Whether Larq Compute Engine (converter and interpreter) can be used.
+
+    LCE 0.16 imports under numpy 2 but its interpreter then fails, so numpy 2 counts as no.
+    """
+    return lce is not None and int(np.__version__.split(".")[0]) < 2
+
+
+# --- conversion ------------------------------------------------------------------------------
+
+
+def convert_float(model: tf.keras.Model) -> bytes:
+    """Float32 TFLite flatbuffer of ``model`` (TensorFlow's converter, no optimization)."""
+    return tf.lite.TFLiteConverter.from_keras_model(model).convert()
+
+
+def _is_quantized_layer(layer) -> bool:
+    return (getattr(layer, "kernel_quantizer", None) is not None
+            or getattr(layer, "input_quantizer", None) is not None)
+
+
+def _plain_activation(layer):
+    """The integer-friendly stand-in for ``layer``'s input quantizer (None if it has none)."""
+    quantizer = layer.input_quantizer
+    if quantizer is None:
+        return None
+    if isinstance(quantizer, QuantizedReLU):
+        return tf.keras.layers.ReLU(max_value=1.0 - 2.0**-quantizer.k)
+    raise ValueError(
+        f"layer {layer.name!r} quantizes its input with {type(quantizer).__name__}, which has "
+        "no int8 TFLite equivalent; binary networks convert with convert_binary"
+    )
+
+
+def float_twin(model: tf.keras.Model) -> tf.keras.Model:
+    """Copy of a k-bit-trained ``model`` made of ops that TFLite can run on integers.
+
+    The 8-bit network's quantizers are TensorFlow ops (multiply, round, clip). Converted as
+    they are, the "int8" file keeps float islands: TFLite has no integer ROUND kernel, so it
+    dequantizes before and quantizes after every hidden layer's input quantizer. The twin
+    computes the same function with plain ops, in the same larq layers:
+
+    - the kernel quantizer is applied once, and its output (on the 2^-(k-1) grid of report
+      eq. 4.6) is stored as the float kernel; the converter then maps it to int8 per output
+      channel with scale max|w|/127, a grid close to, not equal to, the trained one;
+    - the ``QuantizedReLU(k)`` input quantizer becomes its clip, ``ReLU(max_value=1 - 2^-k)``;
+      the rounding is left to the converter's int8 activation quantization, whose grid for
+      a tensor spanning [0, 1 - 2^-8] is the same 1/256 steps;
+    - weight constraints (training only) are dropped.
+
+    Layers without quantizers (float networks, first and last layers, batch norm) are copied
+    unchanged, so the twin of a float network is a plain copy. Input quantizers other than
+    ``QuantizedReLU`` (e.g. binary ``ste_sign``) raise ValueError.
+    """
+
+    def clone(layer):
+        if not _is_quantized_layer(layer):
+            return layer.__class__.from_config(layer.get_config())
+        config = {**layer.get_config(), "input_quantizer": _plain_activation(layer),
+                  "kernel_quantizer": None, "kernel_constraint": None}
+        return type(layer)(**config)
+
+    twin = tf.keras.models.clone_model(model, clone_function=clone)
+    for layer in model.layers:
+        quantize = getattr(layer, "kernel_quantizer", None)
+        weights = [
+            quantize(weight).numpy() if quantize is not None and weight is layer.kernel
+            else weight.numpy()
+            for weight in layer.weights
+        ]
+        twin.get_layer(layer.name).set_weights(weights)
+    return twin
+
+
+def convert_int8(
+    model: tf.keras.Model,
+    representative_images,
+    max_images: int = MAX_CALIBRATION_IMAGES,
+) -> bytes:
+    """Full-integer (int8) TFLite flatbuffer by post-training quantization.
+
+    Weights are int8 per output channel, activations int8 per tensor with ranges calibrated
+    on ``representative_images`` (training images, the first ``max_images`` of them), with
+    TFLite's int8 builtins. Input and output are int8 too: the file is integer from end to
+    end, an image x enters as round(x / scale) + zero_point with the scale and zero point
+    stored in the file (:class:`TFLiteModel` applies them, and the reverse to the output).
+
+    ``model`` may be a float network or a k-bit-trained one; every model is converted
+    through its :func:`float_twin` (a plain copy for a float network).
+
+    Raises:
+        ValueError: images of the wrong shape, or a model with binary layers.
+        RuntimeError: the converter left float ops in (it runs an op that has no int8
+            kernel in float, between DEQUANTIZE and QUANTIZE ops, instead of failing).
+    """
+    images = np.asarray(representative_images[:max_images], dtype=np.float32)
+    if images.ndim != 4 or images.shape[1:] != tuple(model.input_shape[1:]) or not len(images):
+        raise ValueError(
+            f"representative_images must be a non-empty batch of shape (n, "
+            f"{', '.join(map(str, model.input_shape[1:]))}), got {images.shape}"
+        )
+    converter = tf.lite.TFLiteConverter.from_keras_model(float_twin(model))
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([image[None]] for image in images)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    with warnings.catch_warnings():  # int8 input ranges come from the calibration images
+        warnings.filterwarnings("ignore", "Statistics for quantized inputs were expected")
+        flatbuffer = converter.convert()
+    if "DEQUANTIZE" in count_lce_ops(flatbuffer):
+        raise RuntimeError(
+            f"the int8 file of {model.name!r} still computes in float somewhere (it has "
+            "DEQUANTIZE ops): some op of the model has no int8 kernel in TFLite"
+        )
+    return flatbuffer
+
+
+def convert_binary(model: tf.keras.Model) -> bytes:
+    """Bit-packed binary TFLite flatbuffer made by LCE's converter.
+
+    Binary convolutions (sign-quantized input and kernel) become ``LceBconv2d`` ops with
+    their weights packed 32 to an int32 word; other layers stay float32.
+
+    Raises:
+        RuntimeError: larq-compute-engine is not importable.
+    """
+    if not lce_available():
+        raise RuntimeError(LCE_MISSING)
+    return lce.convert_keras_model(model)
+
+
+# --- files -----------------------------------------------------------------------------------
+
+
+def save_tflite(flatbuffer: bytes, path) -> Path:
+    """Write a ``.tflite`` flatbuffer to ``path`` atomically; returns the path."""
+    return _write_atomically(flatbuffer, path)
+
+
+def _write_atomically(data: bytes, path) -> Path:
+    """Write ``data`` to a temporary file beside ``path``, then rename it to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path
+
+
+def model_file_sizes(directory) -> dict[str, int]:
+    """Size in bytes of every ``.tflite`` file in ``directory``, by file name."""
+    return {path.name: path.stat().st_size for path in sorted(Path(directory).glob("*.tflite"))}
+
+
+def _read_flatbuffer(flatbuffer: bytes) -> tflite_schema.ModelT:
+    return tflite_schema.ModelT.InitFromObj(tflite_schema.Model.GetRootAs(flatbuffer, 0))
+
+
+def _names(enum_class) -> dict[int, str]:
+    return {value: name for name, value in vars(enum_class).items() if not name.startswith("_")}
+
+
+def _op_names(model: tflite_schema.ModelT) -> list[str]:
+    """Name of each operator code: TFLite's enum name, or the custom code (LCE's ops)."""
+    builtin = _names(tflite_schema.BuiltinOperator)
+    return [code.customCode.decode() if code.customCode
+            else builtin[get_builtin_code_from_operator_code(code)]
+            for code in model.operatorCodes]
+
+
+def count_lce_ops(flatbuffer: bytes) -> dict[str, int]:
+    """How many times each op occurs in a TFLite file, e.g. {"LceBconv2d": 56, "CONV_2D": 1}.
+
+    Builtin ops carry TFLite's enum names, custom ops (LCE's) their custom code. Read with
+    TensorFlow's flatbuffer schema, so it needs neither LCE nor an interpreter.
+    """
+    model = _read_flatbuffer(flatbuffer)
+    names = _op_names(model)
+    return dict(Counter(names[op.opcodeIndex]
+                        for subgraph in model.subgraphs for op in subgraph.operators))
+
+
+def file_composition(flatbuffer: bytes) -> dict[str, int]:
+    """Bytes of a TFLite file by what they hold.
+
+    Constants are keyed by the op that reads them and their type, e.g. "LceBconv2d/INT32"
+    (bit-packed binary weights, 32 per word), "LceBconv2d/FLOAT32" (per-channel output
+    multipliers and biases), "CONV_2D/INT8"; "structure" is the rest (graph, tensor names,
+    quantization parameters). A buffer read by several ops counts once, for the first.
+    """
+    model = _read_flatbuffer(flatbuffer)
+    names, types = _op_names(model), _names(tflite_schema.TensorType)
+    sizes, seen = Counter(), set()
+    for subgraph in model.subgraphs:
+        for op in subgraph.operators:
+            for tensor in (subgraph.tensors[index] for index in op.inputs if index >= 0):
+                data = model.buffers[tensor.buffer].data
+                if data is not None and tensor.buffer not in seen:
+                    seen.add(tensor.buffer)
+                    sizes[f"{names[op.opcodeIndex]}/{types[tensor.type]}"] += len(data)
+    sizes["structure"] = len(flatbuffer) - sum(sizes.values())
+    return dict(sizes)
+
+
+# --- running ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _TensorSpec:
+    """One input or output tensor of a file: shape, type and, for int8, how floats map to it."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    scale: float | None = None
+    zero_point: int = 0
+
+    def encode(self, values: np.ndarray) -> np.ndarray:
+        """Floats to what the tensor stores (q = round(x / scale) + zero_point for int8)."""
+        if not np.issubdtype(self.dtype, np.integer):
+            return values.astype(self.dtype)
+        limits = np.iinfo(self.dtype)
+        codes = np.round(values / self.scale) + self.zero_point
+        return np.clip(codes, limits.min, limits.max).astype(self.dtype)
+
+    def decode(self, values: np.ndarray) -> np.ndarray:
+        """What the tensor stores back to floats."""
+        if not np.issubdtype(self.dtype, np.integer):
+            return values.astype(np.float32)
+        return ((values.astype(np.float32) - self.zero_point) * self.scale).astype(np.float32)
+
+
+def _lce_runner(flatbuffer: bytes, num_threads: int):
+    interpreter = lce.testing.Interpreter(flatbuffer, num_threads=num_threads)
+    specs = [
+        _TensorSpec(tuple(shapes[0]), np.dtype(types[0]), scales[0], zero_points[0] or 0)
+        for shapes, types, scales, zero_points in (
+            (interpreter.input_shapes, interpreter.input_types, interpreter.input_scales,
+             interpreter.input_zero_points),
+            (interpreter.output_shapes, interpreter.output_types, interpreter.output_scales,
+             interpreter.output_zero_points),
+        )
+    ]
+    return interpreter.predict, *specs
+
+
+def _tf_runner(flatbuffer: bytes, num_threads: int):
+    interpreter = tf.lite.Interpreter(model_content=flatbuffer, num_threads=num_threads)
+    interpreter.allocate_tensors()
+    (source,), (target,) = interpreter.get_input_details(), interpreter.get_output_details()
+
+    def run(image: np.ndarray) -> np.ndarray:
+        interpreter.set_tensor(source["index"], image)
+        interpreter.invoke()
+        return interpreter.get_tensor(target["index"])
+
+    specs = [_TensorSpec(tuple(d["shape"]), np.dtype(d["dtype"]), *d["quantization"])
+             for d in (source, target)]
+    return run, *specs
+
+
+class TFLiteModel:
+    """A TFLite flatbuffer ready to run one image at a time: float images in, floats out.
+
+    Runs in LCE's interpreter (all three kinds of file) or, without LCE, in
+    ``tf.lite.Interpreter`` (float and int8 files; its default XNNPACK delegate makes those
+    latencies incomparable with LCE's, which runs TFLite's builtin kernels). Int8 inputs
+    and outputs are quantized and dequantized with the scale and zero point stored in the
+    file (``input_spec``, ``output_spec``).
+    """
+
+    def __init__(self, flatbuffer: bytes, num_threads: int = 1):
+        runner = _lce_runner if lce_available() else _tf_runner
+        self._run, self.input_spec, self.output_spec = runner(flatbuffer, num_threads)
+
+    def run_encoded(self, image: np.ndarray) -> np.ndarray:
+        """Run one image already in the file's input type and shape, (1, h, w, c)."""
+        return self._run(image)
+
+    def predict(self, images) -> np.ndarray:
+        """Float outputs (softmax probabilities) for a batch of float images."""
+        images = np.asarray(images, dtype=np.float32)
+        outputs = [self._run(self.input_spec.encode(image[None])) for image in images]
+        return self.output_spec.decode(np.concatenate(outputs))
+
+
+def latency_ms(flatbuffer: bytes, num_threads: int = 1, runs: int = 20,
+               warmup: int = 3) -> float:
+    """Median wall-clock time of one single-image inference, in milliseconds.
+
+    ``warmup`` runs first (allocation, caches), then the median of ``runs`` timed runs on a
+    random image.
+    """
+    model = TFLiteModel(flatbuffer, num_threads=num_threads)
+    image = model.input_spec.encode(np.random.default_rng(0).random(model.input_spec.shape))
+    for _ in range(warmup):
+        model.run_encoded(image)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        model.run_encoded(image)
+        times.append(time.perf_counter() - start)
+    return 1000.0 * statistics.median(times)
+
+
+def _correct(predictions: np.ndarray, labels) -> tuple[int, int]:
+    labels = np.asarray(labels)
+    classes = labels.argmax(-1) if labels.ndim == 2 else labels
+    return int((predictions.argmax(-1) == classes).sum()), len(classes)
+
+
+def _accuracy(predict: Callable[[np.ndarray], np.ndarray], batches: Iterable) -> float:
+    correct = total = 0
+    for images, labels in batches:
+        hits, count = _correct(predict(np.asarray(images, dtype=np.float32)), labels)
+        correct, total = correct + hits, total + count
+    if not total:
+        raise ValueError("the dataset has no images")
+    return correct / total
+
+
+def tflite_accuracy(flatbuffer: bytes, batches: Iterable, num_threads: int = 2) -> float:
+    """Top-1 accuracy of a converted model on (images, labels) numpy batches.
+
+    Labels are one-hot (or integer classes); images float, as the Keras model takes them.
+    """
+    return _accuracy(TFLiteModel(flatbuffer, num_threads=num_threads).predict, batches)
+
+
+def keras_accuracy(model: tf.keras.Model, batches: Iterable) -> float:
+    """Top-1 accuracy of a Keras model (inference mode) on (images, labels) numpy batches."""
+    return _accuracy(lambda images: model.predict(images, verbose=0), batches)
+
+
+# --- all files of one network ----------------------------------------------------------------
+
+
+def _files_to_make(models: dict, representative_images) -> list[tuple[str, str, Callable]]:
+    """(file kind, training precision, converter) for every file ``models`` gives."""
+    files = []
+    for precision in models:
+        if precision == "fp32":
+            files.append(("fp32", precision, convert_float))
+            files.append(("int8_from_fp32", precision,
+                          lambda model: convert_int8(model, representative_images)))
+        elif precision.startswith("int"):
+            files.append((f"int8_from_{precision}", precision,
+                          lambda model: convert_int8(model, representative_images)))
+        elif precision == "binary":
+            if lce_available():
+                files.append(("binary", precision, convert_binary))
+            else:
+                warnings.warn(LCE_MISSING, stacklevel=3)
+        else:
+            raise ValueError(
+                f"no deployment file for precision {precision!r}; accepted: fp32, int<k> "
+                "(converted to an int8 file), binary"
+            )
+    return files
+
+
+def _batches(images, labels, size: int = 64):
+    for start in range(0, len(images), size):
+        yield images[start:start + size], labels[start:start + size]
+
+
+def _accuracy_columns(model, flatbuffer: bytes, images, labels, num_threads: int) -> dict:
+    keras = keras_accuracy(model, _batches(images, labels))
+    converted = tflite_accuracy(flatbuffer, _batches(images, labels), num_threads)
+    change = 100 * (converted - keras)
+    return {"keras_accuracy": keras, "tflite_accuracy": converted,
+            "accuracy_change_points": change,
+            "accuracy_preserved": abs(change) <= ACCURACY_TOLERANCE_POINTS}
+
+
+def deploy_and_measure(
+    models: dict[str, tf.keras.Model],
+    test_images,
+    test_labels,
+    representative_images,
+    out_dir,
+    *,
+    threads: Sequence[int] = (1, 2),
+    runs: int = 20,
+    warmup: int = 3,
+) -> pd.DataFrame:
+    """Convert one architecture's models to files, then measure size, latency and accuracy.
+
+    Args:
+        models: Keras models of one architecture by training precision: "fp32" gives the
+            float32 file and an int8 file, "int8" (any "int<k>") an int8 file through its
+            float twin, "binary" the LCE file (skipped with a warning when LCE is missing).
+        test_images, test_labels: test set (float images, one-hot labels) for Keras and
+            converted accuracy; pass None to skip accuracy (e.g. untrained models).
+        representative_images: training images that calibrate int8 quantization.
+        out_dir: where the ``{architecture}_{file}.tflite`` files are written.
+        threads: interpreter thread counts to time; runs, warmup: see :func:`latency_ms`.
+
+    Returns:
+        One row per file: architecture, file (fp32, int8_from_fp32, int8_from_int8, binary),
+        precision (of the Keras model), path, size_bytes, size_mb (10^6 bytes),
+        latency_ms_{n}_threads, ratio_vs_fp32 (float32 file size / this size) and, with a
+        test set, keras_accuracy, tflite_accuracy, accuracy_change_points (converted minus
+        Keras, in percentage points) and accuracy_preserved (a change within
+        ``ACCURACY_TOLERANCE_POINTS``).
+    """
+    rows = []
+    for kind, precision, convert in _files_to_make(models, representative_images):
+        model = models[precision]
+        architecture = model.name.removesuffix(f"_{precision}")
+        flatbuffer = convert(model)
+        path = save_tflite(flatbuffer, Path(out_dir) / f"{architecture}_{kind}.tflite")
+        row = {"architecture": architecture, "file": kind, "precision": precision,
+               "path": str(path), "size_bytes": len(flatbuffer), "size_mb": len(flatbuffer) / 1e6}
+        for count in threads:
+            row[f"latency_ms_{count}_threads"] = latency_ms(flatbuffer, count, runs, warmup)
+        if test_images is not None:
+            row.update(_accuracy_columns(model, flatbuffer, test_images, test_labels,
+                                         max(threads)))
+        rows.append(row)
+    fp32_size = next((row["size_bytes"] for row in rows if row["file"] == "fp32"), np.nan)
+    for row in rows:
+        row["ratio_vs_fp32"] = fp32_size / row["size_bytes"]
+    return pd.DataFrame(rows)
+
+
+# --- benchmark -------------------------------------------------------------------------------
+
+
+def _environment() -> dict:
+    cpu = platform.processor() or platform.machine()
+    if Path("/proc/cpuinfo").exists():
+        names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text()
+                 .splitlines() if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "larq_compute_engine": lce.__version__ if lce_available() else None,
+        "machine": platform.machine(),
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "kernels": KERNELS_NOTE,
+    }
+
+
+def _ratio_summary(table: pd.DataFrame) -> dict:
+    """Size ratios against the float32 file, and whether each meets the issue's goal."""
+    ratios, met = {}, {}
+    for architecture, rows in table[table["file"] != "fp32"].groupby("architecture"):
+        ratio = rows.set_index("file")["ratio_vs_fp32"]
+        ratios[architecture] = {f"{kind}_vs_fp32": round(float(value), 2)
+                                for kind, value in ratio.items()}
+        met[architecture] = {
+            kind: bool(value >= (BINARY_RATIO_GOAL if kind == "binary" else INT8_RATIO_GOAL))
+            for kind, value in ratio.items()
+        }
+    return {"ratios": ratios, "meets_goal": met}
+
+
+def _vary_constant_weights(model: tf.keras.Model, rng: np.random.Generator) -> None:
+    """Give constant-initialized weights (biases, batch-norm parameters) distinct values.
+
+    Training makes every bias and batch-norm statistic different; left at their initial
+    zeros and ones, identical buffers would be merged by the converters and the files would
+    be smaller than trained ones. Adds uniform noise in [0, 0.1), which keeps variances
+    positive.
+    """
+    for weight in model.weights:
+        values = weight.numpy()
+        if values.size > 1 and np.ptp(values) == 0:
+            weight.assign(values + rng.uniform(0.0, 0.1, values.shape).astype(values.dtype))
+
+
+def run_benchmark(width: float = 1.0, out="results/bench_deploy.json", files_dir=None,
+                  runs: int = 20, calibration_images: int = 16, seed: int = 0) -> dict:
+    """Sizes, size ratios and latencies of both networks at full input size, every precision.
+
+    Builds AlexNet (227 px) and GoogLeNet (224 px) with 2 classes at ``width``, at fp32,
+    int8 and binary, with untrained weights (biases and batch-norm parameters varied as
+    training would, see :func:`_vary_constant_weights`): file size and latency do not
+    depend on the weights' values, accuracy does and is not measured. Int8 calibration uses
+    random images. Writes the record to ``out`` (JSON) and returns it.
+    """
+    tf.keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+    tables = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for name, shape in BENCH_INPUT_SHAPES.items():
+            models = {precision: build_model(name, precision, shape, 2, width=width)
+                      for precision in ("fp32", "int8", "binary")}
+            for model in models.values():
+                _vary_constant_weights(model, rng)
+            calibration = rng.random((calibration_images, *shape), dtype=np.float32)
+            tables.append(deploy_and_measure(models, None, None, calibration,
+                                             files_dir or scratch, runs=runs))
+            print(tables[-1].drop(columns="path").to_string(), file=sys.stderr)
+        table = pd.concat(tables, ignore_index=True)
+        flatbuffers = [Path(path).read_bytes() for path in table.pop("path")]
+    table["ops"] = [count_lce_ops(flatbuffer) for flatbuffer in flatbuffers]
+    table["composition_bytes"] = [file_composition(flatbuffer) for flatbuffer in flatbuffers]
+    record = {
+        "note": "untrained weights: sizes and latencies only, accuracy not measured; "
+                "MB = 10^6 bytes; latency = median of single-image runs after warm-up",
+        "width": width, "num_classes": 2, "input_shapes": BENCH_INPUT_SHAPES,
+        "runs": runs, "calibration_images": calibration_images,
+        "goal_ratios": {"binary": BINARY_RATIO_GOAL, "int8": INT8_RATIO_GOAL},
+        "environment": _environment(),
+        **_ratio_summary(table),
+        "files": table.to_dict(orient="records"),
+    }
+    _write_atomically(json.dumps(record, indent=2).encode(), out)
+    return record
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Command line: ``python -m utils.deploy bench [--width W] [--out PATH] ...``."""
+    parser = argparse.ArgumentParser(prog="python -m utils.deploy", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    bench = commands.add_parser("bench", help="file sizes and latency at full size")
+    bench.add_argument("--width", type=float, default=1.0, help="channel multiplier")
+    bench.add_argument("--out", default="results/bench_deploy.json", help="JSON record")
+    bench.add_argument("--files-dir", default=None, help="keep the .tflite files here")
+    bench.add_argument("--runs", type=int, default=20, help="timed runs per latency")
+    bench.add_argument("--calibration-images", type=int, default=16)
+    args = parser.parse_args(argv)
+    record = run_benchmark(args.width, args.out, args.files_dir, args.runs,
+                           args.calibration_images)
+    print(json.dumps({key: record[key] for key in ("ratios", "meets_goal")}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
