@@ -56,12 +56,8 @@ def notebook_00() -> list:
         code("""
         from utils.data import class_counts, load_dataset, sample_images
         from utils.plots import plot_class_balance, plot_image_grid, plot_image_sizes, save_fig
-        from utils.small_nets import (
-            check_parameters,
-            environment_summary,
-            raw_image_sizes,
-            resolve_dataset,
-        )
+        from utils.dataset_choice import raw_image_sizes, resolve_dataset
+        from utils.small_nets import check_parameters, environment_summary
 
         check_parameters(profile, dataset)
         """),
@@ -514,6 +510,7 @@ def notebook_02() -> list:
 
         from utils import plots
         from utils.models import summary_table
+        from utils.dataset_choice import resolve_dataset
         from utils.plots import save_fig
         from utils.small_nets import (
             bitwidth_sweep,
@@ -521,7 +518,6 @@ def notebook_02() -> list:
             check_parameters,
             live_layer_demo,
             precision_table,
-            resolve_dataset,
             save_json,
             sweep_record,
             train_binary_mlp,

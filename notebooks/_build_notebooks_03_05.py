@@ -61,11 +61,13 @@ def training_notebook(model: str) -> list:
 
         from utils import plots
         from utils.compare import epoch_table, reference_table
-        from utils.experiments import THREE_PRECISIONS, resolve_dataset, train_precisions
+        from utils.dataset_choice import resolve_dataset
+        from utils.experiments import THREE_PRECISIONS, train_precisions
         from utils.models import build_model, summary_table
 
-        dataset = resolve_dataset(dataset)
-        print(f"profile {profile}, dataset {dataset}")"""),
+        choice = resolve_dataset(dataset)
+        print(choice)
+        dataset = choice.name"""),
         md(f"""\
         ## Size and operations at full size (Table {spec['tables'][0]})
 

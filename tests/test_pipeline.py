@@ -69,3 +69,4 @@ def test_training_notebooks_run_in_smoke_profile_and_write_their_outputs(tmp_pat
     report = (tmp_path / "report" / "README.md").read_text()
     assert "offline stand-in was used" in report and "googlenet" in report
     assert json.loads((tmp_path / "results" / "pipeline_smoke.json").read_text())
+    assert "--profile smoke" not in (ROOT / "report" / "README.md").read_text()

@@ -8,7 +8,6 @@ import pytest
 
 from utils.compare import comparison_table, epoch_choices, epoch_table, reference_table
 from utils.config import make_config
-from utils.experiments import resolve_dataset
 from utils.report import build_report, main_records
 
 
@@ -81,14 +80,3 @@ def test_build_report_writes_tables_figures_and_standin_warning(tmp_path):
     assert re.search(r"\| alexnet +\| binary +\|", text)
     assert "57.5" in text and "Limitations" in text
     assert json.loads((results / "pipeline_quick.json").read_text())["notebook_seconds"]
-
-
-def test_resolve_dataset_falls_back_loudly_without_kaggle(tmp_path, monkeypatch, capsys):
-    for name in ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN", "KAGGLE_CONFIG_DIR"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    assert resolve_dataset("auto", data_dir=tmp_path / "data") == "mnist5k"
-    assert "OFFLINE STAND-IN" in capsys.readouterr().out
-    assert resolve_dataset("mnist5k") == "mnist5k"
-    with pytest.raises(ValueError, match="accepted: auto, cats_and_dogs, mnist5k"):
-        resolve_dataset("imagenet")

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from utils import small_nets
+from utils import dataset_choice, small_nets
 from utils.data import KaggleUnavailableError, PreparationReport
 from utils.kaggle_fetch import COMPLETE_MARKER
 from utils.quantizers import KBitQuantizer, QuantizedReLU
@@ -198,30 +198,31 @@ def _no_kaggle(*args, **kwargs):
 
 
 def test_resolve_dataset_explicit_mnist():
-    choice = small_nets.resolve_dataset("mnist5k")
+    choice = dataset_choice.resolve_dataset("mnist5k")
     assert choice.name == "mnist5k" and not choice.fell_back and choice.is_offline_standin
     with pytest.raises(ValueError, match="dataset"):
-        small_nets.resolve_dataset("cifar10")
+        dataset_choice.resolve_dataset("cifar10")
 
 
 def test_resolve_dataset_auto_falls_back_loudly(tmp_path, monkeypatch):
-    monkeypatch.setattr(small_nets, "fetch_cats_and_dogs", _no_kaggle)
+    monkeypatch.setattr(dataset_choice, "fetch_cats_and_dogs", _no_kaggle)
     with pytest.warns(UserWarning, match="offline stand-in"):
-        choice = small_nets.resolve_dataset("auto", data_dir=tmp_path)
+        choice = dataset_choice.resolve_dataset("auto", data_dir=tmp_path)
     assert choice.name == "mnist5k" and choice.fell_back and choice.requested == "auto"
     text = str(choice)
     assert "OFFLINE STAND-IN" in text and "no credentials" in text
     assert "more" in text  # the whole message, not only its first line
     with pytest.warns(UserWarning):
-        assert small_nets.resolve_dataset("auto", data_dir=tmp_path, download=False).fell_back
+        fallback = dataset_choice.resolve_dataset("auto", data_dir=tmp_path, download=False)
+        assert fallback.fell_back
 
 
 def test_resolve_dataset_cats_and_dogs_errors_propagate(tmp_path, monkeypatch):
-    monkeypatch.setattr(small_nets, "fetch_cats_and_dogs", _no_kaggle)
+    monkeypatch.setattr(dataset_choice, "fetch_cats_and_dogs", _no_kaggle)
     with pytest.raises(KaggleUnavailableError):
-        small_nets.resolve_dataset("cats_and_dogs", data_dir=tmp_path)
+        dataset_choice.resolve_dataset("cats_and_dogs", data_dir=tmp_path)
     with pytest.raises(FileNotFoundError, match="not prepared"):
-        small_nets.resolve_dataset("cats_and_dogs", data_dir=tmp_path, download=False)
+        dataset_choice.resolve_dataset("cats_and_dogs", data_dir=tmp_path, download=False)
 
 
 def _prepare_fake_cats_and_dogs(root, sizes):
@@ -238,27 +239,27 @@ def _prepare_fake_cats_and_dogs(root, sizes):
 
 
 def test_resolve_dataset_uses_prepared_cats_and_dogs(tmp_path, monkeypatch):
-    monkeypatch.setattr(small_nets, "fetch_cats_and_dogs", _no_kaggle)  # must not be called
+    monkeypatch.setattr(dataset_choice, "fetch_cats_and_dogs", _no_kaggle)  # must not be called
     _prepare_fake_cats_and_dogs(tmp_path, [(40, 30), (50, 20)])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for requested in ("auto", "cats_and_dogs"):
-            choice = small_nets.resolve_dataset(requested, data_dir=tmp_path)
+            choice = dataset_choice.resolve_dataset(requested, data_dir=tmp_path)
             assert choice.name == "cats_and_dogs" and not choice.fell_back
     assert "Cats & Dogs" in str(choice)
 
 
 def test_raw_image_sizes(tmp_path):
-    sizes = small_nets.raw_image_sizes("mnist5k")
+    sizes = dataset_choice.raw_image_sizes("mnist5k")
     assert sizes.shape == (5000, 2) and (sizes == 28).all()
-    assert small_nets.raw_image_sizes("mnist5k", limit=10).shape == (10, 2)
+    assert dataset_choice.raw_image_sizes("mnist5k", limit=10).shape == (10, 2)
     _prepare_fake_cats_and_dogs(tmp_path, [(40, 30), (50, 20), (64, 48)])
-    found = small_nets.raw_image_sizes("cats_and_dogs", data_dir=tmp_path)
+    found = dataset_choice.raw_image_sizes("cats_and_dogs", data_dir=tmp_path)
     assert sorted(map(tuple, found.tolist())) == [(40, 30), (50, 20), (64, 48)]
     with pytest.raises(FileNotFoundError):
-        small_nets.raw_image_sizes("cats_and_dogs", data_dir=tmp_path / "empty")
+        dataset_choice.raw_image_sizes("cats_and_dogs", data_dir=tmp_path / "empty")
     with pytest.raises(ValueError):
-        small_nets.raw_image_sizes("cifar10")
+        dataset_choice.raw_image_sizes("cifar10")
 
 
 def test_environment_summary_names_the_stack():

@@ -17,7 +17,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from utils.experiments import DATASET_CHOICES, resolve_dataset
+from utils.dataset_choice import DATASET_CHOICES, resolve_dataset
 
 __all__ = ["NOTEBOOK_DIR", "list_notebooks", "run_pipeline", "main"]
 
@@ -53,7 +53,9 @@ def run_pipeline(
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; accepted: {', '.join(PROFILES)}")
     root = Path(root).resolve()
-    dataset = resolve_dataset(dataset, data_dir=root / "data")
+    choice = resolve_dataset(dataset, data_dir=root / "data")
+    print(choice)
+    dataset = choice.name
     paths = list_notebooks(root / NOTEBOOK_DIR)
     if notebooks is not None:
         unknown = set(notebooks) - {path.name for path in paths}
@@ -64,7 +66,7 @@ def run_pipeline(
     out_dir = root / (executed_dir or f"executed/{profile}")
     out_dir.mkdir(parents=True, exist_ok=True)
     parameters = dict(profile=profile, dataset=dataset, figures_dir=figures_dir,
-                      results_dir=results_dir)
+                      results_dir=results_dir, report_dir=report_dir)
     print(f"Main job: profile {profile}, dataset {dataset}, {len(paths)} notebooks")
     timings = {}
     for number, path in enumerate(paths, start=1):

