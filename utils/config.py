@@ -51,10 +51,10 @@ PROFILE_TABLE: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
     # quick: measured on mnist5k with 2 cores (see the README's notes). One recipe for all
     # precisions (Adam 1e-2, cosine decay, batch norm, light augmentation) keeps the
     # comparison fair; at 1e-3 binary and 8-bit GoogLeNet barely learn in a few epochs.
-    ("quick", "*", "*", dict(width=0.25, epochs=8, batch_size=64, learning_rate=1e-2,
+    ("quick", "*", "*", dict(width=0.25, epochs=15, batch_size=64, learning_rate=1e-2,
                              lr_schedule="cosine", batch_norm=True, augment=True)),
     ("quick", "alexnet", "*", dict(image_size=67)),
-    ("quick", "googlenet", "*", dict(image_size=32, width=0.5)),
+    ("quick", "googlenet", "*", dict(image_size=48, width=0.5, epochs=20)),
     ("full", "*", "*", dict(width=1.0, batch_size=64, early_stopping_patience=10)),
     ("full", "alexnet", "*", dict(image_size=227, epochs=30)),
     ("full", "googlenet", "*", dict(image_size=224, epochs=150)),

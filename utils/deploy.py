@@ -44,6 +44,7 @@ from tensorflow.lite.python.schema_util import get_builtin_code_from_operator_co
 
 from utils.models import build_model
 from utils.quantizers import QuantizedReLU
+from utils.records import write_bytes_atomic, write_json_atomic
 
 try:
     import larq_compute_engine as lce
@@ -225,20 +226,7 @@ def convert_binary(model: tf.keras.Model) -> bytes:
 
 def save_tflite(flatbuffer: bytes, path) -> Path:
     """Write a ``.tflite`` flatbuffer to ``path`` atomically; returns the path."""
-    return _write_atomically(flatbuffer, path)
-
-
-def _write_atomically(data: bytes, path) -> Path:
-    """Write ``data`` to a temporary file beside ``path``, then rename it to ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path
+    return write_bytes_atomic(path, flatbuffer)
 
 
 def model_file_sizes(directory) -> dict[str, int]:
@@ -602,7 +590,7 @@ def run_benchmark(width: float = 1.0, out="results/bench_deploy.json", files_dir
         **_ratio_summary(table),
         "files": table.to_dict(orient="records"),
     }
-    _write_atomically(json.dumps(record, indent=2).encode(), out)
+    write_json_atomic(out, record)
     return record
 
 

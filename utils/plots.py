@@ -12,10 +12,10 @@ papermill, CI); in Jupyter the inline backend shows the returned figures.
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -26,6 +26,8 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
+
+from utils.records import write_bytes_atomic
 
 __all__ = [
     "DPI",
@@ -80,17 +82,9 @@ def save_fig(fig: Figure, name: str, figures_dir: str | os.PathLike = "figures",
     folder = Path(figures_dir)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.png"
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".png.tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            fig.savefig(stream, format="png", dpi=dpi, bbox_inches="tight")
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    return write_bytes_atomic(path, buffer.getvalue())
 
 
 def _figure(ncols: int = 1, nrows: int = 1, size: tuple[float, float] = (5.0, 3.6), **kwargs):

@@ -24,6 +24,7 @@ __all__ = [
     "load_record",
     "records_frame",
     "to_jsonable",
+    "write_bytes_atomic",
     "write_json_atomic",
 ]
 
@@ -45,19 +46,18 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
-def write_json_atomic(path: str | Path, data: Any) -> Path:
-    """Write ``data`` as JSON to ``path`` so that readers see the old file or the new one.
+def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half.
 
-    The JSON goes to a temporary file in the same folder, is flushed to disk, and replaces
+    The bytes go to a temporary file in the same folder, are flushed to disk, and replace
     ``path`` with ``os.replace`` (atomic on POSIX and Windows). Returns ``path``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(to_jsonable(data), indent=2)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text + "\n")
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)
@@ -65,6 +65,11 @@ def write_json_atomic(path: str | Path, data: Any) -> Path:
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_json_atomic(path: str | Path, data: Any) -> Path:
+    """Write ``data`` as indented JSON to ``path`` atomically (see :func:`write_bytes_atomic`)."""
+    return write_bytes_atomic(path, (json.dumps(to_jsonable(data), indent=2) + "\n").encode())
 
 
 def load_record(path: str | Path) -> dict[str, Any]:

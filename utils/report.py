@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from utils.compare import comparison_table, epoch_table, reference_table
-from utils.records import write_json_atomic
+from utils.records import write_bytes_atomic, write_json_atomic
 from utils.reference import REFERENCE_PARAMETERS, REFERENCE_SUMMARY
 
 __all__ = ["main_records", "build_report"]
@@ -123,16 +123,22 @@ def _summary_section() -> str:
 
 
 def _bench_section(results_dir: Path) -> str:
+    """Training-throughput and deployment benchmarks, when their JSON files exist."""
+    from utils.bench import format_training_bench
+
     parts = []
-    for name, title in (("bench_train.json", "Training throughput benchmark"),
-                        ("bench_deploy.json", "Deployment benchmark")):
-        path = results_dir / name
-        if path.exists():
-            data = json.loads(path.read_text())
-            summary = data.get("summary_rows") or data.get("rows")
-            body = _markdown(pd.DataFrame(summary)) if summary else "```\n" + json.dumps(
-                data, indent=1)[:3000] + "\n```"
-            parts.append(f"### {title}\n\nFrom `results/{name}`.\n\n{body}\n")
+    train = results_dir / "bench_train.json"
+    if train.exists():
+        text = format_training_bench(json.loads(train.read_text()))
+        parts.append("### Training throughput\n\nFrom `results/bench_train.json` "
+                     "(`python -m utils.bench train`):\n\n```\n" + text + "\n```\n")
+    deploy = results_dir / "bench_deploy.json"
+    if deploy.exists():
+        data = json.loads(deploy.read_text())
+        parts.append("### Deployment\n\nFrom `results/bench_deploy.json` "
+                     "(`python -m utils.deploy bench`):\n\n"
+                     + _markdown(pd.DataFrame(data["files"]).drop(
+                         columns=["ops", "composition_bytes"], errors="ignore")) + "\n")
     return "## Benchmarks\n\n" + "\n".join(parts) if parts else ""
 
 
@@ -180,19 +186,19 @@ def build_report(
     bench = _bench_section(results_dir)
     if bench:
         sections.append(bench)
+    timing_path = results_dir / f"pipeline_{profile}.json"
+    if notebook_seconds:
+        write_json_atomic(timing_path, {"profile": profile,
+                                        "notebook_seconds": dict(notebook_seconds)})
+    elif timing_path.exists():  # rebuilt on its own: keep the last main job's timing
+        notebook_seconds = json.loads(timing_path.read_text())["notebook_seconds"]
     if notebook_seconds:
         timing = pd.DataFrame({"seconds": dict(notebook_seconds)})
-        sections.append("## Run time of this job\n\n" + _markdown(timing, ".0f")
+        sections.append("## Run time of the main job\n\n" + _markdown(timing, ".0f")
                         + f"\n\nTotal: {sum(notebook_seconds.values()) / 60:.1f} min.\n")
-        write_json_atomic(results_dir / f"pipeline_{profile}.json",
-                          {"profile": profile, "notebook_seconds": dict(notebook_seconds)})
     sections.append(LIMITATIONS)
     report_dir.mkdir(parents=True, exist_ok=True)
-    path = report_dir / "README.md"
-    temporary = path.with_suffix(".md.tmp")
-    temporary.write_text("\n".join(sections))
-    temporary.replace(path)
-    return path
+    return write_bytes_atomic(report_dir / "README.md", "\n".join(sections).encode())
 
 
 def main(argv=None) -> int:
