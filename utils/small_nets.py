@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from utils.config import PROFILES
 from utils.data import (
     load_dataset,
 )
@@ -73,7 +74,6 @@ __all__ = [
     "train_small_net",
 ]
 
-PROFILES = ("smoke", "quick", "full")
 TASKS = ("mlp", "sweep")
 NETWORKS = ("mlp", "cnn")
 BITS_TO_PRECISION = {1: "binary", 2: "int2", 4: "int4", 8: "int8", 32: "fp32"}
