@@ -43,12 +43,11 @@ _FLOAT_FIELDS = ("width", "learning_rate", "dropout", "bn_momentum", "pad_value"
 
 # Per-profile defaults: rows (profile, model, precision, settings), "*" matching any model or
 # precision. Later matching rows override earlier ones, so the general rows come first.
-# The quick recipes are starting points, to be tuned by measurement on the 2-core CPU.
 PROFILE_TABLE: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
     ("smoke", "*", "*", dict(width=0.0625, epochs=2, batch_size=16, limit=64)),
     ("smoke", "alexnet", "*", dict(image_size=MIN_INPUT_SIZE["alexnet"])),
     ("smoke", "googlenet", "*", dict(image_size=MIN_INPUT_SIZE["googlenet"])),
-    # quick: measured on mnist5k with 2 cores (see the README's notes). One recipe for all
+    # quick: chosen by measurement on mnist5k with 2 cores (results in report/). One recipe for all
     # precisions (Adam 1e-2, cosine decay, batch norm, light augmentation) keeps the
     # comparison fair; at 1e-3 binary and 8-bit GoogLeNet barely learn in a few epochs.
     ("quick", "*", "*", dict(width=0.25, epochs=15, batch_size=64, learning_rate=1e-2,
