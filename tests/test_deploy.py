@@ -215,3 +215,13 @@ def test_without_lce_binary_files_are_skipped_with_a_clear_error(monkeypatch, al
     # float and int8 files still run, in tf.lite.Interpreter
     _compare(alexnet_files["fp32"], alexnet["fp32"], "alexnet", FLOAT_ATOL)
     _compare(alexnet_files["int8_from_fp32"], alexnet["fp32"], "alexnet", INT8_ATOL)
+
+
+def test_runtime_failure_is_reported_not_fatal(tmp_path):
+    good = tmp_path / "good.tflite"
+    inputs = tf.keras.Input((4,))
+    good.write_bytes(deploy.convert_float(tf.keras.Model(inputs, tf.keras.layers.Dense(2)(inputs))))
+    assert deploy.runtime_failure(good) is None
+    broken = tmp_path / "broken.tflite"
+    broken.write_bytes(good.read_bytes()[: len(good.read_bytes()) // 2])
+    assert deploy.runtime_failure(broken)  # a truncated file: the child fails, this process lives

@@ -161,3 +161,17 @@ def test_unknown_names_raise():
         build_model("alexnet", "fp32", (227, 227, 3), 2, width=0)
     with pytest.raises(ValueError, match="num_classes"):
         build_model("alexnet", "fp32", (227, 227, 3), 1)
+
+
+@pytest.mark.parametrize("precision, widened", [("int2", True), ("int4", True),
+                                                ("int8", False), ("int16", False)])
+def test_coarse_grids_start_with_non_zero_quantized_kernels(precision, widened):
+    model = build_model("alexnet", precision, (67, 67, 3), 10, width=0.25)
+    for layer in model.layers:
+        quantizer = getattr(layer, "kernel_quantizer", None)
+        if quantizer is None:
+            continue
+        initializer = type(layer.kernel_initializer).__name__
+        assert initializer == ("RandomUniform" if widened else "GlorotUniform"), layer.name
+        nonzero = np.mean(quantizer(layer.kernel).numpy() != 0)
+        assert nonzero > 0.3, (layer.name, nonzero)  # Glorot alone gives ~0 at 2 and 4 bits

@@ -1,4 +1,4 @@
-"""The main job: notebooks 03-05 executed in the smoke profile, README and CI commands."""
+"""The main job: notebooks 03-06 executed in the smoke profile, README and CI commands."""
 
 import json
 import re
@@ -49,7 +49,8 @@ def test_unknown_notebook_is_reported(tmp_path):
 @pytest.mark.slow
 def test_training_notebooks_run_in_smoke_profile_and_write_their_outputs(tmp_path):
     dirs = {name: str(tmp_path / name) for name in ("figures", "results", "report", "executed")}
-    notebooks = ["03_alexnet.ipynb", "04_googlenet.ipynb", "05_comparison.ipynb"]
+    notebooks = ["03_alexnet.ipynb", "04_googlenet.ipynb", "05_comparison.ipynb",
+                 "06_deployment.ipynb"]
     timings = run_pipeline("smoke", "mnist5k", root=ROOT, notebooks=notebooks,
                            figures_dir=dirs["figures"], results_dir=dirs["results"],
                            report_dir=dirs["report"], executed_dir=dirs["executed"])
@@ -61,12 +62,17 @@ def test_training_notebooks_run_in_smoke_profile_and_write_their_outputs(tmp_pat
     for model in ("03_alexnet", "04_googlenet"):
         assert {f"{model}_accuracy", f"{model}_loss"} <= figures
         assert {f"{model}_confusion_{p}" for p in ("binary", "int8", "fp32")} <= figures
-    assert "05_accuracy_vs_size" in figures
+    assert {"05_accuracy_vs_size", "06_deployment"} <= figures
+    deployed = json.loads((tmp_path / "results" / "bench_deploy.json").read_text())
+    assert deployed["profile"] == "smoke" and deployed["trained"]["all_preserved"] is not None
+    assert {entry["architecture"] for entry in deployed["trained"]["files"]} == {
+        "alexnet", "googlenet"}
     records = [json.loads(p.read_text()) for p in (tmp_path / "results").glob("*_smoke_*.json")]
     assert sorted((r["config"]["model"], r["config"]["precision"]) for r in records) == sorted(
         (m, p) for m in ("alexnet", "googlenet") for p in ("binary", "int8", "fp32"))
     assert all(r["dataset"]["is_offline_standin"] for r in records)
     report = (tmp_path / "report" / "README.md").read_text()
     assert "offline stand-in was used" in report and "googlenet" in report
+    assert "## Deployment: real files at each precision" in report
     assert json.loads((tmp_path / "results" / "pipeline_smoke.json").read_text())
     assert "--profile smoke" not in (ROOT / "report" / "README.md").read_text()

@@ -10,6 +10,9 @@
 
 A config is frozen and hashable; :meth:`TrainConfig.config_hash` names its results record, so
 two runs with the same settings share one record and a changed setting starts a new one.
+Fields added after records were first written are listed in :data:`_LATER_FIELDS` with their
+defaults; the hash leaves such a field out while it holds its default, so every existing
+record keeps its name and stays reusable.
 """
 
 from __future__ import annotations
@@ -40,6 +43,11 @@ LR_SCHEDULES = ("constant", "cosine")
 LOSSES = ("categorical_crossentropy", "mse")
 _FLOAT_FIELDS = ("width", "learning_rate", "dropout", "bn_momentum", "pad_value",
                  "bop_threshold", "bop_gamma")
+# Fields added after the first records were written, with their defaults. config_hash() leaves
+# a field out while it holds this default, so the configs of older records hash as before.
+# A new field goes here (and at the end of TrainConfig), with the default that reproduces
+# the behaviour from before it existed.
+_LATER_FIELDS: dict[str, Any] = {"magnitude_aware_sign": False}
 
 # Per-profile defaults: rows (profile, model, precision, settings), "*" matching any model or
 # precision. Later matching rows override earlier ones, so the general rows come first.
@@ -84,6 +92,8 @@ class TrainConfig:
         augment: random training augmentation.
         limit: at most this many images per split (None = all).
         bop_threshold, bop_gamma: Bop's flip threshold and adaptivity rate.
+        magnitude_aware_sign: binary only; scale sign-quantized kernels by their per-channel
+            mean |w| (the gain term of report §3.2, §7.1).
     """
 
     model: str
@@ -112,6 +122,7 @@ class TrainConfig:
     limit: int | None = None
     bop_threshold: float = 1e-8
     bop_gamma: float = 1e-4
+    magnitude_aware_sign: bool = False
 
     def __post_init__(self):
         _validate(self)
@@ -136,8 +147,14 @@ class TrainConfig:
         return cls(**values)
 
     def config_hash(self) -> str:
-        """First 10 hex digits of the SHA-256 of the fields' canonical JSON."""
-        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        """First 10 hex digits of the SHA-256 of the fields' canonical JSON.
+
+        Fields of :data:`_LATER_FIELDS` that hold their default are left out, so a config
+        that does not use a later option hashes exactly as it did before the option existed.
+        """
+        fields = {name: value for name, value in self.to_dict().items()
+                  if not (name in _LATER_FIELDS and value == _LATER_FIELDS[name])}
+        canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:10]
 
     @property
@@ -244,7 +261,8 @@ def _validate(config: TrainConfig) -> None:
     _check_int("seed", config.seed, 0)
     _check_number("bn_momentum", config.bn_momentum, 0.0, 1.0, low_open=False, high_open=True)
     _check_bool("batch_norm", config.batch_norm, optional=True)
-    for name in ("quantize_first", "quantize_last", "bn_after_pool", "augment"):
+    for name in ("quantize_first", "quantize_last", "bn_after_pool", "augment",
+                 "magnitude_aware_sign"):
         _check_bool(name, getattr(config, name))
     _check_number("pad_value", config.pad_value, -1.0, 1.0, low_open=False)
     _check_int("limit", config.limit, 1, optional=True)
@@ -254,6 +272,11 @@ def _validate(config: TrainConfig) -> None:
         raise ValueError(
             f"optimizer 'bop' flips binary weights and needs precision 'binary', got "
             f"{config.precision!r}; use optimizer 'adam'"
+        )
+    if config.magnitude_aware_sign and config.precision != "binary":
+        raise ValueError(
+            f"magnitude_aware_sign scales sign-quantized kernels and needs precision 'binary', "
+            f"got {config.precision!r}"
         )
     if config.warmup_epochs and config.lr_schedule != "cosine":
         raise ValueError("warmup_epochs needs lr_schedule 'cosine'; accepted schedules: "

@@ -11,8 +11,9 @@ practice):
 - no ReLU before a sign quantizer: the next layer's ``input_quantizer`` is the activation;
 - same-padded binary convolutions pad with +1 (``pad_values=1.0``), so the padded input is
   still in {-1, +1} and LCE can run it as a binary convolution;
-- dense layers are 1x1 ``QuantConv2D`` on a (1, 1, C) tensor: LCE bit-packs binary
-  convolutions but not ``QuantDense``.
+- dense layers are 1x1 ``QuantConv2D`` on a (1, 1, C) tensor (:class:`utils.layers.DenseAsConv2D`,
+  which only computes its gradient faster): LCE bit-packs binary convolutions but not
+  ``QuantDense``.
 
 Parameter counts (float, no batch norm, 2 classes):
 
@@ -37,6 +38,7 @@ import pandas as pd
 import tensorflow as tf
 
 from utils.autograph import skip_tf_keras_conversion
+from utils.layers import DenseAsConv2D
 from utils.precision import LayerQuantization, PrecisionSpec, get_precision
 
 __all__ = [
@@ -98,8 +100,27 @@ class _LayerFactory:
             name=f"{name}_bn",
         )(x)
 
+    @staticmethod
+    def _quantized_kwargs(settings: LayerQuantization, kernel: int, inputs: int,
+                          outputs: int) -> dict:
+        """``settings``' larq arguments, with a kernel initializer suited to a coarse grid.
+
+        Glorot-uniform weights lie within sqrt(6 / (fan_in + fan_out)), about 0.07 for a
+        3x3 layer of 64 channels: on the grid of a 2- or 4-bit quantizer (step 0.5 or 0.125,
+        report eq. 4.6) they would all round to 0, and a layer of zeros passes neither signal
+        nor gradient. Where the Glorot limit is below one step, the latent weights start
+        uniform in [-step, step] instead, so that about half of them start on a non-zero
+        level; for 8 bits and more (step 1/128 or finer) Glorot is kept.
+        """
+        kwargs = settings.layer_kwargs()
+        step = getattr(kwargs.get("kernel_quantizer"), "step", None)
+        glorot_limit = (6.0 / (kernel * kernel * (inputs + outputs))) ** 0.5
+        if step is not None and glorot_limit < step:
+            kwargs["kernel_initializer"] = tf.keras.initializers.RandomUniform(-step, step)
+        return kwargs
+
     def conv(self, x, filters, kernel, *, strides=1, padding="same", role="hidden",
-             pool=None, name: str, scale_channels=True):
+             pool=None, name: str):
         """Convolution (+ optional 3x3/2 max-pool) with its normalization and activation.
 
         Float: conv -> [BN] -> ReLU -> [pool]. Quantized: conv -> [pool] -> [BN] (BN after
@@ -107,14 +128,15 @@ class _LayerFactory:
         sign lives in the next layer's input quantizer.
         """
         settings = self._role(role)
-        filters = self.channels(filters) if scale_channels else filters
+        filters = self.channels(filters)
         if settings.is_quantized:
             extra = {}
             if padding == "same" and self.spec.is_binary and settings.input_quantizer:
                 extra["pad_values"] = self.pad_value
             x = lq.layers.QuantConv2D(
                 filters, kernel, strides=strides, padding=padding,
-                use_bias=not self.batch_norm, name=name, **settings.layer_kwargs(), **extra,
+                use_bias=not self.batch_norm, name=name, **extra,
+                **self._quantized_kwargs(settings, kernel, x.shape[-1], filters),
             )(x)
             if pool and self.bn_after_pool:
                 x = pool(x)
@@ -149,8 +171,9 @@ class _LayerFactory:
         settings = self._role(role)
         units = self.channels(units)
         if settings.is_quantized:
-            return self.conv(x, units, 1, padding="valid", role=role, name=name,
-                             scale_channels=False)
+            x = DenseAsConv2D(units, use_bias=not self.batch_norm, name=name,
+                              **self._quantized_kwargs(settings, 1, x.shape[-1], units))(x)
+            return self._normalize(x, name)
         x = tf.keras.layers.Dense(units, use_bias=not self.batch_norm, name=name)(x)
         x = self._normalize(x, name)
         return tf.keras.layers.ReLU(name=f"{name}_relu")(x)
@@ -161,10 +184,9 @@ class _LayerFactory:
         if settings.is_quantized:
             if len(x.shape) == 2:
                 x = tf.keras.layers.Reshape((1, 1, x.shape[-1]), name="to_1x1")(x)
-            x = lq.layers.QuantConv2D(
-                num_classes, 1, use_bias=not self.batch_norm, name="classifier",
-                **settings.layer_kwargs(),
-            )(x)
+            x = DenseAsConv2D(num_classes, use_bias=not self.batch_norm, name="classifier",
+                              **self._quantized_kwargs(settings, 1, x.shape[-1],
+                                                       num_classes))(x)
             x = self._normalize(x, "classifier")
             x = tf.keras.layers.Flatten(name="logits")(x)
             return tf.keras.layers.Softmax(name="softmax")(x)
@@ -269,6 +291,7 @@ def build_model(
     quantize_last: bool = False,
     pad_value: float = 1.0,
     bn_after_pool: bool = True,
+    magnitude_aware_sign: bool = False,
 ) -> tf.keras.Model:
     """Build AlexNet or GoogLeNet at a precision of :func:`utils.precision.get_precision`.
 
@@ -288,12 +311,15 @@ def build_model(
         pad_value: value that binary same-padded convolutions pad with (1.0, or 0.0 for the
             padding ablation).
         bn_after_pool: in quantized nets, normalize after the max-pool (larq zoo) or before.
+        magnitude_aware_sign: binary only; sign-quantized kernels times their per-channel
+            mean |w| (larq's ``MagnitudeAwareSign``, the gain term of report §3.2, §7.1).
 
     Returns:
         An uncompiled ``tf.keras.Model`` named ``f"{name}_{precision}"``.
     """
     _check_arguments(name, input_shape, num_classes, width)
-    spec = get_precision(precision, quantize_first=quantize_first, quantize_last=quantize_last)
+    spec = get_precision(precision, quantize_first=quantize_first, quantize_last=quantize_last,
+                         magnitude_aware=magnitude_aware_sign)
     architecture, default_dropout = _ARCHITECTURES[name]
     layers = _LayerFactory(
         spec=spec,

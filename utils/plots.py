@@ -565,3 +565,34 @@ def plot_accuracy_vs_size(table: pd.DataFrame, title: str = "Accuracy against mo
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def plot_deployment(table: pd.DataFrame, title: str = "Deployed files at full size") -> Figure:
+    """File size (log axis, with the ratio to float32 on each bar) and latency per file.
+
+    ``table`` is :func:`utils.deploy_bench.size_table`'s output: index (architecture, file),
+    columns "size_mb", "ratio_vs_fp32", "latency_ms_1_threads", "latency_ms_2_threads".
+    """
+    fig, (size_ax, latency_ax) = _figure(ncols=2, size=(5.5, 3.8))
+    frame = table.reset_index()
+    sns.barplot(frame, x="architecture", y="size_mb", hue="file", ax=size_ax)
+    size_ax.set_yscale("log")
+    size_ax.set_ylabel("file size (MB, log scale)")
+    for container in size_ax.containers:
+        kind = container.get_label()
+        ratios = frame.loc[frame["file"] == kind, "ratio_vs_fp32"]
+        size_ax.bar_label(container, labels=[f"{ratio:.1f}x" for ratio in ratios], fontsize=7)
+    latency = frame.melt(id_vars=["architecture", "file"],
+                         value_vars=["latency_ms_1_threads", "latency_ms_2_threads"],
+                         var_name="threads", value_name="latency_ms")
+    latency["threads"] = latency["threads"].str.extract(r"(\d)")[0] + " thread(s)"
+    latency["file and threads"] = latency["architecture"] + " " + latency["threads"]
+    sns.barplot(latency, x="file", y="latency_ms", hue="file and threads", ax=latency_ax)
+    latency_ax.set_ylabel("latency per image (ms, x86)")
+    latency_ax.tick_params(axis="x", rotation=20)
+    for ax in (size_ax, latency_ax):
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -13,6 +13,11 @@ Names: "fp32", "binary", "ternary" and "int<k>" for k = 2..16 ("int8" is the rep
 settings, for the report's §5.1 experiment. Binary kernels are constrained by larq's
 ``weight_clip`` so that latent weights stay in [-1, 1] (report §4.3, the clip of Courbariaux
 et al.'s update rule).
+
+``magnitude_aware=True`` (binary only) gives every sign-quantized kernel a gain term: larq's
+``MagnitudeAwareSign`` multiplies sign(w) by the mean |w| of each output channel, the
+weight scaling of XNOR-Net and Bi-Real Net (report §3.2, §7.1 "scaling with the gain term").
+The scale is a per-channel constant, so a bit-packed kernel stays one bit per weight.
 """
 
 from __future__ import annotations
@@ -93,11 +98,12 @@ class PrecisionSpec:
         return not (self.first.is_quantized or self.hidden.is_quantized or self.last.is_quantized)
 
 
-def _hidden_settings(name: str) -> tuple[int, LayerQuantization]:
+def _hidden_settings(name: str, magnitude_aware: bool = False) -> tuple[int, LayerQuantization]:
     if name == "binary":
+        kernel = lq.quantizers.MagnitudeAwareSign if magnitude_aware else lq.quantizers.SteSign
         return 1, LayerQuantization(
             input_quantizer=lambda: lq.quantizers.SteSign(),
-            kernel_quantizer=lambda: lq.quantizers.SteSign(),
+            kernel_quantizer=lambda: kernel(),
             kernel_constraint=lambda: lq.constraints.WeightClip(1.0),
         )
     if name == "ternary":
@@ -116,19 +122,29 @@ def _hidden_settings(name: str) -> tuple[int, LayerQuantization]:
 
 
 def get_precision(
-    name: str, *, quantize_first: bool = False, quantize_last: bool = False
+    name: str, *, quantize_first: bool = False, quantize_last: bool = False,
+    magnitude_aware: bool = False,
 ) -> PrecisionSpec:
-    """Settings for precision ``name``; raises ValueError listing the accepted names."""
+    """Settings for precision ``name``; raises ValueError listing the accepted names.
+
+    ``magnitude_aware`` (only with "binary") scales each sign-quantized kernel by its
+    per-output-channel mean |w| (larq's ``MagnitudeAwareSign``; report §3.2, §7.1).
+    """
     if not isinstance(name, str) or name not in ACCEPTED_PRECISIONS:
         raise ValueError(
             f"unknown precision {name!r}; accepted: fp32, binary, ternary, "
             f"int{MIN_BITS}..int{MAX_BITS} (e.g. int8)"
         )
+    if magnitude_aware and name != "binary":
+        raise ValueError(
+            f"magnitude_aware scales sign-quantized kernels and needs precision 'binary', "
+            f"got {name!r}"
+        )
     if name == "fp32":
         floating = LayerQuantization()
         return PrecisionSpec("fp32", 32, floating, floating, floating)
 
-    bits, hidden = _hidden_settings(name)
+    bits, hidden = _hidden_settings(name, magnitude_aware)
     first = hidden if quantize_first else LayerQuantization(
         kernel_quantizer=hidden.kernel_quantizer, kernel_constraint=hidden.kernel_constraint
     )

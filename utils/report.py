@@ -122,8 +122,49 @@ def _summary_section() -> str:
               "networks of this run are in the comparison table above.\n")
 
 
+def _deployment_section(results_dir: Path, figures_dir: Path, report_dir: Path) -> list[str]:
+    """The deployed files (``results/bench_deploy.json``, notebook 06), when measured."""
+    from utils.deploy_bench import size_table
+
+    path = results_dir / "bench_deploy.json"
+    if not path.exists():
+        return []
+    record = json.loads(path.read_text())
+    full = record["full_size"]
+    lines = ["## Deployment: real files at each precision\n\n"
+             f"From `results/bench_deploy.json` (notebook `06_deployment`, or "
+             f"`python -m utils.deploy_bench --profile {record['profile']}`), measured in one "
+             f"run on {record['environment']['cpu']} ({record['environment']['cpu_count']} "
+             f"cores). Full size: {full['input_shapes']['alexnet'][0]}/"
+             f"{full['input_shapes']['googlenet'][0]} px, width {full['width']}, 2 classes, "
+             "untrained weights (sizes and latencies do not depend on their values). MB = "
+             "10^6 bytes; latency is the median single-image time in LCE's interpreter. "
+             f"{record['environment']['kernels']}. Goals: binary at least "
+             f"{record['goal_ratios']['binary']}x and int8 at least "
+             f"{record['goal_ratios']['int8']}x smaller than float32 (int8 weight scales "
+             f"{record['int8_weight_scales']}).\n\n"
+             + _markdown(size_table(record)) + "\n"]
+    missed = [f"{architecture} {kind} ({full['ratios'][architecture][kind]}x)"
+              for architecture, kinds in full["meets_goal"].items()
+              for kind, met in kinds.items() if not met]
+    lines.append("Goals missed: " + "; ".join(missed) + ". Notebook 06 shows where the bytes "
+                 "of each file go.\n" if missed else "Every size goal is met.\n")
+    lines += _figure_lines(figures_dir, report_dir, {
+        "06_deployment": "File size and latency of the deployed networks at full size"})
+    trained = record["trained"]["files"]
+    if trained:
+        lines.append("### The trained networks, converted\n\n"
+                     "The networks of the comparison above (reduced size), converted the same "
+                     "way and run on the whole test split: each file's accuracy against its "
+                     f"Keras model (tolerance {record['accuracy_tolerance_points']} points). "
+                     + ("All within tolerance.\n\n" if record["trained"]["all_preserved"]
+                        else "**Not all within tolerance.**\n\n")
+                     + _markdown(size_table(record, "trained"), ".4g") + "\n")
+    return lines
+
+
 def _bench_section(results_dir: Path) -> str:
-    """Training-throughput and deployment benchmarks, when their JSON files exist."""
+    """The training-throughput benchmark, when its JSON file exists."""
     from utils.bench import format_training_bench
 
     parts = []
@@ -132,13 +173,6 @@ def _bench_section(results_dir: Path) -> str:
         text = format_training_bench(json.loads(train.read_text()))
         parts.append("### Training throughput\n\nFrom `results/bench_train.json` "
                      "(`python -m utils.bench train`):\n\n```\n" + text + "\n```\n")
-    deploy = results_dir / "bench_deploy.json"
-    if deploy.exists():
-        data = json.loads(deploy.read_text())
-        parts.append("### Deployment\n\nFrom `results/bench_deploy.json` "
-                     "(`python -m utils.deploy bench`):\n\n"
-                     + _markdown(pd.DataFrame(data["files"]).drop(
-                         columns=["ops", "composition_bytes"], errors="ignore")) + "\n")
     return "## Benchmarks\n\n" + "\n".join(parts) if parts else ""
 
 
@@ -183,6 +217,12 @@ def build_report(
     else:
         sections.append("No training records of this profile yet: run the main job.\n")
     sections.append(_summary_section())
+    from utils.ablations import report_section  # imports TensorFlow lazily, like main_records
+
+    ablations = report_section(results_dir, figures_dir, report_dir, profile=profile)
+    if ablations:
+        sections.append(ablations)
+    sections += _deployment_section(results_dir, figures_dir, report_dir)
     bench = _bench_section(results_dir)
     if bench:
         sections.append(bench)

@@ -73,6 +73,7 @@ def build_from_config(config: TrainConfig, input_shape, num_classes: int) -> tf.
         quantize_last=config.quantize_last,
         pad_value=config.pad_value,
         bn_after_pool=config.bn_after_pool,
+        magnitude_aware_sign=config.magnitude_aware_sign,
     )
 
 

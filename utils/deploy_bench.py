@@ -1,0 +1,346 @@
+"""The deployment benchmark: real files of both networks at every precision, measured in one run.
+
+``python -m utils.deploy_bench [--profile quick]`` (and notebook 06) does two things and
+writes both to ``results/bench_deploy.json``:
+
+1. **Full size.** AlexNet (227 px) and GoogLeNet (224 px), 2 classes, width 1.0, built at
+   fp32, int8 and binary with untrained weights and converted by :mod:`utils.deploy`: file
+   sizes, size ratios against the float32 file (with the goals of at least 28x for binary
+   and 3.9x for int8), what the bytes of each file hold, and latency at 1 and 2 threads.
+   Sizes and latencies do not depend on the weights' values.
+2. **Trained.** The networks that notebooks 03 and 04 trained in this profile (their saved
+   models), converted the same way and run on the test split: accuracy of each file against
+   its Keras model (within ``ACCURACY_TOLERANCE_POINTS``), sizes and latencies at the
+   trained input size.
+
+Latency is measured on this machine's x86 CPU, where LCE runs its reference kernels (see
+``KERNELS_NOTE``); file sizes transfer to any device, binary latencies do not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from utils.deploy import (
+    ACCURACY_TOLERANCE_POINTS,
+    INT8_PER_CHANNEL,
+    count_lce_ops,
+    deploy_and_measure,
+    file_composition,
+    lce,
+    lce_available,
+)
+from utils.models import build_model
+from utils.records import write_json_atomic
+
+__all__ = [
+    "BINARY_RATIO_GOAL",
+    "DEPLOY_PROFILES",
+    "composition_table",
+    "INT8_RATIO_GOAL",
+    "KERNELS_NOTE",
+    "full_size_table",
+    "main",
+    "run_deployment_bench",
+    "size_table",
+    "trained_table",
+]
+
+# Size goals: float32 file size over the binary / int8 file size of the same architecture.
+BINARY_RATIO_GOAL = 28.0
+INT8_RATIO_GOAL = 3.9
+FULL_INPUT_SHAPES = {"alexnet": (227, 227, 3), "googlenet": (224, 224, 3)}
+PRECISIONS = ("fp32", "int8", "binary")
+# Per profile: channel width of the full-size networks, timed runs and warm-up runs per
+# latency, calibration images for int8 (random images at full size; training images for
+# the trained models), and at most this many test images for the trained models' accuracy.
+DEPLOY_PROFILES: dict[str, dict[str, Any]] = {
+    "smoke": dict(width=0.0625, runs=2, warmup=1, calibration_images=4, test_images=64),
+    "quick": dict(width=1.0, runs=20, warmup=3, calibration_images=16, test_images=None),
+    "full": dict(width=1.0, runs=50, warmup=5, calibration_images=16, test_images=None),
+}
+KERNELS_NOTE = (
+    "x86 runs LCE's reference kernels, not its optimized ARM kernels: binary latency here is "
+    "no guide to ARM devices, while file sizes are the same on every device"
+)
+
+
+def _environment() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    if Path("/proc/cpuinfo").exists():
+        names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text()
+                 .splitlines() if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "larq_compute_engine": lce.__version__ if lce_available() else None,
+        "machine": platform.machine(),
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "kernels": KERNELS_NOTE,
+    }
+
+
+def _goal(kind: str) -> float | None:
+    if kind == "binary":
+        return BINARY_RATIO_GOAL
+    return INT8_RATIO_GOAL if kind.startswith("int8") else None
+
+
+def _vary_constant_weights(model: tf.keras.Model, rng: np.random.Generator) -> None:
+    """Give constant-initialized weights (biases, batch-norm parameters) distinct values.
+
+    Training makes every bias and batch-norm statistic different; left at their initial
+    zeros and ones, identical buffers would be merged by the converters and the files would
+    be smaller than trained ones. Adds uniform noise in [0, 0.1), which keeps variances
+    positive.
+    """
+    for weight in model.weights:
+        values = weight.numpy()
+        if values.size > 1 and np.ptp(values) == 0:
+            weight.assign(values + rng.uniform(0.0, 0.1, values.shape).astype(values.dtype))
+
+
+def _with_contents(table: pd.DataFrame) -> pd.DataFrame:
+    """Add each file's op counts and byte composition (read back from its path)."""
+    flatbuffers = [Path(path).read_bytes() for path in table["path"]]
+    table = table.copy()
+    table["ops"] = [count_lce_ops(flatbuffer) for flatbuffer in flatbuffers]
+    table["composition_bytes"] = [file_composition(flatbuffer) for flatbuffer in flatbuffers]
+    goals = [_goal(kind) for kind in table["file"]]
+    table["goal_ratio"] = goals
+    table["meets_goal"] = [None if goal is None else bool(ratio >= goal)
+                           for goal, ratio in zip(goals, table["ratio_vs_fp32"], strict=True)]
+    return table
+
+
+def full_size_table(width: float = 1.0, *, runs: int = 20, warmup: int = 3,
+                    calibration_images: int = 16, seed: int = 0, files_dir=None,
+                    int8_per_channel: bool = INT8_PER_CHANNEL) -> pd.DataFrame:
+    """Files of both networks at full input size and ``width``, untrained, every precision.
+
+    One row per file (see :func:`utils.deploy.deploy_and_measure`) plus ``ops``,
+    ``composition_bytes``, ``goal_ratio`` and ``meets_goal``. Int8 calibration uses random
+    images (ranges only matter for accuracy, which untrained networks do not have).
+    """
+    tf.keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+    tables = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for name, shape in FULL_INPUT_SHAPES.items():
+            models = {precision: build_model(name, precision, shape, 2, width=width)
+                      for precision in PRECISIONS}
+            for model in models.values():
+                _vary_constant_weights(model, rng)
+            calibration = rng.random((calibration_images, *shape), dtype=np.float32)
+            table = deploy_and_measure(models, None, None, calibration, files_dir or scratch,
+                                       runs=runs, warmup=warmup,
+                                       int8_per_channel=int8_per_channel)
+            tables.append(_with_contents(table))
+            print(tables[-1][["architecture", "file", "size_mb", "ratio_vs_fp32"]]
+                  .to_string(index=False), file=sys.stderr)
+    return pd.concat(tables, ignore_index=True)
+
+
+def _arrays(dataset: tf.data.Dataset, limit: int | None) -> tuple[np.ndarray, np.ndarray]:
+    images, labels = [], []
+    for batch_images, batch_labels in dataset:
+        images.append(batch_images.numpy())
+        labels.append(batch_labels.numpy())
+        if limit is not None and sum(map(len, images)) >= limit:
+            break
+    return np.concatenate(images)[:limit], np.concatenate(labels)[:limit]
+
+
+def _trained_models(results_dir, profile: str) -> dict[tuple[str, str], dict[str, dict]]:
+    """Main-comparison records of ``profile`` by (model, dataset), then precision."""
+    from utils.report import main_records
+
+    grouped: dict[tuple[str, str], dict[str, dict]] = {}
+    for record in main_records(results_dir, profile):
+        config = record["config"]
+        if config["precision"] in PRECISIONS:
+            grouped.setdefault((config["model"], config["dataset"]), {})[
+                config["precision"]] = record
+    return grouped
+
+
+def trained_table(results_dir="results", profile: str = "quick", *, runs: int = 20,
+                  warmup: int = 3, test_images: int | None = None, data_dir="data",
+                  files_dir=None, int8_per_channel: bool = INT8_PER_CHANNEL) -> pd.DataFrame:
+    """Files of the networks trained in ``profile`` (notebooks 03, 04), with their accuracy.
+
+    For every (model, dataset) with saved fp32, int8 and binary models among the profile's
+    main records, loads the models, converts them, and measures each file's size, latency
+    and test accuracy next to its Keras model's (at most ``test_images`` test images).
+    Int8 calibration uses the first 200 training images, unaugmented. Returns an empty
+    table when no complete set of trained models exists.
+    """
+    from utils.data import load_dataset
+    from utils.deploy import MAX_CALIBRATION_IMAGES
+
+    tables = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for (model_name, dataset), records in sorted(_trained_models(results_dir,
+                                                                     profile).items()):
+            paths = {p: Path(r.get("model_path", "")) for p, r in records.items()}
+            if set(paths) != set(PRECISIONS) or not all(p.exists() for p in paths.values()):
+                print(f"{model_name} on {dataset}: no saved model for every precision "
+                      f"({', '.join(sorted(paths))}); run notebooks 03/04 first",
+                      file=sys.stderr)
+                continue
+            config = records["fp32"]["config"]
+            splits = load_dataset(dataset, config["image_size"], 64, data_dir=data_dir,
+                                  seed=config["seed"], limit=config.get("limit"))
+            test_x, test_y = _arrays(splits.test, test_images)
+            calibration, _ = _arrays(splits.train, MAX_CALIBRATION_IMAGES)
+            models = {p: tf.keras.models.load_model(paths[p]) for p in PRECISIONS}
+            table = deploy_and_measure(models, test_x, test_y, calibration,
+                                       files_dir or scratch, runs=runs, warmup=warmup,
+                                       int8_per_channel=int8_per_channel)
+            table.insert(1, "dataset", dataset)
+            table.insert(2, "image_size", config["image_size"])
+            table.insert(3, "width", config["width"])
+            table["test_images"] = len(test_x)
+            table["offline_standin"] = splits.is_offline_standin
+            tables.append(_with_contents(table))
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+
+
+def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    return json.loads(table.drop(columns="path", errors="ignore").to_json(orient="records"))
+
+
+def _ratios(table: pd.DataFrame) -> dict[str, dict[str, float]]:
+    return {architecture: {row["file"]: round(float(row["ratio_vs_fp32"]), 2)
+                           for _, row in rows.iterrows() if row["file"] != "fp32"}
+            for architecture, rows in table.groupby("architecture")}
+
+
+def run_deployment_bench(profile: str = "quick", results_dir="results", *, out=None,
+                         data_dir="data", files_dir=None) -> dict[str, Any]:
+    """Measure the full-size and the trained files of ``profile``; write and return the record.
+
+    Writes ``{results_dir}/bench_deploy.json`` (or ``out``) atomically: environment, goals,
+    ``full_size`` (settings, ``ratios``, ``meets_goal`` per architecture and file, ``files``)
+    and ``trained`` (``files`` with Keras and TFLite accuracy, ``all_preserved``). Files are
+    kept under ``files_dir`` when given (one sub-folder per part), else deleted.
+    """
+    if profile not in DEPLOY_PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; accepted: {', '.join(DEPLOY_PROFILES)}")
+    settings = DEPLOY_PROFILES[profile]
+    if not lce_available():
+        from utils.deploy import LCE_MISSING
+        print(LCE_MISSING, file=sys.stderr)
+
+    def folder(part):
+        return None if files_dir is None else Path(files_dir) / part
+
+    full = full_size_table(settings["width"], runs=settings["runs"], warmup=settings["warmup"],
+                           calibration_images=settings["calibration_images"],
+                           files_dir=folder("full_size"))
+    trained = trained_table(results_dir, profile, runs=settings["runs"],
+                            warmup=settings["warmup"], test_images=settings["test_images"],
+                            data_dir=data_dir, files_dir=folder("trained"))
+    record = {
+        "profile": profile,
+        "note": "MB = 10^6 bytes; latency = median of single-image runs after warm-up, "
+                "LCE interpreter; ratio = float32 file size / this file's size",
+        "environment": _environment(),
+        "int8_weight_scales": "per channel" if INT8_PER_CHANNEL else "per tensor",
+        "goal_ratios": {"binary": BINARY_RATIO_GOAL, "int8": INT8_RATIO_GOAL},
+        "accuracy_tolerance_points": ACCURACY_TOLERANCE_POINTS,
+        "full_size": {
+            "weights": "untrained (sizes and latencies only)",
+            "width": settings["width"], "num_classes": 2,
+            "input_shapes": {name: list(shape) for name, shape in FULL_INPUT_SHAPES.items()},
+            "runs": settings["runs"], "calibration_images": settings["calibration_images"],
+            "ratios": _ratios(full),
+            "meets_goal": {architecture: {row["file"]: row["meets_goal"]
+                                          for _, row in rows.iterrows()
+                                          if row["meets_goal"] is not None}
+                           for architecture, rows in full.groupby("architecture")},
+            "files": _records(full),
+        },
+        "trained": {
+            "files": _records(trained),
+            "all_preserved": (bool(trained["accuracy_preserved"].all())
+                              if len(trained) else None),
+        },
+    }
+    write_json_atomic(out or Path(results_dir) / "bench_deploy.json", record)
+    return record
+
+
+def size_table(record: dict[str, Any], part: str = "full_size") -> pd.DataFrame:
+    """One row per file of ``record[part]``: size, ratio to float32, goal, latency (and
+    accuracy for the trained part), indexed by architecture and file (and, for the trained
+    part, the dataset between them)."""
+    files = pd.DataFrame(record[part]["files"])
+    if files.empty:
+        return files
+    columns = ["architecture", "file", "size_mb", "ratio_vs_fp32", "goal_ratio", "meets_goal",
+               "latency_ms_1_threads", "latency_ms_2_threads", "keras_accuracy",
+               "tflite_accuracy", "accuracy_change_points", "accuracy_preserved"]
+    table = files[[column for column in columns + ["dataset"] if column in files]]
+    keys = ["architecture", "dataset", "file"] if "dataset" in table else ["architecture", "file"]
+    return table.set_index(keys)
+
+
+def composition_table(record: dict[str, Any], part: str = "full_size", *,
+                      percent: bool = False) -> pd.DataFrame:
+    """What the bytes of each file of ``record[part]`` hold, in KB (10^3 bytes) or percent.
+
+    Index (architecture, file); one column per key of :func:`utils.deploy.file_composition`
+    (constants by reading op and type, e.g. "LceBconv2d/INT32" for bit-packed binary
+    weights), largest first over all files, "structure" last; a file without some kind of
+    content has 0 there. With ``percent``, each row is a share of its file's size (sums to
+    100).
+    """
+    files = record[part]["files"]
+    index = pd.MultiIndex.from_tuples([(entry["architecture"], entry["file"]) for entry in files],
+                                      names=["architecture", "file"])
+    table = pd.DataFrame([entry["composition_bytes"] for entry in files], index=index)
+    if table.empty:
+        return table
+    table = table.fillna(0.0)
+    constants = table.drop(columns="structure").sum().sort_values(ascending=False).index
+    table = table[[*constants, "structure"]]
+    if percent:
+        return table.div([entry["size_bytes"] for entry in files], axis=0) * 100
+    return table / 1e3
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: ``python -m utils.deploy_bench [--profile quick] [--files-dir DIR]``."""
+    parser = argparse.ArgumentParser(prog="python -m utils.deploy_bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", choices=DEPLOY_PROFILES, default="quick")
+    parser.add_argument("--results-dir", default="results",
+                        help="training records to read, bench_deploy.json to write")
+    parser.add_argument("--data-dir", default="data")
+    parser.add_argument("--files-dir", default=None, help="keep the .tflite files here")
+    args = parser.parse_args(argv)
+    record = run_deployment_bench(args.profile, args.results_dir, data_dir=args.data_dir,
+                                  files_dir=args.files_dir)
+    print(json.dumps({"ratios": record["full_size"]["ratios"],
+                      "meets_goal": record["full_size"]["meets_goal"],
+                      "trained_accuracy_preserved": record["trained"]["all_preserved"]},
+                     indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
