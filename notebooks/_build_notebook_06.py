@@ -66,7 +66,8 @@ def deployment_notebook() -> list:
         from utils import plots
         from utils.dataset_choice import resolve_dataset
         from utils.deploy import LCE_MISSING, lce_available
-        from utils.deploy_bench import composition_table, run_deployment_bench, size_table
+        from utils.deploy_bench import (binary_ratio_ceiling, composition_table,
+                                 run_deployment_bench, size_table)
         from utils.experiments import train_precisions
         from utils.models import build_model, summary_figures
 
@@ -77,12 +78,15 @@ def deployment_notebook() -> list:
         ## The trained models
 
         The second half of the benchmark converts the models trained in notebooks 03 and 04
-        in this profile. `train_precisions` loads their records when they exist, which takes
-        a moment; when they do not (this notebook run on its own), it trains them now, which
-        takes as long as notebooks 03 and 04 do."""),
+        in this profile. `train_precisions` loads their records and saved models when they
+        exist, which takes a moment. When they do not (this notebook run on its own), or
+        when only the record exists (a fresh clone has the committed records but not the
+        models, which are too large to commit), it trains them now, which takes as long as
+        notebooks 03 and 04 do, and says so."""),
         code("""\
         for model in ("alexnet", "googlenet"):
-            records = train_precisions(model, dataset, profile, results_dir=results_dir)
+            records = train_precisions(model, dataset, profile, results_dir=results_dir,
+                                       require_model=True)
             print(model, {precision: round(record["test_accuracy"], 4)
                           for precision, record in records.items()})"""),
         md("""\
@@ -166,10 +170,12 @@ def deployment_notebook() -> list:
           waste nothing.
         - `LceBconv2d/FLOAT32`: per output channel, a float multiplier and bias into which
           LCE folds each binary layer's batch normalization. Small, but 32-bit.
-        - `CONV_2D/FLOAT32` and `FULLY_CONNECTED/FLOAT32`: the first layer (it reads the
-          image, which is not binary) and the classifier stay float, as in the report.
-          AlexNet's first layer holds 34,848 weights; at 32 bits each they weigh as much as
-          1.1 million binary weights.
+        - `CONV_2D/FLOAT32`: the first layer. Its weights are binary (±1), as in the report,
+          but its input is the image, not a sign, so LCE cannot run it as a binary
+          convolution: it stays an ordinary float convolution that stores each ±1 as a
+          32-bit float. AlexNet's first layer holds 34,848 weights; at 32 bits each they
+          weigh as much as 1.1 million bit-packed ones.
+        - `FULLY_CONNECTED/FLOAT32`: the classifier, float with its softmax (report §4.3).
         - `MUL/FLOAT32` and `ADD/FLOAT32`: batch normalizations that follow a max-pool
           cannot be folded into a convolution and stay as float multiply and add.
         - `structure`: everything else: the graph, tensor shapes and names, quantization
@@ -183,6 +189,19 @@ def deployment_notebook() -> list:
         both = pd.concat({"KB": kilobytes, "% of file": percent}, axis=1)
         binary = both.query("file == 'binary'")
         binary.loc[:, (binary > 0).any()].round(1)"""),
+        md("""\
+        ### How close can a binary file get?
+
+        If a binary file held nothing but its bit-packed weights (packing waste included) and
+        its structure, its ratio would be the ceiling below. The difference between the
+        ceiling and the measured ratio is what the float first layer, the classifier and
+        every per-channel batch-norm parameter cost. AlexNet keeps almost all of its bytes in
+        binary weights; GoogLeNet has ten times fewer weights and 5,700 output channels, so
+        the same per-channel costs weigh much more, and a goal between the measured ratio
+        and the ceiling would need most of those bytes gone (for example, the first layer's
+        ±1 weights stored as 8-bit integers and batch norms folded into thresholds)."""),
+        code("""\
+        binary_ratio_ceiling(record).round(2)"""),
         md("""\
         ### And the int8 files
 
@@ -278,7 +297,8 @@ def deployment_notebook() -> list:
         - The binary file needs LCE's interpreter or a TFLite build with LCE's ops
           registered; stock TFLite cannot run `LceBconv2d`. LCE's optimized kernels target
           64-bit ARM (Android, Raspberry Pi); latencies measured on x86 are no guide.
-        - The binary files are not 32 times smaller: the float first and last layers,
+        - The binary files are not 32 times smaller: the first layer (binary weights
+          stored as floats) and the float classifier,
           batch-norm parameters, padding of input channels to 32-bit words and the file's
           structure all cost bytes, and the tables above say how many.
         - The int8 files are integer from end to end: the caller quantizes the input image

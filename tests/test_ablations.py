@@ -260,8 +260,14 @@ def test_verdicts_put_claim_against_measurement():
     loss = ablations.verdict("loss", summary)
     assert loss.startswith("Report (§5.1, §5.2, §6.1): mean squared error costs about 1 point")
     assert "cross-entropy 92.0 ± 2.0% against mean squared error 86.0 ± 1.0%" in loss
-    assert "-6.0 points (beyond the seed spread)" in loss and loss.endswith("Agrees with the "
-                                                                            "report.")
+    assert "-6.0 points (beyond the seed spread)" in loss and loss.endswith(
+        "The direction agrees with the report, the size does not: -6.0 points measured "
+        "against about -1.0 claimed.")
+    close = {**HAND_MADE, ("loss", "cross-entropy"): [0.919, 0.92, 0.921],
+             ("loss", "mean squared error"): [0.904, 0.905, 0.906]}  # -1.5 points
+    close_summary = ablations.summary_table(_runs(close))
+    assert close_summary.loc[("loss", "mean squared error"), "beyond_spread"]
+    assert ablations.verdict("loss", close_summary).endswith("Agrees with the report.")
     assert "Not confirmed: the difference is within" in ablations.verdict("gain", summary)
     assert "no accuracy claim; the variant is worse" in ablations.verdict("padding", summary)
     assert "Contradicts the report: the variant is worse" in ablations.verdict("dropout",

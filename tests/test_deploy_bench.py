@@ -10,6 +10,7 @@ from utils.deploy import ACCURACY_TOLERANCE_POINTS, lce_available
 from utils.deploy_bench import (
     BINARY_RATIO_GOAL,
     INT8_RATIO_GOAL,
+    binary_ratio_ceiling,
     composition_table,
     run_deployment_bench,
     size_table,
@@ -73,3 +74,16 @@ def test_smoke_bench_measures_full_size_and_trained_files(tmp_path):
     assert record["trained"]["files"][0]["offline_standin"] is True
     assert record["trained"]["all_preserved"] == bool(trained["accuracy_preserved"].all())
     assert Path(tmp_path / "files" / "trained" / "alexnet_fp32.tflite").exists()
+
+
+def test_binary_ratio_ceiling_counts_only_packed_weights_and_structure():
+    record = {"full_size": {"files": [
+        {"architecture": "net", "file": "fp32", "size_bytes": 32000,
+         "composition_bytes": {"CONV_2D/FLOAT32": 31500, "structure": 500}},
+        {"architecture": "net", "file": "binary", "size_bytes": 2000, "composition_bytes": {
+            "LceBconv2d/INT32": 900, "LceBconv2d/FLOAT32": 1000, "structure": 100}},
+    ]}}
+    table = binary_ratio_ceiling(record)
+    assert table.loc["net", "ratio"] == 16.0
+    assert table.loc["net", "ceiling (weights and structure only)"] == 32.0
+    assert table.loc["net", "per-channel and float bytes (KB)"] == 1.0

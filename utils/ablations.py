@@ -73,6 +73,9 @@ FIGURE_PREFIX = "07_ablation_"
 OVERVIEW_FIGURE = "07_ablations_overview"
 # How many standard errors a difference must exceed to count as beyond the seed spread.
 SPREAD_FACTOR = 2.0
+# A measured difference in the claimed direction "agrees" in size when it is within this
+# factor of the claimed size (only where the report gives a size).
+SIZE_FACTOR = 3.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -97,6 +100,8 @@ class Ablation:
         variants: label -> TrainConfig overrides of each variant, in display order.
         note: what to keep in mind when reading the measurement.
         sweep: a bit-width sweep (plotted against bits, may use fewer seeds).
+        claimed_points: the size of the claimed difference (variant minus baseline, in
+            points) when the report gives one, e.g. -1.0 for "costs about 1 point".
     """
 
     key: str
@@ -110,6 +115,7 @@ class Ablation:
     variants: Mapping[str, Mapping[str, Any]]
     note: str = ""
     sweep: bool = False
+    claimed_points: float | None = None
 
     @property
     def conditions(self) -> list[tuple[str, dict[str, Any]]]:
@@ -150,6 +156,7 @@ ABLATIONS: tuple[Ablation, ...] = (
         ),
         claim_short="mean squared error costs about 1 point of accuracy",
         expected=-1,
+        claimed_points=-1.0,
         baseline="cross-entropy",
         variants={"mean squared error": {"loss": "mse"}},
         note=(
@@ -170,6 +177,7 @@ ABLATIONS: tuple[Ablation, ...] = (
         ),
         claim_short="no dropout is about 2 points better than dropout 0.5",
         expected=+1,
+        claimed_points=2.0,
         baseline="dropout 0.5",
         variants={"no dropout": {"dropout": 0.0}},
         note=(
@@ -645,6 +653,10 @@ def _assessment(ablation: Ablation, diff: float, beyond: bool, seeds: int) -> st
     if not beyond:
         return "Not confirmed: the difference is within the seed-to-seed spread."
     if (diff > 0) == (ablation.expected > 0):
+        claimed = ablation.claimed_points
+        if claimed and not 1 / SIZE_FACTOR <= diff / claimed <= SIZE_FACTOR:
+            return (f"The direction agrees with the report, the size does not: {diff:+.1f} "
+                    f"points measured against about {claimed:+.1f} claimed.")
         return "Agrees with the report."
     return f"Contradicts the report: the variant is {direction}, by more than the seed spread."
 

@@ -47,6 +47,7 @@ from utils.records import write_json_atomic
 __all__ = [
     "BINARY_RATIO_GOAL",
     "DEPLOY_PROFILES",
+    "binary_ratio_ceiling",
     "composition_table",
     "INT8_RATIO_GOAL",
     "KERNELS_NOTE",
@@ -321,6 +322,30 @@ def composition_table(record: dict[str, Any], part: str = "full_size", *,
     if percent:
         return table.div([entry["size_bytes"] for entry in files], axis=0) * 100
     return table / 1e3
+
+
+def binary_ratio_ceiling(record: dict[str, Any], part: str = "full_size") -> pd.DataFrame:
+    """How far each binary file is from the most its format allows.
+
+    Per architecture with a binary file: the measured ratio (float32 file / binary file)
+    and the ratio the file would have if it held nothing but its bit-packed binary weights
+    ("LceBconv2d/INT32", packing waste included) and its structure: no float first layer,
+    classifier or batch-norm parameters. That ceiling is what removing every per-channel
+    cost could reach; a goal above it cannot be met by the same network in LCE's format.
+    """
+    sizes = {(entry["architecture"], entry["file"]): entry for entry in record[part]["files"]}
+    rows = {}
+    for (architecture, kind), entry in sizes.items():
+        if kind != "binary" or (architecture, "fp32") not in sizes:
+            continue
+        fp32 = sizes[(architecture, "fp32")]["size_bytes"]
+        content = entry["composition_bytes"]
+        essential = content.get("LceBconv2d/INT32", 0) + content.get("structure", 0)
+        rows[architecture] = {"ratio": fp32 / entry["size_bytes"],
+                              "ceiling (weights and structure only)": fp32 / essential,
+                              "per-channel and float bytes (KB)":
+                                  (entry["size_bytes"] - essential) / 1e3}
+    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def main(argv: list[str] | None = None) -> int:

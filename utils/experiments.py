@@ -24,6 +24,7 @@ def train_precisions(
     *,
     results_dir: str | Path = "results",
     force: bool = False,
+    require_model: bool = False,
     verbose: int = 2,
     **overrides: Any,
 ) -> dict[str, dict[str, Any]]:
@@ -31,6 +32,9 @@ def train_precisions(
 
     ``overrides`` go to :func:`utils.config.make_config` for every run (e.g. epochs=3).
     Models and checkpoints go next to ``results_dir`` (its parent's models/, checkpoints/).
+    With ``require_model``, a cached record whose saved model is missing (records are
+    committed, models are not) is trained again, with a message saying so, so that the
+    model exists afterwards (notebook 06 converts it).
     """
     from utils.train import run_experiment  # imports TensorFlow: only when training
 
@@ -39,9 +43,12 @@ def train_precisions(
     for precision in precisions:
         config = make_config(model, precision, dataset=dataset, profile=profile, **overrides)
         print(f"--- {model} {precision}: {config.run_name}")
-        _, record = run_experiment(
-            config, results_dir=results_dir, checkpoint_dir=root / "checkpoints",
-            models_dir=root / "models", logs_dir=root / "logs", force=force, verbose=verbose,
-        )
+        paths = dict(results_dir=results_dir, checkpoint_dir=root / "checkpoints",
+                     models_dir=root / "models", logs_dir=root / "logs")
+        model_object, record = run_experiment(config, force=force, verbose=verbose, **paths)
+        if model_object is None and require_model:
+            print(f"    its record exists but its saved model ({root / 'models'}) does not: "
+                  "training it again to have the model")
+            _, record = run_experiment(config, force=True, verbose=verbose, **paths)
         records[precision] = record
     return records
