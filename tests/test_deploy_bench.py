@@ -66,6 +66,7 @@ def test_smoke_bench_measures_full_size_and_trained_files(tmp_path):
 
     trained = size_table(record, "trained").loc[("alexnet", "mnist5k")]
     assert set(trained.index) == FILES
+    assert "goal_ratio" not in trained  # the goals are for full-size files
     assert trained["keras_accuracy"].between(0, 1).all()
     changes = 100 * (trained["tflite_accuracy"] - trained["keras_accuracy"])
     assert changes.round(6).tolist() == trained["accuracy_change_points"].round(6).tolist()

@@ -286,13 +286,15 @@ def run_deployment_bench(profile: str = "quick", results_dir="results", *, out=N
 
 
 def size_table(record: dict[str, Any], part: str = "full_size") -> pd.DataFrame:
-    """One row per file of ``record[part]``: size, ratio to float32, goal, latency (and
-    accuracy for the trained part), indexed by architecture and file (and, for the trained
-    part, the dataset between them)."""
+    """One row per file of ``record[part]``: size, ratio to float32, latency, and the size
+    goal (full size) or the accuracy (trained part, whose reduced networks have no goal),
+    indexed by architecture and file (and, for the trained part, the dataset between them).
+    """
     files = pd.DataFrame(record[part]["files"])
     if files.empty:
         return files
-    columns = ["architecture", "file", "size_mb", "ratio_vs_fp32", "goal_ratio", "meets_goal",
+    goals = ["goal_ratio", "meets_goal"] if part == "full_size" else []  # goals: full size
+    columns = ["architecture", "file", "size_mb", "ratio_vs_fp32", *goals,
                "latency_ms_1_threads", "latency_ms_2_threads", "keras_accuracy",
                "tflite_accuracy", "accuracy_change_points", "accuracy_preserved"]
     table = files[[column for column in columns + ["dataset"] if column in files]]
