@@ -1,10 +1,8 @@
 """Ablations (notebook 07): definitions, the magnitude-aware sign option, hash stability,
 the summary and verdict math, figures, the report section, and the notebook itself."""
 
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 
 import larq as lq
@@ -15,6 +13,7 @@ import pytest
 import tensorflow as tf
 from matplotlib.figure import Figure
 
+from tests.notebook_generators import load_generator
 from utils import ablations, deploy
 from utils.ablations import ABLATION_PROFILES, ABLATIONS, get_ablation
 from utils.config import TrainConfig, make_config
@@ -341,20 +340,8 @@ def test_runs_are_read_from_records_and_the_report_section_is_written(tmp_path):
 # --- notebook --------------------------------------------------------------------------------
 
 
-def _load_builder():
-    path = ROOT / "notebooks" / "_build_notebook_07.py"
-    spec = importlib.util.spec_from_file_location("_build_notebook_07", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(path.parent))
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(path.parent))
-    return module
-
-
 def test_notebook_matches_its_generator_and_has_no_outputs(tmp_path):
-    builder = _load_builder()
+    builder = load_generator("_build_notebook_07")
     builder.write_notebook(tmp_path / "07.ipynb", builder.notebook_07())
     assert (tmp_path / "07.ipynb").read_text() == NOTEBOOK.read_text()
     notebook = nbformat.read(NOTEBOOK, as_version=4)

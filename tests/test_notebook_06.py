@@ -3,12 +3,12 @@
 Running it (papermill, smoke profile) is tested separately; these checks need no TensorFlow.
 """
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+
+from tests.notebook_generators import load_generator
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO_ROOT / "notebooks"
@@ -17,25 +17,14 @@ FILENAME = "06_deployment.ipynb"
 PIPELINE_PARAMETERS = ("profile", "dataset", "figures_dir", "results_dir", "report_dir")
 
 
-def _load_module(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(path.parent))
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(path.parent))
-    return module
-
-
 @pytest.fixture(scope="module")
 def cells_module():
-    return _load_module("_cells", NOTEBOOKS / "_cells.py")
+    return load_generator("_cells")
 
 
 @pytest.fixture(scope="module")
 def builder():
-    return _load_module("_build_notebook_06", NOTEBOOKS / "_build_notebook_06.py")
+    return load_generator("_build_notebook_06")
 
 
 @pytest.fixture(scope="module")

@@ -5,13 +5,14 @@ whose command is "python" with ``sys.executable``, so the kernel is the interpre
 these tests (the virtualenv's); notebook 00 prints its executable and the test checks it.
 """
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+
+from tests.notebook_generators import load_generator
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO_ROOT / "notebooks"
@@ -40,25 +41,14 @@ EXPECTED = {
 }
 
 
-def _load_module(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(path.parent))
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(path.parent))
-    return module
-
-
 @pytest.fixture(scope="module")
 def cells_module():
-    return _load_module("_cells", NOTEBOOKS / "_cells.py")
+    return load_generator("_cells")
 
 
 @pytest.fixture(scope="module")
 def builder():
-    return _load_module("_build_notebooks_00_02", NOTEBOOKS / "_build_notebooks_00_02.py")
+    return load_generator("_build_notebooks_00_02")
 
 
 def test_no_committed_notebook_has_outputs():
