@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from utils.pipeline import list_notebooks, run_pipeline
+from utils.pipeline import list_notebooks, output_dirs, run_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -76,3 +76,12 @@ def test_training_notebooks_run_in_smoke_profile_and_write_their_outputs(tmp_pat
     assert "## Deployment: real files at each precision" in report
     assert json.loads((tmp_path / "results" / "pipeline_smoke.json").read_text())
     assert "--profile smoke" not in (ROOT / "report" / "README.md").read_text()
+
+
+def test_smoke_runs_never_replace_the_committed_outputs():
+    assert output_dirs("smoke") == {"figures_dir": "runs/smoke/figures",
+                                    "results_dir": "runs/smoke/results",
+                                    "report_dir": "runs/smoke/report"}
+    assert output_dirs("quick") == output_dirs("full") == {
+        "figures_dir": "figures", "results_dir": "results", "report_dir": "report"}
+    assert "runs/" in (ROOT / ".gitignore").read_text().splitlines()

@@ -3,7 +3,9 @@
     python -m utils.pipeline [--profile smoke|quick|full] [--dataset auto|cats_and_dogs|mnist5k]
 
 Executed copies go to ``executed/<profile>/`` (git-ignored), never over the tracked
-notebooks. Figures, results records and ``report/README.md`` are regenerated. With
+notebooks. Figures, results records and ``report/README.md`` are regenerated; a smoke run
+writes them under ``runs/smoke/`` (git-ignored) instead, so that it never replaces the
+committed results of the quick profile (:func:`output_dirs`). With
 ``--dataset auto`` (the default) the Kaggle Cats & Dogs photos are used when they are
 prepared or can be downloaded; otherwise the offline MNIST digits stand in, and the job says
 so at the start and the end, as do the records, figures and the report.
@@ -19,7 +21,7 @@ from pathlib import Path
 
 from utils.dataset_choice import DATASET_CHOICES, resolve_dataset
 
-__all__ = ["NOTEBOOK_DIR", "list_notebooks", "run_pipeline", "main"]
+__all__ = ["NOTEBOOK_DIR", "list_notebooks", "output_dirs", "run_pipeline", "main"]
 
 NOTEBOOK_DIR = Path("notebooks")
 PROFILES = ("smoke", "quick", "full")
@@ -30,21 +32,33 @@ def list_notebooks(notebook_dir: str | Path = NOTEBOOK_DIR) -> list[Path]:
     return sorted(Path(notebook_dir).glob("[0-9][0-9]_*.ipynb"))
 
 
+def output_dirs(profile: str) -> dict[str, str]:
+    """Default figures, results and report folders of ``profile``, relative to the root.
+
+    smoke (tests, a check that everything runs) goes to ``runs/smoke/``; quick and full
+    regenerate the tracked ``figures/``, ``results/`` and ``report/``.
+    """
+    prefix = "runs/smoke/" if profile == "smoke" else ""
+    return {name: f"{prefix}{folder}" for name, folder in
+            (("figures_dir", "figures"), ("results_dir", "results"), ("report_dir", "report"))}
+
+
 def run_pipeline(
     profile: str = "quick",
     dataset: str = "auto",
     *,
     root: str | Path = ".",
-    figures_dir: str = "figures",
-    results_dir: str = "results",
-    report_dir: str = "report",
+    figures_dir: str | None = None,
+    results_dir: str | None = None,
+    report_dir: str | None = None,
     executed_dir: str | None = None,
     notebooks: Sequence[str] | None = None,
 ) -> dict[str, float]:
     """Execute the notebooks in order and rebuild the report; returns seconds per notebook.
 
     Paths are relative to ``root`` (the repository root, also the notebooks' working
-    directory). ``notebooks`` restricts the run to the given file names.
+    directory). Output folders left at None take :func:`output_dirs`' defaults.
+    ``notebooks`` restricts the run to the given file names.
     """
     import papermill  # imported here: `--help` should not pay for Jupyter's start-up
 
@@ -52,6 +66,10 @@ def run_pipeline(
 
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; accepted: {', '.join(PROFILES)}")
+    defaults = output_dirs(profile)
+    figures_dir = figures_dir or defaults["figures_dir"]
+    results_dir = results_dir or defaults["results_dir"]
+    report_dir = report_dir or defaults["report_dir"]
     root = Path(root).resolve()
     choice = resolve_dataset(dataset, data_dir=root / "data")
     print(choice)
