@@ -178,7 +178,9 @@ def deployment_notebook() -> list:
         - `FULLY_CONNECTED/FLOAT32`: the classifier, float with its softmax (report §4.3).
         - `MUL/FLOAT32` and `ADD/FLOAT32`: batch normalizations that follow a max-pool
           cannot be folded into a convolution and stay as float multiply and add.
-        - `structure`: everything else: the graph, tensor shapes and names, quantization
+        - `tensor names`: the name of every tensor, kept for debugging (TFLite's
+          `flatbuffer_utils.strip_strings` can remove them from a finished file).
+        - `structure`: everything else: the graph, tensor shapes, op options, quantization
           parameters. It grows with the number of ops and tensors, not of weights, so it
           weighs most in small files with many ops, such as GoogLeNet's.
 
@@ -193,13 +195,24 @@ def deployment_notebook() -> list:
         ### How close can a binary file get?
 
         If a binary file held nothing but its bit-packed weights (packing waste included) and
-        its structure, its ratio would be the ceiling below. The difference between the
-        ceiling and the measured ratio is what the float first layer, the classifier and
-        every per-channel batch-norm parameter cost. AlexNet keeps almost all of its bytes in
-        binary weights; GoogLeNet has ten times fewer weights and 5,700 output channels, so
-        the same per-channel costs weigh much more, and a goal between the measured ratio
-        and the ceiling would need most of those bytes gone (for example, the first layer's
-        ±1 weights stored as 8-bit integers and batch norms folded into thresholds)."""),
+        its structure, its ratio would be the ceiling in the last column. The difference
+        between the ceiling and the measured ratio is what the float first layer, the
+        classifier and every per-channel batch-norm parameter cost.
+
+        Some of those costs could go without changing what the network computes. A
+        batch-normalized channel whose output is only ever binarized needs one number, its
+        threshold, not a multiplier and a bias: a positive scale does not change a sign, and
+        it passes through max-pools. The first layer's ±1 weights need one bit each, not 32.
+        Tensor names can be stripped. The middle column is an optimistic estimate of a
+        file with all of that done (LCE 0.16's converter does none of it).
+
+        AlexNet keeps almost all of its bytes in binary weights. GoogLeNet has ten times fewer
+        weights, 5,700 binary-layer output channels stored with a float multiplier and bias,
+        and 6,200 channels normalized after max-pools, so the same per-channel costs weigh
+        much more. By the optimistic estimate, a GoogLeNet with the report's channel counts
+        and a batch norm after every pool stays below 28 times smaller than its float file
+        in LCE's format. Getting past 28x would take a different network: channel counts in
+        multiples of 32, or fewer normalized channels."""),
         code("""\
         binary_ratio_ceiling(record).round(2)"""),
         md("""\
@@ -300,7 +313,8 @@ def deployment_notebook() -> list:
         - The binary files are not 32 times smaller: the first layer (binary weights
           stored as floats) and the float classifier,
           batch-norm parameters, padding of input channels to 32-bit words and the file's
-          structure all cost bytes, and the tables above say how many.
+          structure all cost bytes, and the tables above say how many. For GoogLeNet they
+          add up to more than the 4x between 28x and 32x.
         - The int8 files are integer from end to end: the caller quantizes the input image
           with the scale and zero point stored in the file, and dequantizes the output.
         - A converted file is only as accurate as its Keras model: compare the precisions'

@@ -5,6 +5,7 @@ Models are tiny (width 1/16) and untrained; batch-norm statistics are settled on
 images first, as training would, so that quantized networks give varied outputs.
 """
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -137,6 +138,16 @@ def test_binary_weights_are_bit_packed(alexnet, alexnet_files):
     assert len(alexnet_files["fp32"]) > 8 * len(alexnet_files["binary"])
 
 
+def test_file_composition_accounts_for_every_byte(alexnet_files):
+    flatbuffer = alexnet_files["fp32"]
+    composition = deploy.file_composition(flatbuffer)
+    assert sum(composition.values()) == len(flatbuffer)
+    names = [detail["name"] for detail in tf.lite.Interpreter(
+        model_content=flatbuffer).get_tensor_details()]
+    assert composition["tensor names"] >= sum(len(name.encode()) for name in names) > 0
+    assert composition["structure"] > 0
+
+
 @pytest.mark.parametrize("kind", ["int8_from_fp32", "int8_from_int8"])
 def test_int8_file_is_integer_only_and_close_to_keras(kind, alexnet, alexnet_files):
     flatbuffer = alexnet_files[kind]
@@ -200,6 +211,8 @@ def test_save_tflite_is_atomic_and_sizes_are_listed(tmp_path):
     assert path.read_bytes() == b"TFL3" * 10
     assert [p.name for p in path.parent.iterdir()] == ["model.tflite"]
     assert deploy.model_file_sizes(path.parent) == {"model.tflite": 40}
+    if os.name == "posix":  # readable by everyone, not only by the writer
+        assert path.stat().st_mode & 0o777 == 0o644
 
 
 def test_without_lce_binary_files_are_skipped_with_a_clear_error(monkeypatch, alexnet,

@@ -23,15 +23,16 @@ FILES = {"fp32", "int8_from_fp32", "int8_from_int8"} | ({"binary"} if lce_availa
 def test_composition_table_in_kilobytes_and_percent():
     record = {"full_size": {"files": [
         {"architecture": "net", "file": "binary", "size_bytes": 10000, "composition_bytes": {
-            "LceBconv2d/INT32": 8000, "LceBconv2d/FLOAT32": 1000, "MUL/FLOAT32": 500,
-            "structure": 500}},
+            "LceBconv2d/INT32": 8000, "LceBconv2d/FLOAT32": 1000, "MUL/FLOAT32": 400,
+            "tensor names": 100, "structure": 500}},
         {"architecture": "net", "file": "fp32", "size_bytes": 40500, "composition_bytes": {
             "CONV_2D/FLOAT32": 40000, "structure": 500}},
     ]}}
     kilobytes = composition_table(record)
     assert list(kilobytes.columns) == ["CONV_2D/FLOAT32", "LceBconv2d/INT32",
-                                       "LceBconv2d/FLOAT32", "MUL/FLOAT32", "structure"]
-    assert kilobytes.loc[("net", "binary")].tolist() == [0.0, 8.0, 1.0, 0.5, 0.5]
+                                       "LceBconv2d/FLOAT32", "MUL/FLOAT32", "tensor names",
+                                       "structure"]
+    assert kilobytes.loc[("net", "binary")].tolist() == [0.0, 8.0, 1.0, 0.4, 0.1, 0.5]
     percent = composition_table(record, percent=True)
     assert percent.loc[("net", "binary"), "LceBconv2d/INT32"] == pytest.approx(80.0)
     assert percent.sum(axis=1).tolist() == pytest.approx([100.0, 100.0])
@@ -82,9 +83,24 @@ def test_binary_ratio_ceiling_counts_only_packed_weights_and_structure():
         {"architecture": "net", "file": "fp32", "size_bytes": 32000,
          "composition_bytes": {"CONV_2D/FLOAT32": 31500, "structure": 500}},
         {"architecture": "net", "file": "binary", "size_bytes": 2000, "composition_bytes": {
-            "LceBconv2d/INT32": 900, "LceBconv2d/FLOAT32": 1000, "structure": 100}},
+            "LceBconv2d/INT32": 900, "LceBconv2d/FLOAT32": 1000, "tensor names": 60,
+            "structure": 40}},
     ]}}
     table = binary_ratio_ceiling(record)
     assert table.loc["net", "ratio"] == 16.0
     assert table.loc["net", "ceiling (weights and structure only)"] == 32.0
     assert table.loc["net", "per-channel and float bytes (KB)"] == 1.0
+    # Folded: multipliers and biases halve to one threshold each, names go: 900 + 500 + 40.
+    assert table.loc["net", "with every exact fold"] == pytest.approx(32000 / 1440)
+
+
+def test_binary_ratio_ceiling_folds_the_first_layer_to_bits():
+    record = {"full_size": {"files": [
+        {"architecture": "net", "file": "fp32", "size_bytes": 64000, "composition_bytes": {}},
+        {"architecture": "net", "file": "binary", "size_bytes": 7200, "composition_bytes": {
+            "LceBconv2d/INT32": 1000, "CONV_2D/FLOAT32": 3200, "MUL/FLOAT32": 800,
+            "ADD/FLOAT32": 800, "FULLY_CONNECTED/FLOAT32": 400, "structure": 1000}},
+    ]}}
+    # 1000 + 3200 / 32 + (800 + 800) / 2 + 400 + 1000 = 3300 bytes
+    assert binary_ratio_ceiling(record).loc["net", "with every exact fold"] == pytest.approx(
+        64000 / 3300)

@@ -264,8 +264,10 @@ def file_composition(flatbuffer: bytes) -> dict[str, int]:
 
     Constants are keyed by the op that reads them and their type, e.g. "LceBconv2d/INT32"
     (bit-packed binary weights, 32 per word), "LceBconv2d/FLOAT32" (per-channel output
-    multipliers and biases), "CONV_2D/INT8"; "structure" is the rest (graph, tensor names,
-    quantization parameters). A buffer read by several ops counts once, for the first.
+    multipliers and biases), "CONV_2D/INT8"; "tensor names" are the tensors' name strings
+    (which TFLite keeps for debugging; ``flatbuffer_utils.strip_strings`` would drop them);
+    "structure" is the rest (graph, shapes, op options, quantization parameters). A buffer
+    read by several ops counts once, for the first.
     """
     model = _read_flatbuffer(flatbuffer)
     names, types = _op_names(model), _names(tflite_schema.TensorType)
@@ -277,6 +279,8 @@ def file_composition(flatbuffer: bytes) -> dict[str, int]:
                 if data is not None and tensor.buffer not in seen:
                     seen.add(tensor.buffer)
                     sizes[f"{names[op.opcodeIndex]}/{types[tensor.type]}"] += len(data)
+    sizes["tensor names"] = sum(len(tensor.name or b"")
+                                for subgraph in model.subgraphs for tensor in subgraph.tensors)
     sizes["structure"] = len(flatbuffer) - sum(sizes.values())
     return dict(sizes)
 

@@ -308,7 +308,7 @@ def composition_table(record: dict[str, Any], part: str = "full_size", *,
 
     Index (architecture, file); one column per key of :func:`utils.deploy.file_composition`
     (constants by reading op and type, e.g. "LceBconv2d/INT32" for bit-packed binary
-    weights), largest first over all files, "structure" last; a file without some kind of
+    weights), largest first over all files, "tensor names" and "structure" last; a file without some kind of
     content has 0 there. With ``percent``, each row is a share of its file's size (sums to
     100).
     """
@@ -319,21 +319,39 @@ def composition_table(record: dict[str, Any], part: str = "full_size", *,
     if table.empty:
         return table
     table = table.fillna(0.0)
-    constants = table.drop(columns="structure").sum().sort_values(ascending=False).index
-    table = table[[*constants, "structure"]]
+    rest = [key for key in ("tensor names", "structure") if key in table]
+    constants = table.drop(columns=rest).sum().sort_values(ascending=False).index
+    table = table[[*constants, *rest]]
     if percent:
         return table.div([entry["size_bytes"] for entry in files], axis=0) * 100
     return table / 1e3
 
 
+# Share of each kind of content that would remain after every exact re-parameterization of
+# a binary file (used by binary_ratio_ceiling): a batch-normalized channel whose output is
+# only ever binarized needs one threshold instead of a multiplier and a bias, so half of
+# the float per-channel vectors remain; the first layer's ±1 weights need one bit each
+# instead of 32; tensor names can be stripped. Everything else stays.
+_FOLDED_SHARE = {"LceBconv2d/FLOAT32": 1 / 2, "MUL/FLOAT32": 1 / 2, "ADD/FLOAT32": 1 / 2,
+                 "CONV_2D/FLOAT32": 1 / 32, "tensor names": 0}
+
+
 def binary_ratio_ceiling(record: dict[str, Any], part: str = "full_size") -> pd.DataFrame:
     """How far each binary file is from the most its format allows.
 
-    Per architecture with a binary file: the measured ratio (float32 file / binary file)
-    and the ratio the file would have if it held nothing but its bit-packed binary weights
-    ("LceBconv2d/INT32", packing waste included) and its structure: no float first layer,
-    classifier or batch-norm parameters. That ceiling is what removing every per-channel
-    cost could reach; a goal above it cannot be met by the same network in LCE's format.
+    Per architecture with a binary file, three ratios (float32 file / binary file):
+
+    - ``ratio``: measured;
+    - ``with every exact fold``: an optimistic estimate of what the same network could
+      reach in LCE's format if every per-channel multiplier and bias pair were folded into
+      one threshold, the first layer's ±1 weights stored as bits and tensor names stripped
+      (``_FOLDED_SHARE``); LCE 0.16's converter does none of these;
+    - ``ceiling (weights and structure only)``: the file reduced to its bit-packed binary
+      weights ("LceBconv2d/INT32", packing waste included) and structure, with no float
+      first layer, classifier or batch-norm parameter at all.
+
+    A goal above the middle ratio cannot be met by the same network in LCE's format without
+    changing the network itself.
     """
     sizes = {(entry["architecture"], entry["file"]): entry for entry in record[part]["files"]}
     rows = {}
@@ -342,8 +360,11 @@ def binary_ratio_ceiling(record: dict[str, Any], part: str = "full_size") -> pd.
             continue
         fp32 = sizes[(architecture, "fp32")]["size_bytes"]
         content = entry["composition_bytes"]
-        essential = content.get("LceBconv2d/INT32", 0) + content.get("structure", 0)
+        essential = sum(content.get(key, 0)
+                        for key in ("LceBconv2d/INT32", "tensor names", "structure"))
+        folded = sum(size * _FOLDED_SHARE.get(key, 1) for key, size in content.items())
         rows[architecture] = {"ratio": fp32 / entry["size_bytes"],
+                              "with every exact fold": fp32 / folded,
                               "ceiling (weights and structure only)": fp32 / essential,
                               "per-channel and float bytes (KB)":
                                   (entry["size_bytes"] - essential) / 1e3}

@@ -50,7 +50,9 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` so that readers see the old file or the new one, never half.
 
     The bytes go to a temporary file in the same folder, are flushed to disk, and replace
-    ``path`` with ``os.replace`` (atomic on POSIX and Windows). Returns ``path``.
+    ``path`` with ``os.replace`` (atomic on POSIX and Windows). The file is readable by
+    everyone, like one written with ``open`` (mode 644, not the temporary file's 600).
+    Returns ``path``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -60,6 +62,7 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
             stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
+        os.chmod(temporary, 0o644)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
