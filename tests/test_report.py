@@ -80,3 +80,50 @@ def test_build_report_writes_tables_figures_and_standin_warning(tmp_path):
     assert re.search(r"\| alexnet +\| binary +\|", text)
     assert "57.5" in text and "Limitations" in text
     assert json.loads((results / "pipeline_quick.json").read_text())["notebook_seconds"]
+
+
+def _deploy_record(binary_bytes):
+    def entry(kind, size, composition):
+        return {"architecture": "googlenet", "file": kind, "size_bytes": size,
+                "size_mb": size / 1e6, "ratio_vs_fp32": 28000 / size,
+                "latency_ms_1_threads": 1.0, "latency_ms_2_threads": 0.6,
+                "composition_bytes": composition}
+
+    binary = entry("binary", binary_bytes, {"LceBconv2d/INT32": 800, "LceBconv2d/FLOAT32":
+                                            binary_bytes - 900, "structure": 100})
+    ratio = 28000 / binary_bytes
+    return {"profile": "quick", "goal_ratios": {"binary": 28.0, "int8": 3.9},
+            "int8_weight_scales": "per tensor", "accuracy_tolerance_points": 0.5,
+            "environment": {"cpu": "a CPU", "cpu_count": 2, "kernels": "reference kernels"},
+            "full_size": {"input_shapes": {"alexnet": [227, 227, 3], "googlenet": [224, 224, 3]},
+                          "width": 1.0, "ratios": {"googlenet": {"binary": round(ratio, 2)}},
+                          "meets_goal": {"googlenet": {"binary": ratio >= 28.0}},
+                          "files": [entry("fp32", 28000, {"CONV_2D/FLOAT32": 27900,
+                                                          "structure": 100}), binary]},
+            "trained": {"files": [], "all_preserved": None}}
+
+
+@pytest.mark.parametrize("binary_bytes, missed", [(1000, False), (1400, True)])
+def test_report_explains_a_missed_binary_size_goal(tmp_path, binary_bytes, missed):
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "bench_deploy.json").write_text(json.dumps(_deploy_record(binary_bytes)))
+    text = build_report(results, tmp_path / "figures", tmp_path / "report",
+                        profile="quick").read_text()
+    assert "## Deployment: real files at each precision" in text
+    assert ("Goals missed: googlenet binary (20.0x)" in text) is missed
+    assert ("How far the binary files could go" in text) is missed
+    if missed:  # estimate: 800 + 500 / 2 + 100 bytes; ceiling: 800 + 100 bytes
+        assert re.search(r"\| googlenet +\| +20\.00 \| +24\.35 \| +31\.11 \|", text)
+
+
+def test_a_partial_run_updates_only_its_notebooks_times(tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    build_report(results, tmp_path / "figures", tmp_path / "report", profile="quick",
+                 notebook_seconds={"03_alexnet.ipynb": 60.0, "06_deployment.ipynb": 400.0})
+    build_report(results, tmp_path / "figures", tmp_path / "report", profile="quick",
+                 notebook_seconds={"06_deployment.ipynb": 300.0})
+    timing = json.loads((results / "pipeline_quick.json").read_text())["notebook_seconds"]
+    assert timing == {"03_alexnet.ipynb": 60.0, "06_deployment.ipynb": 300.0}
+    assert "Total: 6.0 min." in (tmp_path / "report" / "README.md").read_text()

@@ -124,7 +124,7 @@ def _summary_section() -> str:
 
 def _deployment_section(results_dir: Path, figures_dir: Path, report_dir: Path) -> list[str]:
     """The deployed files (``results/bench_deploy.json``, notebook 06), when measured."""
-    from utils.deploy_bench import size_table
+    from utils.deploy_bench import binary_ratio_ceiling, size_table
 
     path = results_dir / "bench_deploy.json"
     if not path.exists():
@@ -149,6 +149,14 @@ def _deployment_section(results_dir: Path, figures_dir: Path, report_dir: Path) 
               for kind, met in kinds.items() if not met]
     lines.append("Goals missed: " + "; ".join(missed) + ". Notebook 06 shows where the bytes "
                  "of each file go.\n" if missed else "Every size goal is met.\n")
+    if any(not kinds.get("binary", True) for kinds in full["meets_goal"].values()):
+        lines.append("How far the binary files could go in LCE's format: the ratio with every "
+                     "exact fold (one threshold per normalized channel instead of a multiplier "
+                     "and a bias, the first layer's ±1 weights as bits, no tensor names; an "
+                     "optimistic estimate) and the ceiling of a file holding only bit-packed "
+                     "weights and structure. A goal above the first cannot be met without "
+                     "changing the network.\n\n"
+                     + _markdown(binary_ratio_ceiling(record)) + "\n")
     lines += _figure_lines(figures_dir, report_dir, {
         "06_deployment": "File size and latency of the deployed networks at full size"})
     trained = record["trained"]["files"]
@@ -227,14 +235,19 @@ def build_report(
     if bench:
         sections.append(bench)
     timing_path = results_dir / f"pipeline_{profile}.json"
+    # A run of some notebooks updates their times and keeps the others' from earlier runs.
+    recorded = (json.loads(timing_path.read_text())["notebook_seconds"]
+                if timing_path.exists() else {})
     if notebook_seconds:
+        notebook_seconds = {**recorded, **notebook_seconds}
         write_json_atomic(timing_path, {"profile": profile,
-                                        "notebook_seconds": dict(notebook_seconds)})
-    elif timing_path.exists():  # rebuilt on its own: keep the last main job's timing
-        notebook_seconds = json.loads(timing_path.read_text())["notebook_seconds"]
+                                        "notebook_seconds": dict(sorted(notebook_seconds.items()))})
+    else:  # rebuilt on its own: keep the recorded times
+        notebook_seconds = recorded
     if notebook_seconds:
-        timing = pd.DataFrame({"seconds": dict(notebook_seconds)})
-        sections.append("## Run time of the main job\n\n" + _markdown(timing, ".0f")
+        timing = pd.DataFrame({"seconds": dict(sorted(notebook_seconds.items()))})
+        sections.append("## Run time of the main job\n\nEach notebook's latest run in this "
+                        "profile.\n\n" + _markdown(timing, ".0f")
                         + f"\n\nTotal: {sum(notebook_seconds.values()) / 60:.1f} min.\n")
     sections.append(LIMITATIONS)
     report_dir.mkdir(parents=True, exist_ok=True)
