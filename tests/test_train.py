@@ -381,3 +381,25 @@ def test_cli_rejects_an_invalid_model_and_lists_choices_in_help(capsys):
     output = capsys.readouterr().out
     for choice in ("googlenet", "int8", "smoke", "quick", "full", "mnist5k", "cats_and_dogs"):
         assert choice in output
+
+
+def test_cli_sets_the_model_options_of_the_ablations():
+    config, _ = utils.train.config_from_args([
+        "--model", "alexnet", "--precision", "binary", "--profile", "smoke",
+        "--magnitude-aware-sign", "--no-bn-after-pool", "--quantize-last", "--dropout", "0",
+        "--pad-value", "0", "--optimizer", "bop", "--bop-gamma", "0.001"])
+    assert config.magnitude_aware_sign and config.quantize_last
+    assert not config.bn_after_pool and not config.quantize_first  # unset keeps the default
+    assert (config.dropout, config.pad_value, config.optimizer, config.bop_gamma) == (
+        0.0, 0.0, "bop", 0.001)
+    default, _ = utils.train.config_from_args(
+        ["--model", "alexnet", "--precision", "binary", "--profile", "smoke"])
+    assert default == utils.train.make_config("alexnet", "binary", profile="smoke")
+
+
+def test_cli_refuses_magnitude_aware_sign_on_a_float_net(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        utils.train.config_from_args(["--model", "alexnet", "--precision", "fp32",
+                                      "--magnitude-aware-sign"])
+    assert exit_info.value.code == 2
+    assert "magnitude_aware_sign" in capsys.readouterr().err

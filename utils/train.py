@@ -50,6 +50,7 @@ __all__ = [
     "EpochLog",
     "build_from_config",
     "compile_from_config",
+    "config_from_args",
     "make_optimizer",
     "run_experiment",
 ]
@@ -418,7 +419,25 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--lr-schedule", choices=LR_SCHEDULES)
     parser.add_argument("--loss", choices=LOSSES)
     parser.add_argument("--early-stopping-patience", type=int)
+    parser.add_argument("--warmup-epochs", type=int)
     parser.add_argument("--seed", type=int)
+    model = parser.add_argument_group(
+        "model options (the ablations of notebook 07; unset keeps the default)")
+    model.add_argument("--dropout", type=float, help="dropout rate before the classifier")
+    model.add_argument("--batch-norm", action=argparse.BooleanOptionalAction)
+    model.add_argument("--bn-momentum", type=float)
+    model.add_argument("--bn-after-pool", action=argparse.BooleanOptionalAction,
+                       help="quantized nets: normalize after the max-pool (default) or before")
+    model.add_argument("--quantize-first", action=argparse.BooleanOptionalAction,
+                       help="binarize the first layer's input too")
+    model.add_argument("--quantize-last", action=argparse.BooleanOptionalAction,
+                       help="quantize the classifier too")
+    model.add_argument("--pad-value", type=float, help="value of padded pixels, in [-1, 1]")
+    model.add_argument("--magnitude-aware-sign", action=argparse.BooleanOptionalAction,
+                       help="binary only: scale sign kernels by their mean |w| per channel")
+    model.add_argument("--augment", action=argparse.BooleanOptionalAction)
+    model.add_argument("--bop-threshold", type=float)
+    model.add_argument("--bop-gamma", type=float)
     parser.add_argument("--force", action="store_true", help="retrain even if recorded")
     parser.add_argument("--results-dir", default="results")
     parser.add_argument("--checkpoint-dir", default="checkpoints")
@@ -430,20 +449,29 @@ def _parser() -> argparse.ArgumentParser:
 
 
 _OVERRIDES = ("epochs", "batch_size", "image_size", "width", "limit", "optimizer",
-              "learning_rate", "lr_schedule", "loss", "early_stopping_patience", "seed")
+              "learning_rate", "lr_schedule", "loss", "early_stopping_patience",
+              "warmup_epochs", "seed", "dropout", "batch_norm", "bn_momentum", "bn_after_pool",
+              "quantize_first", "quantize_last", "pad_value", "magnitude_aware_sign",
+              "augment", "bop_threshold", "bop_gamma")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point: run one experiment and print its record's summary."""
+def config_from_args(argv: list[str] | None = None) -> tuple[TrainConfig, argparse.Namespace]:
+    """The run's configuration from command-line arguments (options left unset keep the
+    profile's defaults); an invalid combination exits with status 2 and the reason."""
     parser = _parser()
     args = parser.parse_args(argv)
     overrides = {name: getattr(args, name) for name in _OVERRIDES
                  if getattr(args, name) is not None}
     try:
-        config = make_config(args.model, args.precision, args.dataset, args.profile,
-                             **overrides)
+        return make_config(args.model, args.precision, args.dataset, args.profile,
+                           **overrides), args
     except ValueError as error:
         parser.error(str(error))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point: run one experiment and print its record's summary."""
+    config, args = config_from_args(argv)
     _, record = run_experiment(
         config, results_dir=args.results_dir, checkpoint_dir=args.checkpoint_dir,
         models_dir=args.models_dir, logs_dir=args.logs_dir, data_dir=args.data_dir,
