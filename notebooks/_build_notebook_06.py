@@ -211,8 +211,9 @@ def deployment_notebook() -> list:
         and 6,200 channels normalized after max-pools, so the same per-channel costs weigh
         much more. By the optimistic estimate, a GoogLeNet with the report's channel counts
         and a batch norm after every pool stays below 28 times smaller than its float file
-        in LCE's format. Getting past 28x would take a different network: channel counts in
-        multiples of 32, or fewer normalized channels."""),
+        in LCE's format. Getting past 28x would take both a different network (channel counts
+        in multiples of 32, which end the packing waste but add weights to both files, or
+        fewer normalized channels) and a converter that makes these folds."""),
         code("""\
         binary_ratio_ceiling(record).round(2)"""),
         md("""\
