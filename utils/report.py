@@ -154,8 +154,8 @@ def _deployment_section(results_dir: Path, figures_dir: Path, report_dir: Path) 
                      "exact fold (one threshold per normalized channel instead of a multiplier "
                      "and a bias, the first layer's ±1 weights as bits, no tensor names; an "
                      "optimistic estimate) and the ceiling of a file holding only bit-packed "
-                     "weights and structure. A goal above the first cannot be met without "
-                     "changing the network.\n\n"
+                     "weights and structure. By this estimate, a goal above the first cannot be "
+                     "met without changing the network.\n\n"
                      + _markdown(binary_ratio_ceiling(record)) + "\n")
     lines += _figure_lines(figures_dir, report_dir, {
         "06_deployment": "File size and latency of the deployed networks at full size"})
