@@ -308,9 +308,9 @@ def composition_table(record: dict[str, Any], part: str = "full_size", *,
 
     Index (architecture, file); one column per key of :func:`utils.deploy.file_composition`
     (constants by reading op and type, e.g. "LceBconv2d/INT32" for bit-packed binary
-    weights), largest first over all files, "tensor names" and "structure" last; a file without some kind of
-    content has 0 there. With ``percent``, each row is a share of its file's size (sums to
-    100).
+    weights), largest first over all files, "tensor names" and "structure" last; a file
+    without some kind of content has 0 there. With ``percent``, each row is a share of its
+    file's size (sums to 100).
     """
     files = record[part]["files"]
     index = pd.MultiIndex.from_tuples([(entry["architecture"], entry["file"]) for entry in files],

@@ -239,13 +239,13 @@ def build_report(
     recorded = (json.loads(timing_path.read_text())["notebook_seconds"]
                 if timing_path.exists() else {})
     if notebook_seconds:
-        notebook_seconds = {**recorded, **notebook_seconds}
+        notebook_seconds = dict(sorted({**recorded, **notebook_seconds}.items()))
         write_json_atomic(timing_path, {"profile": profile,
-                                        "notebook_seconds": dict(sorted(notebook_seconds.items()))})
+                                        "notebook_seconds": notebook_seconds})
     else:  # rebuilt on its own: keep the recorded times
         notebook_seconds = recorded
     if notebook_seconds:
-        timing = pd.DataFrame({"seconds": dict(sorted(notebook_seconds.items()))})
+        timing = pd.DataFrame({"seconds": notebook_seconds})
         sections.append("## Run time of the main job\n\nEach notebook's latest run in this "
                         "profile.\n\n" + _markdown(timing, ".0f")
                         + f"\n\nTotal: {sum(notebook_seconds.values()) / 60:.1f} min.\n")

@@ -39,7 +39,15 @@ import larq as lq
 import numpy as np
 import tensorflow as tf
 
-from utils.config import LOSSES, LR_SCHEDULES, OPTIMIZERS, PROFILES, TrainConfig, make_config
+from utils.config import (
+    LOSSES,
+    LR_SCHEDULES,
+    OPTIMIZERS,
+    PROFILES,
+    TrainConfig,
+    field_names,
+    make_config,
+)
 from utils.data import DATASETS, DatasetSplits, load_dataset
 from utils.distribute import choose_strategy, describe_strategy, environment_info
 from utils.models import MODEL_NAMES, build_model, summary_figures
@@ -448,11 +456,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-_OVERRIDES = ("epochs", "batch_size", "image_size", "width", "limit", "optimizer",
-              "learning_rate", "lr_schedule", "loss", "early_stopping_patience",
-              "warmup_epochs", "seed", "dropout", "batch_norm", "bn_momentum", "bn_after_pool",
-              "quantize_first", "quantize_last", "pad_value", "magnitude_aware_sign",
-              "augment", "bop_threshold", "bop_gamma")
+# Arguments passed to make_config by position; every other TrainConfig field given on the
+# command line overrides the profile's value.
+_POSITIONAL = ("model", "precision", "dataset", "profile")
 
 
 def config_from_args(argv: list[str] | None = None) -> tuple[TrainConfig, argparse.Namespace]:
@@ -460,8 +466,8 @@ def config_from_args(argv: list[str] | None = None) -> tuple[TrainConfig, argpar
     profile's defaults); an invalid combination exits with status 2 and the reason."""
     parser = _parser()
     args = parser.parse_args(argv)
-    overrides = {name: getattr(args, name) for name in _OVERRIDES
-                 if getattr(args, name) is not None}
+    overrides = {name: value for name, value in vars(args).items()
+                 if name in field_names() and name not in _POSITIONAL and value is not None}
     try:
         return make_config(args.model, args.precision, args.dataset, args.profile,
                            **overrides), args
