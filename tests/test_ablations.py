@@ -13,16 +13,19 @@ import pytest
 import tensorflow as tf
 from matplotlib.figure import Figure
 
-from tests.notebook_generators import load_generator
-from utils import ablations, deploy
+from utils import ablations, deploy, plots
+from utils.ablation_runs import load_runs, measured
+from utils.ablation_stats import condition_table, summary_table, verdict
 from utils.ablations import ABLATION_PROFILES, ABLATIONS, get_ablation
 from utils.config import TrainConfig, make_config
+from utils.environment import lce_available
+from utils.files import write_json_atomic
 from utils.models import build_model
 from utils.precision import get_precision
-from utils.records import write_json_atomic
+from utils.report import build_report
+from utils.tflite_files import count_lce_ops
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOK = ROOT / "notebooks" / "07_ablations.ipynb"
 
 
 # --- definitions -----------------------------------------------------------------------------
@@ -165,7 +168,7 @@ def _two_binary_convolutions(kernel_quantizer):
     return model
 
 
-@pytest.mark.skipif(not deploy.lce_available(), reason="larq-compute-engine not importable")
+@pytest.mark.skipif(not lce_available(), reason="larq-compute-engine not importable")
 def test_lce_bit_packs_magnitude_aware_kernels():
     """LCE 0.16 turns magnitude-aware binary convolutions into LceBconv2d ops (the per-channel
     gain joins the output multiplier) and matches Keras when a batch norm with a non-zero
@@ -173,13 +176,13 @@ def test_lce_bit_packs_magnitude_aware_kernels():
     convolutions with no shift at all, e.g. an untrained batch norm, its output differs.)"""
     model = _two_binary_convolutions("magnitude_aware_sign")
     flatbuffer = deploy.convert_binary(model)
-    assert deploy.count_lce_ops(flatbuffer).get("LceBconv2d") == 2
+    assert count_lce_ops(flatbuffer).get("LceBconv2d") == 2
     images = np.random.default_rng(3).uniform(-1, 1, (4, 8, 8, 16)).astype("float32")
     np.testing.assert_allclose(deploy.TFLiteModel(flatbuffer).predict(images),
                                model.predict(images, verbose=0), atol=1e-4)
     alexnet = build_model("alexnet", "binary", (67, 67, 3), 10, width=0.125,
                           magnitude_aware_sign=True)
-    assert deploy.count_lce_ops(deploy.convert_binary(alexnet)).get("LceBconv2d") == 6
+    assert count_lce_ops(deploy.convert_binary(alexnet)).get("LceBconv2d") == 6
 
 
 # --- hash stability --------------------------------------------------------------------------
@@ -237,7 +240,7 @@ HAND_MADE = {
 
 
 def test_summary_table_math_on_hand_made_runs():
-    summary = ablations.summary_table(_runs(HAND_MADE))
+    summary = summary_table(_runs(HAND_MADE))
     base, variant = summary.loc[("loss", "cross-entropy")], summary.loc[("loss",
                                                                            "mean squared error")]
     assert (base["seeds"], base["mean"], base["std"], base["min"], base["max"]) == pytest.approx(
@@ -250,13 +253,13 @@ def test_summary_table_math_on_hand_made_runs():
     single = summary.loc[("optimizer", "Bop")]
     assert single["seeds"] == 1 and math.isnan(single["std"]) and math.isnan(single["se_diff"])
     assert single["diff"] == pytest.approx(-10.0) and not single["beyond_spread"]
-    assert list(ablations.condition_table(summary, "loss").index) == [
+    assert list(condition_table(summary, "loss").index) == [
         "cross-entropy", "mean squared error"]
 
 
 def test_verdicts_put_claim_against_measurement():
-    summary = ablations.summary_table(_runs(HAND_MADE))
-    loss = ablations.verdict("loss", summary)
+    summary = summary_table(_runs(HAND_MADE))
+    loss = verdict("loss", summary)
     assert loss.startswith("Report (§5.1, §5.2, §6.1): mean squared error costs about 1 point")
     assert "cross-entropy 92.0 ± 2.0% against mean squared error 86.0 ± 1.0%" in loss
     assert "-6.0 points (beyond the seed spread)" in loss and loss.endswith(
@@ -264,15 +267,15 @@ def test_verdicts_put_claim_against_measurement():
         "against about -1.0 claimed.")
     close = {**HAND_MADE, ("loss", "cross-entropy"): [0.919, 0.92, 0.921],
              ("loss", "mean squared error"): [0.904, 0.905, 0.906]}  # -1.5 points
-    close_summary = ablations.summary_table(_runs(close))
+    close_summary = summary_table(_runs(close))
     assert close_summary.loc[("loss", "mean squared error"), "beyond_spread"]
-    assert ablations.verdict("loss", close_summary).endswith("Agrees with the report.")
-    assert "Not confirmed: the difference is within" in ablations.verdict("gain", summary)
-    assert "no accuracy claim; the variant is worse" in ablations.verdict("padding", summary)
-    assert "Contradicts the report: the variant is worse" in ablations.verdict("dropout",
+    assert verdict("loss", close_summary).endswith("Agrees with the report.")
+    assert "Not confirmed: the difference is within" in verdict("gain", summary)
+    assert "no accuracy claim; the variant is worse" in verdict("padding", summary)
+    assert "Contradicts the report: the variant is worse" in verdict("dropout",
                                                                                  summary)
-    assert "Undecided: one seed" in ablations.verdict("optimizer", summary)
-    assert ablations.verdict("bits", summary).endswith("Not measured yet.")
+    assert "Undecided: one seed" in verdict("optimizer", summary)
+    assert verdict("bits", summary).endswith("Not measured yet.")
 
 
 def test_bit_sweep_verdict_and_figure():
@@ -282,31 +285,34 @@ def test_bit_sweep_verdict_and_figure():
     values = {("bits", label): [means[b] - 0.005, means[b], means[b] + 0.005]
               for label, b in bits.items()}
     runs = _runs(values, bits)
-    summary = ablations.summary_table(runs)
-    text = ablations.verdict("bits", summary)
+    summary = summary_table(runs)
+    text = verdict("bits", summary)
     assert "1 bit 91.0%, 2 bits 10.0%, 4 bits 95.0%" in text
     assert "Within the seed spread of 32 bits: 8, 16 bits." in text
     assert text.endswith("(float > 8-bit > binary) holds in the means.")
-    figure = ablations.plot_ablation(runs, "bits")
+    figure = plots.plot_ablation(runs, "bits")
     assert isinstance(figure, Figure) and figure.axes[0].get_xscale() == "log"
 
 
 def test_figures_are_written_for_every_measured_ablation(tmp_path):
     runs = _runs(HAND_MADE)
-    summary = ablations.summary_table(runs)
-    paths = ablations.save_figures(runs, summary, tmp_path)
+    summary = summary_table(runs)
+    paths = plots.save_ablation_figures(runs, summary, tmp_path)
     expected = {ablations.OVERVIEW_FIGURE} | {ablations.figure_name(key) for key in
                                               ("loss", "gain", "padding", "dropout",
                                                "optimizer")}
     assert set(paths) == expected
     assert all(path.read_bytes().startswith(b"\x89PNG") for path in paths.values())
     with pytest.raises(ValueError, match="no runs of ablation 'bits'"):
-        ablations.plot_ablation(runs, "bits")
+        plots.plot_ablation(runs, "bits")
 
 
 def _fake_record(config: TrainConfig, accuracy: float) -> dict:
     return {"run_name": config.run_name, "config": config.to_dict(),
-            "config_hash": config.config_hash(), "history": {"epoch": [0]},
+            "config_hash": config.config_hash(),
+            "history": {"epoch": [0], "accuracy": [accuracy]},
+            "dataset": {"name": config.dataset, "num_classes": 10,
+                        "is_offline_standin": True},
             "test_accuracy": accuracy, "test_loss": 1.0, "best_val_accuracy": accuracy,
             "epochs_run": 1, "train_time_s": 1.0}
 
@@ -317,8 +323,8 @@ def test_runs_are_read_from_records_and_the_report_section_is_written(tmp_path):
     for index, run in enumerate(planned):
         write_json_atomic(results / f"{run.config.run_name}.json",
                           _fake_record(run.config, 0.5 + 0.01 * index))
-    runs = ablations.load_runs("smoke", "mnist5k", results)
-    assert ablations.measured(runs) == ["loss", "bits"]
+    runs = load_runs("smoke", "mnist5k", results)
+    assert measured(runs) == ["loss", "bits"]
     every_plan = ablations.plan("smoke", "mnist5k")
     # the shared baseline record counts for every ablation, the variants only for theirs
     assert len(runs) == len(planned) + len(ABLATIONS) - 2
@@ -326,32 +332,20 @@ def test_runs_are_read_from_records_and_the_report_section_is_written(tmp_path):
     assert runs.loc[runs["condition"] == "32 bits (float)", "bits"].tolist() == [32]
     assert runs["is_baseline"].sum() == len(ABLATIONS) == len(
         {run.ablation for run in every_plan if run.is_baseline})
-    assert ablations.load_runs("smoke", "mnist5k", results, keys=["loss"]).shape[0] == 2
-    assert ablations.load_runs("smoke", "cats_and_dogs", results).empty
-    section = ablations.report_section(results, tmp_path / "figures", tmp_path / "report",
-                                       profile="smoke")
-    assert section.startswith("## Ablations")
+    assert load_runs("smoke", "mnist5k", results, keys=["loss"]).shape[0] == 2
+    assert load_runs("smoke", "cats_and_dogs", results).empty
+    report = build_report(results, tmp_path / "figures", tmp_path / "report",
+                          profile="smoke").read_text()
+    section = report[report.index("## Ablations"):]
     assert "### Loss: cross-entropy against mean squared error (report §5.1" in section
     assert "**Claim.**" in section and "**Verdict.** Report (§5.1" in section
-    assert "Dropout" not in section  # not measured
-    assert ablations.report_section(tmp_path / "none", profile="smoke") == ""
+    assert "### Dropout" not in section  # not measured
+    empty = build_report(tmp_path / "none", tmp_path / "figures", tmp_path / "report2",
+                         profile="smoke").read_text()
+    assert "## Ablations" not in empty
 
 
 # --- notebook --------------------------------------------------------------------------------
-
-
-def test_notebook_matches_its_generator_and_has_no_outputs(tmp_path):
-    builder = load_generator("_build_notebook_07")
-    builder.write_notebook(tmp_path / "07.ipynb", builder.notebook_07())
-    assert (tmp_path / "07.ipynb").read_text() == NOTEBOOK.read_text()
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
-    code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
-    assert all(cell.outputs == [] and cell.execution_count is None for cell in code_cells)
-    assert code_cells[0].metadata["tags"] == ["setup"]
-    assert code_cells[1].metadata["tags"] == ["parameters"]
-    assert "report_dir" in code_cells[1].source and "force" in code_cells[1].source
-    for ablation in ABLATIONS:
-        assert any(f'key = "{ablation.key}"' in cell.source for cell in code_cells)
 
 
 @pytest.mark.slow

@@ -24,6 +24,11 @@ def test_tiny_training_bench_writes_a_report(tmp_path, capsys):
         assert figures["images_per_s"] > 0 and figures["step_ms"] > 0
         assert figures["ratio_to_fp32"] == pytest.approx(
             figures["images_per_s"] / alexnet["precisions"]["fp32"]["images_per_s"])
+    cost = report["determinism_cost"]["alexnet"]
+    assert set(cost) == {"fp32", "binary"} and all(ratio > 0 for ratio in cost.values())
+    without = report["without_determinism"]["alexnet"]["precisions"]["binary"]
+    assert cost["binary"] == pytest.approx(
+        without["images_per_s"] / alexnet["precisions"]["binary"]["images_per_s"])
     assert "images/s" in capsys.readouterr().out
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from utils import colab
-from utils.colab import LCE_SKIPPED_MESSAGE, read_pins, runtime_plan
+from utils import colab, environment
+from utils.colab import read_pins, runtime_plan
+from utils.environment import LCE_MISSING
 
 PINS = {
     "tensorflow": "2.16.2",
@@ -126,15 +127,33 @@ def test_default_pins_come_from_requirements_txt():
     assert not any(arg.startswith(("ipykernel", "jupyter")) for arg in plan.commands[0])
 
 
+def test_read_pins_parses_with_packaging(tmp_path):
+    path = tmp_path / "requirements.txt"
+    path.write_text("TF_Keras == 2.16.0  # comment\n\nlarq==0.14.0\n")
+    assert read_pins(path) == {"tf-keras": "2.16.0", "larq": "0.14.0"}
+    for bad in ("numpy==1.26.4 ; python_version < '3.13'", "larq", "larq==0.14,<1",
+                "not a requirement!"):
+        path.write_text(bad + "\n")
+        with pytest.raises(ValueError, match="is not an exact pin"):
+            read_pins(path)
+
+
+def test_version_series_and_local_labels():
+    assert colab._satisfies("2.20.0+cu121", "2.20.*") and colab._satisfies("2.20", "2.20.*")
+    assert not colab._satisfies("2.2.0", "2.20.*") and not colab._satisfies(None, "1.0")
+    assert colab._satisfies("1.26.4", "1.26.4") and not colab._satisfies("1.26.5", "1.26.4")
+    assert colab._minor_series("2.20.0") == "2.20.*"
+
+
 def test_lce_available_needs_the_package_and_numpy_below_2(monkeypatch):
-    monkeypatch.setattr(colab.importlib.util, "find_spec", lambda name: object())
-    monkeypatch.setattr(colab, "installed_versions", lambda names: {"numpy": "2.1.3"})
-    assert not colab.lce_available()
-    monkeypatch.setattr(colab, "installed_versions", lambda names: {"numpy": "1.26.4"})
-    assert colab.lce_available()
-    monkeypatch.setattr(colab.importlib.util, "find_spec", lambda name: None)
-    assert not colab.lce_available()
-    assert "LCE" in LCE_SKIPPED_MESSAGE
+    monkeypatch.setattr(environment, "find_spec", lambda name: object())
+    monkeypatch.setattr(environment, "package_version", lambda name: "2.1.3")
+    assert not environment.lce_available()
+    monkeypatch.setattr(environment, "package_version", lambda name: "1.26.4")
+    assert environment.lce_available()
+    monkeypatch.setattr(environment, "find_spec", lambda name: None)
+    assert not environment.lce_available()
+    assert "LCE" in LCE_MISSING
 
 
 def test_module_imports_neither_tensorflow_nor_numpy():
@@ -200,7 +219,7 @@ def test_prepare_runtime_compat_installs_without_restart(fake_colab, fake_pip, c
     colab.prepare_runtime(requirements=requirements)
     assert fake_pip.pip == [[sys.executable, "-m", "pip", *args] for args in COMPAT_COMMANDS]
     assert fake_pip.restarts == 0
-    assert LCE_SKIPPED_MESSAGE in capsys.readouterr().out
+    assert LCE_MISSING in capsys.readouterr().out
 
 
 def test_prepare_runtime_after_the_restart_installs_nothing(fake_colab, fake_pip, capsys):

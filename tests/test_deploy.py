@@ -15,6 +15,7 @@ import tensorflow as tf
 from utils import deploy
 from utils.models import build_model
 from utils.quantizers import KBitQuantizer
+from utils.tflite_files import count_lce_ops, file_composition
 
 SHAPES = {"alexnet": (67, 67, 3), "googlenet": (32, 32, 3)}
 WIDTH = 1 / 16
@@ -109,7 +110,7 @@ def test_float_file_predicts_like_keras(name, request):
     files, models = request.getfixturevalue(f"{name}_files"), request.getfixturevalue(name)
     converted, expected = _compare(files["fp32"], models["fp32"], name, FLOAT_ATOL)
     np.testing.assert_array_equal(converted.argmax(1), expected.argmax(1))
-    assert not any(op.startswith("Lce") for op in deploy.count_lce_ops(files["fp32"]))
+    assert not any(op.startswith("Lce") for op in count_lce_ops(files["fp32"]))
 
 
 @pytest.mark.parametrize("name", ["alexnet", "googlenet"])
@@ -117,7 +118,7 @@ def test_binary_file_predicts_like_keras_with_lce_binary_ops(name, request):
     files, models = request.getfixturevalue(f"{name}_files"), request.getfixturevalue(name)
     converted, expected = _compare(files["binary"], models["binary"], name, FLOAT_ATOL)
     np.testing.assert_array_equal(converted.argmax(1), expected.argmax(1))
-    ops = deploy.count_lce_ops(files["binary"])
+    ops = count_lce_ops(files["binary"])
     binary_layers = [layer for layer in models["binary"].layers
                      if getattr(layer, "input_quantizer", None) is not None]
     assert ops["LceBconv2d"] == len(binary_layers)
@@ -133,14 +134,14 @@ def test_binary_weights_are_bit_packed(alexnet, alexnet_files):
                if getattr(layer, "input_quantizer", None) is not None]
     packed = sum(4 * kh * kw * -(-cin // 32) * cout for kh, kw, cin, cout in kernels)
     thresholds = sum(4 * shape[-1] for shape in kernels)
-    stored = deploy.file_composition(alexnet_files["binary"])["LceBconv2d/INT32"]
+    stored = file_composition(alexnet_files["binary"])["LceBconv2d/INT32"]
     assert packed <= stored <= packed + thresholds
     assert len(alexnet_files["fp32"]) > 8 * len(alexnet_files["binary"])
 
 
 def test_file_composition_accounts_for_every_byte(alexnet_files):
     flatbuffer = alexnet_files["fp32"]
-    composition = deploy.file_composition(flatbuffer)
+    composition = file_composition(flatbuffer)
     assert sum(composition.values()) == len(flatbuffer)
     names = [detail["name"] for detail in tf.lite.Interpreter(
         model_content=flatbuffer).get_tensor_details()]
@@ -151,9 +152,9 @@ def test_file_composition_accounts_for_every_byte(alexnet_files):
 @pytest.mark.parametrize("kind", ["int8_from_fp32", "int8_from_int8"])
 def test_int8_file_is_integer_only_and_close_to_keras(kind, alexnet, alexnet_files):
     flatbuffer = alexnet_files[kind]
-    ops = deploy.count_lce_ops(flatbuffer)
+    ops = count_lce_ops(flatbuffer)
     assert not {"QUANTIZE", "DEQUANTIZE", "ROUND"} & set(ops)
-    assert not any(key.endswith("FLOAT32") for key in deploy.file_composition(flatbuffer))
+    assert not any(key.endswith("FLOAT32") for key in file_composition(flatbuffer))
     interpreter = deploy.TFLiteModel(flatbuffer)
     assert interpreter.input_spec.dtype == np.int8 == interpreter.output_spec.dtype
     _compare(flatbuffer, alexnet[kind.removeprefix("int8_from_")], "alexnet", INT8_ATOL)
@@ -217,15 +218,15 @@ def test_save_tflite_is_atomic_and_sizes_are_listed(tmp_path):
 
 def test_without_lce_binary_files_are_skipped_with_a_clear_error(monkeypatch, alexnet,
                                                                  alexnet_files, tmp_path):
-    monkeypatch.setattr(deploy, "lce", None)
-    assert not deploy.lce_available()
-    with pytest.raises(RuntimeError, match="larq-compute-engine is not importable"):
+    monkeypatch.setattr(deploy, "lce_available", lambda: False)
+    with pytest.raises(RuntimeError, match=r"larq-compute-engine \(LCE\) is not usable here"):
         deploy.convert_binary(alexnet["binary"])
-    with pytest.warns(UserWarning, match="binary .tflite files .* skipped"):
-        table = deploy.deploy_and_measure({"binary": alexnet["binary"]}, None, None, None,
-                                          tmp_path)
-    assert table.empty
-    # float and int8 files still run, in tf.lite.Interpreter
+    table = deploy.deploy_and_measure({"binary": alexnet["binary"]}, None, None, None,
+                                      tmp_path)
+    (row,) = table.to_dict(orient="records")  # the file is listed, with the reason
+    assert row["file"] == "binary" and row["status"].startswith("not made: larq-compute")
+    assert np.isnan(row["ratio_vs_fp32"]) and not list(tmp_path.glob("*.tflite"))
+    # float and int8 files still run, in TensorFlow's interpreter
     _compare(alexnet_files["fp32"], alexnet["fp32"], "alexnet", FLOAT_ATOL)
     _compare(alexnet_files["int8_from_fp32"], alexnet["fp32"], "alexnet", INT8_ATOL)
 
@@ -234,7 +235,37 @@ def test_runtime_failure_is_reported_not_fatal(tmp_path):
     good = tmp_path / "good.tflite"
     inputs = tf.keras.Input((4,))
     good.write_bytes(deploy.convert_float(tf.keras.Model(inputs, tf.keras.layers.Dense(2)(inputs))))
-    assert deploy.runtime_failure(good) is None
+    assert deploy.runtime_failure(good) == ("tflite", None, [])
     broken = tmp_path / "broken.tflite"
     broken.write_bytes(good.read_bytes()[: len(good.read_bytes()) // 2])
-    assert deploy.runtime_failure(broken)  # a truncated file: the child fails, this process lives
+    runtime, error, notes = deploy.runtime_failure(broken)
+    assert runtime is None and error.startswith("not a readable TFLite file") and notes == []
+
+
+def test_a_file_the_delegate_refuses_is_run_without_it(tmp_path, monkeypatch):
+    path = tmp_path / "model.tflite"
+    inputs = tf.keras.Input((4,))
+    path.write_bytes(deploy.convert_float(tf.keras.Model(inputs, tf.keras.layers.Dense(2)(inputs))))
+    tried = []
+
+    def child(path, runtime):  # the default delegate fails to prepare, the builtins run
+        tried.append(runtime)
+        return "failed to create XNNPACK runtime" if runtime == "tflite" else None
+
+    monkeypatch.setattr(deploy, "_child_failure", child)
+    runtime, error, notes = deploy.runtime_failure(path)
+    assert (runtime, error, tried) == ("tflite_builtin", None, ["tflite", "tflite_builtin"])
+    assert notes == [f"{deploy.RUNTIMES['tflite']} could not run it: failed to create XNNPACK "
+                     "runtime"]
+    monkeypatch.setattr(deploy, "_child_failure", lambda path, runtime: "aborted")
+    assert deploy.runtime_failure(path)[:2] == (None, f"{deploy.RUNTIMES['tflite_builtin']} "
+                                                      "could not run it: aborted")
+
+
+def test_files_run_where_a_device_would_run_them(alexnet_files):
+    assert deploy.runtime_for(alexnet_files["fp32"]) == "tflite"
+    assert deploy.runtime_for(alexnet_files["int8_from_fp32"]) == "tflite"
+    if "binary" in alexnet_files:
+        assert deploy.runtime_for(alexnet_files["binary"]) == "lce"
+    with pytest.raises(ValueError, match="accepted: tflite, tflite_builtin, lce"):
+        deploy.TFLiteModel(alexnet_files["fp32"], runtime="onnx")

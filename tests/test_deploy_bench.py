@@ -1,4 +1,6 @@
-"""The deployment benchmark: one run measures full-size and trained files, and records them."""
+"""The deployment benchmark's tables and refusals. A whole smoke-profile run is checked by
+``check_deployment_record`` below, on the record that notebook 06 writes in
+``tests/test_pipeline.py`` (one run of the benchmark serves both)."""
 
 import json
 from pathlib import Path
@@ -6,18 +8,51 @@ from pathlib import Path
 import pytest
 
 import utils  # noqa: F401  (selects tf-keras)
-from utils.deploy import ACCURACY_TOLERANCE_POINTS, lce_available
-from utils.deploy_bench import (
+from utils.deploy_bench import run_deployment_bench
+from utils.deploy_tables import (
     BINARY_RATIO_GOAL,
     INT8_RATIO_GOAL,
     binary_ratio_ceiling,
     composition_table,
-    run_deployment_bench,
     size_table,
 )
-from utils.experiments import train_precisions
+from utils.environment import lce_available
 
-FILES = {"fp32", "int8_from_fp32", "int8_from_int8"} | ({"binary"} if lce_available() else set())
+FILES = {"fp32", "int8_from_fp32", "int8_from_int8", "int8_qat"} | (
+    {"binary"} if lce_available() else set())
+
+
+def check_deployment_record(record: dict, results: Path) -> None:
+    """What a smoke run of the benchmark must have measured and written."""
+    assert json.loads((results / "bench_deploy.json").read_text()) == record
+    assert record["profile"] == "smoke"
+    full = size_table(record)
+    assert set(full.index.get_level_values("architecture")) == {"alexnet", "googlenet"}
+    for architecture in ("alexnet", "googlenet"):
+        rows = full.loc[architecture]
+        assert set(rows.index) == FILES
+        assert rows.loc["fp32", "ratio_vs_fp32"] == 1.0
+        for kind in FILES - {"fp32"}:
+            goal = BINARY_RATIO_GOAL if kind == "binary" else INT8_RATIO_GOAL
+            assert rows.loc[kind, "goal_ratio"] == goal
+            assert rows.loc[kind, "meets_goal"] == (rows.loc[kind, "ratio_vs_fp32"] >= goal)
+            assert rows.loc[kind, "ratio_vs_fp32"] > 1  # smaller, even at width 1/16
+        assert (rows[["latency_ms_1_threads", "latency_ms_2_threads"]] > 0).all().all()
+    for architecture in ("alexnet", "googlenet"):
+        trained = size_table(record, "trained").loc[(architecture, "mnist5k")]
+        assert set(trained.index) == FILES
+        assert "goal_ratio" not in trained  # the goals are for full-size files
+        # A file a tiny smoke-trained network makes may not run (TFLite refuses some int8
+        # files of barely trained networks); its row then says why instead of a number.
+        measured = trained[trained["status"] == "measured"]
+        unmeasured = trained[trained["status"] != "measured"]
+        assert unmeasured["status"].str.contains("could not run it|not made").all()
+        assert len(measured) >= len(trained) - 1
+        assert measured["keras_accuracy"].between(0, 1).all()
+        changes = 100 * (measured["tflite_accuracy"] - measured["keras_accuracy"])
+        assert changes.round(6).tolist() == measured["accuracy_change_points"].round(6).tolist()
+    assert record["trained"]["files"][0]["offline_standin"] is True
+
 
 
 def test_composition_table_in_kilobytes_and_percent():
@@ -41,41 +76,6 @@ def test_composition_table_in_kilobytes_and_percent():
 def test_unknown_profile_is_refused(tmp_path):
     with pytest.raises(ValueError, match="accepted: smoke, quick, full"):
         run_deployment_bench("huge", tmp_path)
-
-
-def test_smoke_bench_measures_full_size_and_trained_files(tmp_path):
-    results = tmp_path / "results"
-    train_precisions("alexnet", "mnist5k", "smoke", results_dir=results, verbose=0)
-    record = run_deployment_bench("smoke", results, files_dir=tmp_path / "files")
-
-    assert json.loads((results / "bench_deploy.json").read_text()) == record
-    full = size_table(record)
-    assert set(full.index.get_level_values("architecture")) == {"alexnet", "googlenet"}
-    for architecture in ("alexnet", "googlenet"):
-        rows = full.loc[architecture]
-        assert set(rows.index) == FILES
-        assert rows.loc["fp32", "ratio_vs_fp32"] == 1.0
-        for kind in FILES - {"fp32"}:
-            goal = BINARY_RATIO_GOAL if kind == "binary" else INT8_RATIO_GOAL
-            assert rows.loc[kind, "goal_ratio"] == goal
-            assert rows.loc[kind, "meets_goal"] == (rows.loc[kind, "ratio_vs_fp32"] >= goal)
-            assert rows.loc[kind, "ratio_vs_fp32"] > 1  # smaller, even at width 1/16
-        assert (rows[["latency_ms_1_threads", "latency_ms_2_threads"]] > 0).all().all()
-    for entry in record["full_size"]["files"]:  # the sizes are those of real files
-        path = tmp_path / "files" / "full_size" / f"{entry['architecture']}_{entry['file']}.tflite"
-        assert path.stat().st_size == entry["size_bytes"]
-
-    trained = size_table(record, "trained").loc[("alexnet", "mnist5k")]
-    assert set(trained.index) == FILES
-    assert "goal_ratio" not in trained  # the goals are for full-size files
-    assert trained["keras_accuracy"].between(0, 1).all()
-    changes = 100 * (trained["tflite_accuracy"] - trained["keras_accuracy"])
-    assert changes.round(6).tolist() == trained["accuracy_change_points"].round(6).tolist()
-    assert (trained["accuracy_preserved"]
-            == (changes.abs() <= ACCURACY_TOLERANCE_POINTS)).all()
-    assert record["trained"]["files"][0]["offline_standin"] is True
-    assert record["trained"]["all_preserved"] == bool(trained["accuracy_preserved"].all())
-    assert Path(tmp_path / "files" / "trained" / "alexnet_fp32.tflite").exists()
 
 
 def test_binary_ratio_ceiling_counts_only_packed_weights_and_structure():

@@ -1,23 +1,37 @@
-"""train_precisions: cached records are reused, and a missing saved model can be required."""
+"""train_precisions: seeds, cached records are reused, and a missing saved model is retrained
+and compared with its record."""
 
 import utils  # noqa: F401  (selects tf-keras)
 from utils.experiments import train_precisions
 
 
-def test_required_model_is_trained_again_when_only_the_record_exists(tmp_path, capsys):
+def test_required_model_is_trained_again_and_compared_with_its_record(tmp_path, capsys):
     results = tmp_path / "results"
-    first = train_precisions("alexnet", "mnist5k", "smoke", ["fp32"], results_dir=results,
-                             verbose=0)["fp32"]
+    (first,) = train_precisions("alexnet", "mnist5k", "smoke", ["fp32"], results_dir=results,
+                                verbose=0)
+    assert first["config"]["seed"] == 0
     model_path = tmp_path / "models" / f"{first['run_name']}.keras"
     assert model_path.exists()
     model_path.unlink()  # as in a fresh clone: records are committed, models are not
 
-    cached = train_precisions("alexnet", "mnist5k", "smoke", ["fp32"], results_dir=results,
-                              verbose=0)["fp32"]
+    (cached,) = train_precisions("alexnet", "mnist5k", "smoke", ["fp32"], results_dir=results,
+                                 verbose=0)
     assert cached["created"] == first["created"] and not model_path.exists()
 
-    again = train_precisions("alexnet", "mnist5k", "smoke", ["fp32"], results_dir=results,
-                             require_model=True, verbose=0)["fp32"]
+    (again,) = train_precisions("alexnet", "mnist5k", "smoke", ["fp32"], results_dir=results,
+                                require_model=True, verbose=0)
     assert model_path.exists()
-    assert again["created"] > first["created"]
-    assert "training it again" in capsys.readouterr().out
+    assert again["created"] >= first["created"]
+    output = capsys.readouterr().out
+    assert "training it again" in output
+    # Deterministic training: the same config and seed give the same record here.
+    assert again["reproduction"]["identical"], again["reproduction"]["summary"]
+    assert "reproduced the recorded run exactly" in output
+    assert again["history"] == first["history"]
+
+
+def test_several_seeds_give_one_record_each(tmp_path):
+    records = train_precisions("alexnet", "mnist5k", "smoke", ["fp32"], seeds=(0, 1),
+                               results_dir=tmp_path / "results", verbose=0, epochs=1, limit=32)
+    assert [record["config"]["seed"] for record in records] == [0, 1]
+    assert len({record["config_hash"] for record in records}) == 2

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_deploy_bench import check_deployment_record
 from utils.pipeline import list_notebooks, output_dirs, run_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,9 +65,7 @@ def test_training_notebooks_run_in_smoke_profile_and_write_their_outputs(tmp_pat
         assert {f"{model}_confusion_{p}" for p in ("binary", "int8", "fp32")} <= figures
     assert {"05_accuracy_vs_size", "06_deployment"} <= figures
     deployed = json.loads((tmp_path / "results" / "bench_deploy.json").read_text())
-    assert deployed["profile"] == "smoke" and deployed["trained"]["all_preserved"] is not None
-    assert {entry["architecture"] for entry in deployed["trained"]["files"]} == {
-        "alexnet", "googlenet"}
+    check_deployment_record(deployed, tmp_path / "results")
     records = [json.loads(p.read_text()) for p in (tmp_path / "results").glob("*_smoke_*.json")]
     assert sorted((r["config"]["model"], r["config"]["precision"]) for r in records) == sorted(
         (m, p) for m in ("alexnet", "googlenet") for p in ("binary", "int8", "fp32"))

@@ -274,13 +274,16 @@ def test_plot_accuracy_vs_size_draws_one_marker_per_run():
     from utils.plots import plot_accuracy_vs_size
 
     table = pd.DataFrame(
-        {"memory MiB": [0.1, 3.2, 0.5], "test accuracy %": [95.0, 98.0, 90.0]},
+        {"memory MiB": [0.1, 3.2, 0.5], "test accuracy % mean": [95.0, 98.0, 90.0],
+         "test accuracy % std": [0.5, 0.2, float("nan")], "seeds": [3, 3, 1]},
         index=pd.MultiIndex.from_tuples(
             [("alexnet", "binary"), ("alexnet", "fp32"), ("googlenet", "binary")],
             names=["model", "precision"]),
     )
     fig = plot_accuracy_vs_size(table)
     ax = fig.axes[0]
-    assert len(ax.collections) == 3 and ax.get_xscale() == "log"
-    offsets = [tuple(c.get_offsets()[0]) for c in ax.collections]
-    assert (3.2, 98.0) in offsets
+    assert len(ax.containers) == 3 and ax.get_xscale() == "log"
+    points = [tuple(np.ravel(c.lines[0].get_data())) for c in ax.containers]
+    assert (3.2, 98.0) in points
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert "alexnet fp32 (3 seeds)" in labels

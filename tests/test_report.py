@@ -8,7 +8,8 @@ import pytest
 
 from utils.compare import comparison_table, epoch_choices, epoch_table, reference_table
 from utils.config import make_config
-from utils.report import build_report, main_records
+from utils.records import main_records
+from utils.report import build_report
 
 
 def _record(model, precision, accuracy, *, created="2026-01-01T00:00:00", **overrides):
@@ -45,22 +46,49 @@ def test_tables_show_gap_to_float_and_reference():
     assert list(table.index) == [("alexnet", "binary"), ("alexnet", "fp32")]
     assert table.loc[("alexnet", "binary"), "gap to fp32 (points)"] == pytest.approx(-3.0)
     assert table.loc[("alexnet", "binary"), "binary MAC share"] == pytest.approx(0.95)
+    assert not table.loc[("alexnet", "binary"), "gap beyond seed spread"]  # one seed
     epochs = epoch_table(records)
-    assert epochs.loc[("alexnet", "fp32", "best"), "val accuracy %"] == pytest.approx(90.0)
+    assert epochs.loc[("alexnet", "fp32", 0, "best"), "val accuracy %"] == pytest.approx(90.0)
     reference = reference_table(records)
     assert reference.loc[("alexnet", "fp32"), "report val accuracy % (Cats & Dogs)"] == 57.5
     assert reference.loc[("alexnet", "binary"), "chance %"] == pytest.approx(10.0)
     assert np.isnan(comparison_table([records[1]])["gap to fp32 (points)"].iloc[0])
 
 
-def test_main_records_keep_only_the_default_recipe_and_the_newest(tmp_path):
-    old = _record("googlenet", "fp32", 0.9, created="2026-01-01T00:00:00")
+def test_comparison_over_seeds_gives_mean_spread_and_the_gap_against_the_spread():
+    accuracies = {"fp32": [0.98, 0.97, 0.99], "binary": [0.95, 0.96, 0.94],
+                  "int8": [0.975, 0.985, 0.98]}
+    records = [_record("alexnet", precision, accuracy, seed=seed)
+               for precision, values in accuracies.items()
+               for seed, accuracy in enumerate(values)]
+    table = comparison_table(records)
+    binary, int8 = table.loc[("alexnet", "binary")], table.loc[("alexnet", "int8")]
+    assert binary["seeds"] == 3
+    assert (binary["test accuracy % mean"], binary["test accuracy % std"]) == pytest.approx(
+        (95.0, 1.0))
+    assert binary["gap to fp32 (points)"] == pytest.approx(-3.0)
+    assert binary["gap standard error"] == pytest.approx(np.sqrt(1 / 3 + 1 / 3))
+    assert binary["gap beyond seed spread"]  # 3 points against a standard error of 0.8
+    assert int8["gap to fp32 (points)"] == pytest.approx(0.0)
+    assert not int8["gap beyond seed spread"]
+    assert binary["stale records"] == 3  # synthetic records carry no code fingerprint
+    reference = reference_table(records)
+    assert reference.loc[("alexnet", "binary"), "our seeds"] == 3
+    assert reference.loc[("alexnet", "binary"), "our test accuracy %"] == pytest.approx(95.0)
+
+
+def test_main_records_keep_the_default_recipe_of_every_seed(tmp_path):
+    default = _record("googlenet", "fp32", 0.9)
+    second_seed = _record("googlenet", "fp32", 0.91, seed=1)
     ablation = _record("googlenet", "fp32", 0.5, loss="mse")
-    for i, record in enumerate([old, ablation]):
+    small_net = _record("mlp", "fp32", 0.9)
+    for i, record in enumerate([default, second_seed, ablation, small_net]):
         (tmp_path / f"r{i}.json").write_text(json.dumps(record))
     (tmp_path / "bench_train.json").write_text("{}")
     chosen = main_records(tmp_path, "quick")
-    assert [r["config"]["loss"] for r in chosen] == ["categorical_crossentropy"]
+    assert [(r["config"]["loss"], r["config"]["seed"]) for r in chosen] == [
+        ("categorical_crossentropy", 0), ("categorical_crossentropy", 1)]
+    assert [r["config"]["seed"] for r in main_records(tmp_path, "quick", seeds=(1,))] == [1]
     assert main_records(tmp_path, "full") == []
 
 

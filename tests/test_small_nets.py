@@ -1,6 +1,6 @@
-"""Small networks of notebook 02, the live-layer demo and the notebook helpers."""
+"""The small networks of notebook 02 (built by the same layer factory as AlexNet and
+GoogLeNet, trained by the same runner), the demos, the dataset choice and the environment."""
 
-import json
 import math
 import sys
 import warnings
@@ -11,51 +11,38 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from utils import dataset_choice, small_nets
+from utils import dataset_choice
+from utils.compare import bits_table
+from utils.config import make_config
 from utils.data import KaggleUnavailableError, PreparationReport
+from utils.demos import live_layer_demo, precision_table
+from utils.distribute import environment_table
 from utils.kaggle_fetch import COMPLETE_MARKER
+from utils.layers import DenseAsConv2D
+from utils.models import build_model
+from utils.names import check_notebook_parameters, precision_for_bits
 from utils.quantizers import KBitQuantizer, QuantizedReLU
-
-# ---------------------------------------------------------------------------------------------
-# Settings and names
-# ---------------------------------------------------------------------------------------------
-
-
-def test_settings_for_profiles_and_overrides():
-    smoke = small_nets.settings_for("smoke", "sweep")
-    quick = small_nets.settings_for("quick", "mlp")
-    assert smoke.epochs == 1 and smoke.limit is not None
-    assert quick.epochs == 5 and quick.hidden_layers == 3 and quick.limit is None
-    assert small_nets.settings_for("quick", "sweep", epochs=2).epochs == 2
-    with pytest.raises(ValueError, match="profile"):
-        small_nets.settings_for("fast")
-    with pytest.raises(ValueError, match="task"):
-        small_nets.settings_for("quick", "alexnet")
-    with pytest.raises(ValueError, match="unknown setting"):
-        small_nets.settings_for("quick", "mlp", epoch=3)
-    with pytest.raises(ValueError, match="at least 1"):
-        small_nets.settings_for("quick", "mlp", epochs=0)
 
 
 def test_precision_for_bits():
-    assert [small_nets.precision_for_bits(b) for b in (1, 2, 3, 4, 8, 32)] == [
+    assert [precision_for_bits(b) for b in (1, 2, 3, 4, 8, 32)] == [
         "binary", "int2", "int3", "int4", "int8", "fp32"]
     for bad in (0, 17, 64, 1.5):
         with pytest.raises(ValueError, match="bit width"):
-            small_nets.precision_for_bits(bad)
+            precision_for_bits(bad)
 
 
-def test_check_parameters():
-    small_nets.check_parameters("smoke", "mnist5k")
-    small_nets.check_parameters("full")
+def test_check_notebook_parameters():
+    check_notebook_parameters("smoke", "mnist5k")
+    check_notebook_parameters("full")
     with pytest.raises(ValueError, match="profile"):
-        small_nets.check_parameters("medium", "auto")
+        check_notebook_parameters("medium", "auto")
     with pytest.raises(ValueError, match="dataset"):
-        small_nets.check_parameters("quick", "mnist")
+        check_notebook_parameters("quick", "mnist")
 
 
 def test_precision_table_roles():
-    table = small_nets.precision_table(("fp32", "binary", "int8"))
+    table = precision_table(("fp32", "binary", "int8"))
     assert len(table) == 9
     assert table.loc[("binary", "first"), "input_quantizer"] == "-"
     assert table.loc[("binary", "hidden"), "input_quantizer"] == "SteSign"
@@ -65,20 +52,16 @@ def test_precision_table_roles():
     assert table.loc[("binary", "last"), "kernel_quantizer"] == "-"
 
 
-# ---------------------------------------------------------------------------------------------
-# Models
-# ---------------------------------------------------------------------------------------------
-
-
 def _quant_layers(model):
     return [layer for layer in model.layers if isinstance(layer, lq.layers.QuantizerBase)]
 
 
 def test_binary_mlp_layers_follow_report_5_5():
-    model = small_nets.build_mlp("binary", (28, 28, 3), 10, hidden_units=32)
+    model = build_model("mlp", "binary", (28, 28, 3), 10, width=0.0625)
     assert model.output_shape == (None, 10)
-    dense = [layer for layer in model.layers if isinstance(layer, lq.layers.QuantDense)]
-    assert len(dense) == 3  # three hidden layers
+    dense = [layer for layer in model.layers if isinstance(layer, DenseAsConv2D)]
+    assert len(dense) == 3  # three hidden layers, 1x1 convolutions that LCE bit-packs
+    assert [layer.filters for layer in dense] == [32, 32, 32]
     first, *hidden = dense
     assert first.input_quantizer is None  # float input
     assert isinstance(first.kernel_quantizer, lq.quantizers.SteSign)
@@ -93,81 +76,61 @@ def test_binary_mlp_layers_follow_report_5_5():
     assert type(last) is tf.keras.layers.Dense and last.activation.__name__ == "softmax"
 
 
-def test_kbit_mlp_and_cnn_use_kbit_quantizers_and_span_their_range():
-    model = small_nets.build_mlp("int4", (28, 28, 3), 10, hidden_units=64)
-    first, second, _ = [layer for layer in model.layers
-                        if isinstance(layer, lq.layers.QuantDense)]
+def test_kbit_small_nets_use_kbit_quantizers_and_the_grid_aware_start():
+    model = build_model("mlp", "int4", (28, 28, 3), 10, width=0.125)
+    first, second, _ = [layer for layer in model.layers if isinstance(layer, DenseAsConv2D)]
     assert isinstance(first.kernel_quantizer, KBitQuantizer) and first.kernel_quantizer.k == 4
     assert isinstance(second.input_quantizer, QuantizedReLU)
+    # 64 units after 2,352 inputs: Glorot's limit 0.05 is under the 4-bit step 0.125, so the
+    # kernel starts uniform in [-step, step], as in AlexNet and GoogLeNet (utils.blocks).
     kernel = first.kernel.numpy()
-    assert kernel.min() < -0.5 and kernel.max() > 0.5  # not all rounded to zero at 4 bits
-    cnn = small_nets.build_small_cnn("int2", (28, 28, 3), 10, filters=(4, 8), dense_units=8)
-    convs = [layer for layer in cnn.layers if isinstance(layer, lq.layers.QuantConv2D)]
-    assert len(convs) == 2 and convs[0].input_quantizer is None
+    assert -0.125 <= kernel.min() < -0.1 and 0.1 < kernel.max() <= 0.125
+    cnn = build_model("small_cnn", "int2", (28, 28, 3), 10, width=0.125)
+    convs = [layer for layer in cnn.layers if isinstance(layer, lq.layers.QuantConv2D)
+             and not isinstance(layer, DenseAsConv2D)]
+    assert [layer.filters for layer in convs] == [4, 8]
+    assert convs[0].input_quantizer is None
     assert isinstance(convs[1].input_quantizer, QuantizedReLU)
 
 
 @pytest.mark.parametrize("precision", ["fp32", "binary", "int8"])
 def test_small_cnn_builds_and_runs(precision):
-    model = small_nets.build_small_cnn(precision, (28, 28, 3), 10, filters=(4, 8),
-                                       dense_units=8)
+    model = build_model("small_cnn", precision, (28, 28, 3), 10, width=0.125)
     out = model(np.zeros((2, 28, 28, 3), np.float32))
     assert out.shape == (2, 10)
     np.testing.assert_allclose(out.numpy().sum(axis=1), 1.0, rtol=1e-5)
     assert bool(_quant_layers(model)) == (precision != "fp32")
 
 
-# ---------------------------------------------------------------------------------------------
-# Training (smoke size)
-# ---------------------------------------------------------------------------------------------
+def test_small_nets_have_their_own_profile_rows():
+    quick = make_config("mlp", "binary")
+    assert (quick.image_size, quick.width, quick.epochs, quick.augment) == (28, 1.0, 5, False)
+    assert quick.learning_rate == 0.01 and quick.lr_schedule == "cosine" and quick.batch_norm
+    smoke = make_config("small_cnn", "int4", profile="smoke")
+    assert smoke.epochs == 1 and smoke.limit == 128 and smoke.image_size == 28
 
 
 @pytest.mark.slow
-def test_bitwidth_sweep_smoke_rows(tmp_path):
-    table = small_nets.bitwidth_sweep("smoke", "mnist5k", limit=64)
-    assert table["bits"].tolist() == [1, 2, 4, 8, 32]
-    assert table["precision"].tolist() == ["binary", "int2", "int4", "int8", "fp32"]
-    assert {"test_accuracy", "params", "memory_kib", "compression"} <= set(table.columns)
+def test_a_bit_width_sweep_trains_through_the_runner(tmp_path):
+    from utils.experiments import run_configs
+
+    configs = [make_config("small_cnn", precision_for_bits(bits), profile="smoke", limit=64)
+               for bits in (1, 8, 32)]
+    records = run_configs(configs, results_dir=tmp_path / "results", verbose=0)
+    assert {path.stem.split("_")[2] for path in (tmp_path / "results").glob("*.json")} == {
+        "binary", "int8", "fp32"}
+    table = bits_table(records)
+    assert table["bits"].tolist() == [1, 8, 32]
     assert table["test_accuracy"].between(0, 1).all()
-    assert table["params"].nunique() == 1  # same network at every precision
+    assert table["params"].between(0.99 * table["params"].max(), table["params"].max()).all()
     assert np.all(np.diff(table["memory_kib"]) > 0)  # memory grows with the bit width
-    assert table.loc[4, "compression"] == pytest.approx(1.0)
-    assert table.attrs["dataset"] == "mnist5k" and table.attrs["is_offline_standin"] is True
-    assert set(table.attrs["histories"]) == set(table["precision"])
-    record = small_nets.sweep_record(table)
-    path = small_nets.save_json(tmp_path / "sweep.json", record)
-    loaded = json.loads(path.read_text())
-    assert loaded["dataset"] == "mnist5k" and loaded["is_offline_standin"] is True
-    assert len(loaded["rows"]) == 5 and loaded["histories"]["fp32"]["accuracy"]
-
-
-@pytest.mark.slow
-def test_binary_mlp_trains_one_epoch_on_a_small_limit():
-    result = small_nets.train_binary_mlp("smoke", limit=64)
-    assert result.precision == "binary" and result.bits == 1
-    assert len(result.history["accuracy"]) == 1 and len(result.history["val_accuracy"]) == 1
-    assert 0.0 <= result.test_accuracy <= 1.0
-    assert result.dataset == "mnist5k" and result.is_offline_standin
-    assert result.summary["params_1bit"] > 0
-    record = result.to_record()
-    assert "model" not in record and record["profile"] == "smoke"
-    json.dumps(record)
-
-
-def test_bitwidth_sweep_rejects_bad_arguments():
-    with pytest.raises(ValueError, match="network"):
-        small_nets.bitwidth_sweep("smoke", network="resnet")
-    with pytest.raises(ValueError, match="bit width"):
-        small_nets.bitwidth_sweep("smoke", bits=(1, 64))
-
-
-# ---------------------------------------------------------------------------------------------
-# Live layer
-# ---------------------------------------------------------------------------------------------
+    assert table.loc[2, "compression"] == pytest.approx(1.0)
+    assert set(table.attrs["histories"]) == {"binary", "int8", "fp32"}
+    assert all(record["dataset"]["is_offline_standin"] for record in records)
 
 
 def test_live_layer_demo_binary_clips_latent_weights():
-    demo = small_nets.live_layer_demo("binary", epochs=2, samples=256, batch_size=32)
+    demo = live_layer_demo("binary", epochs=2, samples=256, batch_size=32)
     assert len(demo.steps) == 2 * math.ceil(256 / 32)
     assert np.abs(demo.latent_final).max() <= 1.0  # weight_clip
     assert set(np.unique(demo.quantized_final)) <= {-1.0, 1.0}
@@ -180,17 +143,12 @@ def test_live_layer_demo_binary_clips_latent_weights():
 
 
 def test_live_layer_demo_kbit_and_float():
-    demo = small_nets.live_layer_demo("int4", epochs=1, samples=64)
+    demo = live_layer_demo("int4", epochs=1, samples=64)
     grid = demo.quantized_final * 8
     np.testing.assert_allclose(grid, np.round(grid))  # multiples of 1/8 (eq. 4.6, k = 4)
     assert demo.quantized_final.min() >= -1 and demo.quantized_final.max() <= 0.875
     with pytest.raises(ValueError, match="no quantized kernel"):
-        small_nets.live_layer_demo("fp32")
-
-
-# ---------------------------------------------------------------------------------------------
-# Dataset choice, image sizes, environment
-# ---------------------------------------------------------------------------------------------
+        live_layer_demo("fp32")
 
 
 def _no_kaggle(*args, **kwargs):
@@ -262,18 +220,10 @@ def test_raw_image_sizes(tmp_path):
         dataset_choice.raw_image_sizes("cifar10")
 
 
-def test_environment_summary_names_the_stack():
-    table = small_nets.environment_summary()
-    assert table.loc["python executable", "value"] == sys.executable
+def test_environment_table_names_the_stack():
+    table = environment_table()
+    assert sys.executable in table.loc["python", "value"]
     assert table.loc["tensorflow", "value"] == tf.__version__
     assert table.loc["tf.keras", "value"].startswith("tf_keras")
     assert table.loc["larq", "value"] == lq.__version__
     assert "larq-compute-engine (LCE)" in table.index
-
-
-def test_save_json_is_atomic_and_readable(tmp_path):
-    path = small_nets.save_json(tmp_path / "out" / "r.json", {"a": np.float32(0.5), "b": [1]})
-    assert json.loads(path.read_text()) == {"a": 0.5, "b": [1]}
-    small_nets.save_json(path, {"a": 1})
-    assert json.loads(path.read_text()) == {"a": 1}
-    assert [p.name for p in path.parent.iterdir()] == ["r.json"]

@@ -20,12 +20,12 @@ import tensorflow as tf
 import utils.train
 from utils.config import PROFILE_TABLE, TrainConfig, make_config
 from utils.data import DatasetSplits
+from utils.files import write_json_atomic
 from utils.records import (
     find_records,
     format_record,
     load_record,
     records_frame,
-    write_json_atomic,
 )
 from utils.train import run_experiment
 
@@ -36,7 +36,7 @@ RECORD_KEYS = {
     "epochs_run", "stopped_early", "resumed_at_epoch", "best_epoch", "best_val_accuracy",
     "best_val_loss", "final_val_accuracy", "final_val_loss", "test_accuracy", "test_loss",
     "confusion_matrix", "wall_time_s", "train_time_s", "train_images_per_s", "summary",
-    "record_path", "model_path", "log_dir", "created", "notes",
+    "record_path", "model_path", "log_dir", "created", "notes", "code_fingerprint",
 }
 
 
@@ -227,7 +227,7 @@ def test_run_writes_a_complete_record(recorded_run):
     assert record["summary"]["params_1bit"] > 0
     assert record["train_images_per_s"] > 0 and record["wall_time_s"] > 0
     assert set(record["environment"]) >= {"python", "tensorflow", "tf_keras", "larq", "numpy",
-                                          "platform", "device", "strategy"}
+                                          "platform", "cpu", "device", "strategy"}
     assert not (root / "checkpoints" / record["config_hash"]).exists()
     assert list((root / "logs" / record["config_hash"]).rglob("events.out.tfevents*"))
     assert "test accuracy" in format_record(record)
@@ -373,7 +373,7 @@ def test_cli_rejects_an_invalid_model_and_lists_choices_in_help(capsys):
     with pytest.raises(SystemExit) as exit_info:
         utils.train.main(["--model", "resnet", "--precision", "binary"])
     assert exit_info.value.code == 2
-    assert "invalid choice: 'resnet' (choose from 'alexnet', 'googlenet')" in (
+    assert "invalid choice: 'resnet' (choose from 'alexnet', 'googlenet', 'mlp', " in (
         capsys.readouterr().err)
     with pytest.raises(SystemExit) as exit_info:
         utils.train.main(["--help"])
@@ -403,3 +403,24 @@ def test_cli_refuses_magnitude_aware_sign_on_a_float_net(capsys):
                                       "--magnitude-aware-sign"])
     assert exit_info.value.code == 2
     assert "magnitude_aware_sign" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- determinism
+
+
+@pytest.mark.slow
+def test_the_same_config_and_seed_give_the_same_record_and_weights(tmp_path):
+    """Two runs of one config (shuffling and augmentation on, a binary network) agree bit
+    for bit: history, test metrics, confusion matrix and every weight."""
+    config = make_config("alexnet", "binary", profile="smoke", augment=True, epochs=2,
+                         limit=48, batch_size=8)
+    _, first = run_experiment(config, **dirs(tmp_path / "a"), verbose=0)
+    _, second = run_experiment(config, **dirs(tmp_path / "b"), verbose=0)
+    for key in ("history", "test_accuracy", "test_loss", "confusion_matrix", "best_epoch"):
+        assert first[key] == second[key], key
+    weights = [tf.keras.models.load_model(record["model_path"]).get_weights()
+               for record in (first, second)]
+    assert all(np.array_equal(a, b) for a, b in zip(*weights, strict=True))
+    other = run_experiment(config.replace(seed=1), **dirs(tmp_path / "c"), verbose=0)[1]
+    assert other["history"]["loss"] != first["history"]["loss"]  # the seed does matter
+    assert first["code_fingerprint"] == second["code_fingerprint"]

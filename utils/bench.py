@@ -1,24 +1,30 @@
 """Benchmarks. ``python -m utils.bench train``: training throughput of every model at every
-precision, side by side, on synthetic data of the dataset's shape.
+precision, side by side, on synthetic data of the dataset's shape, and what deterministic
+training costs.
 
 Each (model, precision) is built and compiled as :func:`utils.train.run_experiment` would
 (same optimizer recipe and loss), then Keras' own train step runs ``--warmup`` steps (graph
 tracing included) and ``--steps`` timed steps on one random batch, repeated so that the input
 pipeline costs nothing. The result is images per second and its ratio to float32 of the same
 model: larq's overhead for simulated quantization during training (binary and int8 layers
-train with float kernels plus quantizers, so they are never faster than fp32; here they
-cost 0 to 10%, once the dense layers' gradient no longer goes through TensorFlow's slow
-CPU convolution gradient, see utils.layers).
+train with float kernels plus quantizers, so they are never faster than fp32).
+
+Every measurement is made twice, each time in a fresh process: with TensorFlow's op
+determinism switched on, as every training run of the course has it
+(:func:`utils.training.seed_everything`), and with it off, TensorFlow's default. The ratio of
+the two is the price of bit-identical reruns. (Op determinism cannot be switched off again
+in a process once it is on, hence the separate processes.)
 
 Examples::
 
-    python -m utils.bench train                      # quick sizes (AlexNet 67, GoogLeNet 64)
+    python -m utils.bench train                      # quick sizes (AlexNet 67, GoogLeNet 48)
     python -m utils.bench train --image-size full --width 1.0 --batch-size 64   # on a GPU
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import sys
 import time
 from datetime import UTC, datetime
@@ -28,15 +34,15 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from utils.compare import training_bench_table
 from utils.config import make_config
-from utils.data import DATASETS
-from utils.distribute import choose_strategy, environment_info
-from utils.models import MIN_INPUT_SIZE, MODEL_NAMES
-from utils.precision import ACCEPTED_PRECISIONS
-from utils.records import write_json_atomic
-from utils.train import build_from_config, compile_from_config
+from utils.distribute import choose_strategy, device_name
+from utils.environment import environment_info
+from utils.files import write_json_atomic
+from utils.names import ACCEPTED_PRECISIONS, DATASETS, MAIN_MODELS, MIN_INPUT_SIZE
+from utils.training import build_from_config, compile_from_config
 
-__all__ = ["bench_training", "format_training_bench", "measure_training", "main"]
+__all__ = ["bench_training", "image_size_for", "main", "measure_training"]
 
 NUM_CLASSES = {"mnist5k": 10, "cats_and_dogs": 2}
 SIZE_PRESETS = ("min", "quick", "full")
@@ -98,20 +104,12 @@ def measure_training(
     }
 
 
-def bench_training(
-    *,
-    models=MODEL_NAMES,
-    precisions=("fp32", "int8", "binary"),
-    dataset: str = "mnist5k",
-    image_size: str | int = "quick",
-    width: float = 0.25,
-    batch_size: int = 32,
-    steps: int = 10,
-    warmup: int = 2,
-    out: str | Path | None = "results/bench_train.json",
-    verbose: bool = True,
-) -> dict[str, Any]:
-    """Training throughput of each model at each precision; writes ``out`` (unless None)."""
+def _measure_all(models, precisions, *, dataset: str, image_size, width: float,
+                 batch_size: int, steps: int, warmup: int, deterministic: bool,
+                 verbose: bool) -> tuple[dict[str, Any], str]:
+    """Every (model, precision) of one process, with op determinism on or off."""
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
     strategy, strategy_text = choose_strategy()
     profile = "full" if image_size == "full" else "quick"
     results: dict[str, Any] = {}
@@ -126,40 +124,65 @@ def bench_training(
             )
             if verbose:
                 print(f"{model_name:9} {precision:7} {pixels:4d} px "
-                      f"{measured[precision]['images_per_s']:9.1f} images/s", flush=True)
+                      f"{measured[precision]['images_per_s']:9.1f} images/s"
+                      f"{' (deterministic)' if deterministic else ''}", flush=True)
         fp32 = measured.get("fp32", {}).get("images_per_s")
         for figures in measured.values():
             figures["ratio_to_fp32"] = figures["images_per_s"] / fp32 if fp32 else None
         results[model_name] = {"image_size": pixels, "precisions": measured}
+    return results, strategy_text
+
+
+def bench_training(
+    *,
+    models=MAIN_MODELS,
+    precisions=("fp32", "int8", "binary"),
+    dataset: str = "mnist5k",
+    image_size: str | int = "quick",
+    width: float = 0.25,
+    batch_size: int = 32,
+    steps: int = 10,
+    warmup: int = 2,
+    out: str | Path | None = "results/bench_train.json",
+    verbose: bool = True,
+) -> dict[str, Any]:
+    """Training throughput of each model at each precision, with op determinism (as the
+    course trains) and without; writes ``out`` (unless None).
+
+    ``models`` holds the deterministic measurements; ``determinism_cost`` gives, per model
+    and precision, the images per second without determinism over those with it (1.0: free).
+    """
+    settings = dict(dataset=dataset, image_size=image_size, width=width,
+                    batch_size=batch_size, steps=steps, warmup=warmup, verbose=verbose)
+    context = multiprocessing.get_context("spawn")  # a fresh TensorFlow for each mode
+    with context.Pool(1) as pool:
+        default, _ = pool.apply(_measure_all, (models, precisions),
+                                {**settings, "deterministic": False})
+    with context.Pool(1) as pool:
+        deterministic, strategy_text = pool.apply(_measure_all, (models, precisions),
+                                                  {**settings, "deterministic": True})
+    cost = {model: {precision: default[model]["precisions"][precision]["images_per_s"]
+                    / figures["images_per_s"]
+                    for precision, figures in result["precisions"].items()}
+            for model, result in deterministic.items()}
     report = {
         "benchmark": "train",
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "environment": environment_info(strategy_text),
+        "environment": environment_info(device=device_name(), strategy=strategy_text),
         "settings": {
             "dataset": dataset, "num_classes": NUM_CLASSES[dataset], "image_size": image_size,
             "width": width, "batch_size": batch_size, "steps": steps, "warmup_steps": warmup,
-            "profile_recipe": profile,
+            "profile_recipe": "full" if image_size == "full" else "quick",
             "data": "synthetic: one batch of uniform [-1, 1] images, repeated",
+            "op_determinism": "on in models; determinism_cost = images/s off over on",
         },
-        "models": results,
+        "models": deterministic,
+        "without_determinism": default,
+        "determinism_cost": cost,
     }
     if out is not None:
         write_json_atomic(out, report)
     return report
-
-
-def format_training_bench(report: dict[str, Any]) -> str:
-    """The benchmark as a small text table."""
-    lines = [f"{'model':10}{'precision':10}{'px':>5}{'images/s':>11}{'vs fp32':>9}"]
-    for model_name, result in report["models"].items():
-        for precision, figures in result["precisions"].items():
-            ratio = figures["ratio_to_fp32"]
-            lines.append(f"{model_name:10}{precision:10}{result['image_size']:5d}"
-                         f"{figures['images_per_s']:11.1f}"
-                         f"{'' if ratio is None else f'{ratio:9.2f}'}")
-    lines.append(f"on {report['environment']['device']} "
-                 f"({report['environment']['strategy']})")
-    return "\n".join(lines)
 
 
 def _positive(text: str) -> int:
@@ -185,7 +208,7 @@ def _parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser("train", help="training throughput per model and precision")
-    train.add_argument("--models", nargs="+", choices=MODEL_NAMES, default=list(MODEL_NAMES))
+    train.add_argument("--models", nargs="+", choices=MAIN_MODELS, default=list(MAIN_MODELS))
     train.add_argument("--precisions", nargs="+", choices=ACCEPTED_PRECISIONS,
                        default=["fp32", "int8", "binary"])
     train.add_argument("--dataset", choices=DATASETS, default="mnist5k",
@@ -209,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         image_size=args.image_size, width=args.width, batch_size=args.batch_size,
         steps=args.steps, warmup=args.warmup, out=args.out,
     )
-    print(format_training_bench(report))
+    print(training_bench_table(report).round(2).to_string())
     print(f"written to {args.out}")
     return 0
 

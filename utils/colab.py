@@ -12,8 +12,9 @@ before ``import utils`` and before TensorFlow. What it installs depends on the r
   1.26 have no wheels there, so the preinstalled TensorFlow (2.20) and numpy 2 stay, tf-keras of
   the same minor version is added (larq needs the Keras 2 API), larq 0.14.0 is installed with
   ``--no-deps`` (its ``numpy<2`` pin is the only conflict) and LCE is skipped: 0.16 has no wheel
-  for 3.13 and its interpreter fails under numpy 2. Notebooks print :data:`LCE_SKIPPED_MESSAGE`
-  where they would convert with LCE. Nothing that was preinstalled is replaced, so no restart.
+  for 3.13 and its interpreter fails under numpy 2. Notebooks print
+  :data:`utils.environment.LCE_MISSING` where they would convert with LCE. Nothing that was
+  preinstalled is replaced, so no restart.
 - ``"unsupported"`` (Python older than 3.11): nothing is installed; the plan says why.
 
 Jupyter tooling pinned in ``requirements.txt`` (jupyter, ipykernel, nbclient, nbformat,
@@ -27,9 +28,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
-import importlib.util
 import os
-import re
 import shlex
 import signal
 import subprocess
@@ -38,11 +37,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from utils.environment import LCE_MISSING
+
 __all__ = [
-    "LCE_SKIPPED_MESSAGE",
     "RuntimePlan",
     "installed_versions",
-    "lce_available",
     "on_colab",
     "prepare_runtime",
     "read_pins",
@@ -58,15 +62,6 @@ LARQ_LIGHT_DEPS = ("terminaltables", "packaging")  # larq's requirements besides
 NOT_ON_COLAB = frozenset({"jupyter", "ipykernel", "nbclient", "nbformat", "papermill"})
 # Pins the compat plan does not take from requirements.txt (it keeps or handles these itself).
 COMPAT_OWN = frozenset({"tensorflow", "tf-keras", "numpy", "larq", "larq-compute-engine"})
-
-LCE_SKIPPED_MESSAGE = (
-    "larq-compute-engine (LCE) is not available on this runtime (LCE 0.16 needs Python 3.11 or "
-    "3.12 with numpy < 2; Colab's default runtime has Python 3.13 and numpy 2), so the "
-    "bit-packed binary .tflite conversion is skipped. Binary models still train, and the "
-    "float32 and int8 .tflite files are still made with TensorFlow's converter. For the LCE "
-    "parts, pick a Python 3.11/3.12 runtime version or run locally with requirements.txt."
-)
-
 
 @dataclass(frozen=True)
 class RuntimePlan:
@@ -92,42 +87,49 @@ class RuntimePlan:
         return ["pip " + shlex.join(args) for args in self.commands]
 
 
-def canonical_name(name: str) -> str:
-    """PEP 503 normalized distribution name (``TF_Keras`` -> ``tf-keras``)."""
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def read_pins(path: str | os.PathLike) -> dict[str, str]:
-    """``{package: version}`` from a requirements file of ``name==version`` lines."""
+    """``{package: version}`` from a requirements file of ``name==version`` lines.
+
+    Lines are parsed by ``packaging`` (PEP 508); names are canonicalized (``TF_Keras`` ->
+    ``tf-keras``). Anything but one exact pin per line raises ValueError naming the line.
+    """
     pins = {}
     for number, raw in enumerate(Path(path).read_text().splitlines(), start=1):
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
-        match = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)\s*==\s*([A-Za-z0-9.*+!-]+)", line)
-        if match is None:
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement:
+            requirement = None
+        specifiers = list(requirement.specifier) if requirement else []
+        if len(specifiers) != 1 or specifiers[0].operator != "==" or requirement.marker:
             raise ValueError(
                 f"{path}:{number}: {raw.strip()!r} is not an exact pin; "
                 "only 'name==version' lines are accepted"
             )
-        pins[canonical_name(match[1])] = match[2]
+        pins[canonicalize_name(requirement.name)] = specifiers[0].version
     return pins
 
 
 def _satisfies(installed: str | None, wanted: str) -> bool:
-    """Whether an installed version matches ``wanted`` ("2.16.2", or "2.20.*" for a series)."""
+    """Whether an installed version matches ``wanted`` ("2.16.2", or "2.20.*" for a series).
+
+    A local label such as "+cu121" (Colab's CUDA builds) is ignored.
+    """
     if installed is None:
         return False
-    installed = installed.split("+", 1)[0]  # drop a local label such as "+cu121"
-    if wanted.endswith(".*"):
-        series = wanted[:-2]
-        return installed == series or installed.startswith(series + ".")
-    return installed == wanted
+    try:
+        release = Version(installed).public
+    except InvalidVersion:
+        return False
+    return release in SpecifierSet(f"=={wanted}")
 
 
 def _minor_series(version: str) -> str:
     """``"2.20.0"`` -> ``"2.20.*"``."""
-    return ".".join(version.split(".")[:2]) + ".*"
+    major, minor = Version(version).release[:2]
+    return f"{major}.{minor}.*"
 
 
 def runtime_plan(
@@ -144,7 +146,7 @@ def runtime_plan(
     """
     python = tuple(python_version[:2])
     pins = read_pins(REPO_ROOT / "requirements.txt") if pins is None else pins
-    have = {canonical_name(name): version for name, version in installed.items()}
+    have = {canonicalize_name(name): version for name, version in installed.items()}
     shown = ".".join(map(str, python))
 
     if python in PINNED_PYTHONS:
@@ -210,15 +212,15 @@ def installed_versions(names) -> dict[str, str | None]:
     versions = {}
     for name in names:
         try:
-            versions[canonical_name(name)] = importlib.metadata.version(name)
+            versions[canonicalize_name(name)] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
-            versions[canonical_name(name)] = None
+            versions[canonicalize_name(name)] = None
     return versions
 
 
 def _all_versions() -> dict[str, str]:
     return {
-        canonical_name(dist.metadata["Name"]): dist.version
+        canonicalize_name(dist.metadata["Name"]): dist.version
         for dist in importlib.metadata.distributions()
         if dist.metadata["Name"]
     }
@@ -261,7 +263,7 @@ def prepare_runtime(*, requirements="requirements.txt", dry_run=False) -> Runtim
             return plan
         raise RuntimeError(plan.message)
     if not plan.lce_available:
-        print(f"[colab setup] {LCE_SKIPPED_MESSAGE}")
+        print(f"[colab setup] {LCE_MISSING}")
     for line in plan.pip_lines:
         print(f"[colab setup] {'would run' if dry_run else 'running'}: {line}")
     if dry_run or not plan.commands:
@@ -289,15 +291,3 @@ def prepare_runtime(*, requirements="requirements.txt", dry_run=False) -> Runtim
         )
         _restart_kernel()
     return plan
-
-
-def lce_available() -> bool:
-    """Whether larq-compute-engine can be used: installed, and numpy older than 2.
-
-    Checked without importing LCE (which would import TensorFlow): its compiled modules are
-    built against numpy 1.x and its interpreter fails under numpy 2.
-    """
-    if importlib.util.find_spec("larq_compute_engine") is None:
-        return False
-    numpy = installed_versions(["numpy"])["numpy"]
-    return numpy is not None and int(numpy.split(".")[0]) < 2

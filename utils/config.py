@@ -23,21 +23,28 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from utils.data import DATASETS
-from utils.models import MIN_INPUT_SIZE, MODEL_NAMES
-from utils.precision import ACCEPTED_PRECISIONS
+from utils.names import (
+    DATASETS,
+    MIN_INPUT_SIZE,
+    MODEL_NAMES,
+    PROFILES,
+    QAT_PRECISION,
+    check_choice,
+    check_precision,
+)
 
 __all__ = [
     "LOSSES",
+    "MAIN_SEEDS",
     "LR_SCHEDULES",
     "OPTIMIZERS",
     "PROFILES",
     "PROFILE_TABLE",
     "TrainConfig",
+    "field_names",
     "make_config",
 ]
 
-PROFILES = ("smoke", "quick", "full")
 OPTIMIZERS = ("adam", "bop")
 LR_SCHEDULES = ("constant", "cosine")
 LOSSES = ("categorical_crossentropy", "mse")
@@ -48,6 +55,11 @@ _FLOAT_FIELDS = ("width", "learning_rate", "dropout", "bn_momentum", "pad_value"
 # A new field goes here (and at the end of TrainConfig), with the default that reproduces
 # the behaviour from before it existed.
 _LATER_FIELDS: dict[str, Any] = {"magnitude_aware_sign": False}
+
+# Seeds of the main comparison (notebooks 03-05 and the report) per profile: three in the
+# quick profile, so that every difference between precisions is read against the seed
+# spread; one in smoke (tests) and full (a GPU's hours per run).
+MAIN_SEEDS: dict[str, tuple[int, ...]] = {"smoke": (0,), "quick": (0, 1, 2), "full": (0,)}
 
 # Per-profile defaults: rows (profile, model, precision, settings), "*" matching any model or
 # precision. Later matching rows override earlier ones, so the general rows come first.
@@ -65,6 +77,18 @@ PROFILE_TABLE: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
     ("full", "*", "*", dict(width=1.0, batch_size=64, early_stopping_patience=10)),
     ("full", "alexnet", "*", dict(image_size=227, epochs=30)),
     ("full", "googlenet", "*", dict(image_size=224, epochs=150)),
+    # The small networks of notebook 02 (utils.nets.small): 28 px digits, no augmentation,
+    # five epochs of the quick recipe at their own width (1.0 = 512-unit MLP, 32/64-filter CNN).
+    ("smoke", "mlp", "*", dict(image_size=28, epochs=1, width=0.125, limit=128)),
+    ("smoke", "small_cnn", "*", dict(image_size=28, epochs=1, width=0.25, limit=128)),
+    ("quick", "mlp", "*", dict(image_size=28, width=1.0, epochs=5, augment=False)),
+    ("quick", "small_cnn", "*", dict(image_size=28, width=1.0, epochs=5, augment=False)),
+    ("full", "mlp", "*", dict(image_size=28, width=2.0, epochs=5, learning_rate=1e-2,
+                              lr_schedule="cosine", batch_norm=True,
+                              early_stopping_patience=None)),
+    ("full", "small_cnn", "*", dict(image_size=28, width=2.0, epochs=20, learning_rate=1e-2,
+                                    lr_schedule="cosine", batch_norm=True,
+                                    early_stopping_patience=None)),
 )
 
 
@@ -184,7 +208,7 @@ def make_config(
     Raises ValueError for an unknown profile or an invalid value, TypeError for an unknown
     setting name.
     """
-    _check_choice("profile", profile, PROFILES)
+    check_choice("profile", profile, PROFILES)
     _check_names(overrides, "make_config")
     settings: dict[str, Any] = {}
     for row_profile, row_model, row_precision, values in PROFILE_TABLE:
@@ -206,11 +230,6 @@ def _check_names(settings: dict[str, Any], caller: str) -> None:
             f"{caller}() got unknown setting(s) {', '.join(unknown)}; "
             f"accepted: {', '.join(field_names())}"
         )
-
-
-def _check_choice(name: str, value, accepted) -> None:
-    if value not in accepted:
-        raise ValueError(f"unknown {name} {value!r}; accepted: {', '.join(map(str, accepted))}")
 
 
 def _check_int(name: str, value, minimum: int, *, optional: bool = False) -> None:
@@ -240,15 +259,13 @@ def _check_bool(name: str, value, *, optional: bool = False) -> None:
 
 def _validate(config: TrainConfig) -> None:
     """Raise ValueError naming the first invalid field and the values it accepts."""
-    _check_choice("model", config.model, MODEL_NAMES)
-    if config.precision not in ACCEPTED_PRECISIONS:
-        raise ValueError(f"unknown precision {config.precision!r}; accepted: fp32, binary, "
-                         f"ternary, int2..int16 (e.g. int8)")
-    _check_choice("dataset", config.dataset, DATASETS)
-    _check_choice("profile", config.profile, PROFILES)
-    _check_choice("optimizer", config.optimizer, OPTIMIZERS)
-    _check_choice("lr_schedule", config.lr_schedule, LR_SCHEDULES)
-    _check_choice("loss", config.loss, LOSSES)
+    check_choice("model", config.model, MODEL_NAMES)
+    check_precision(config.precision)
+    check_choice("dataset", config.dataset, DATASETS)
+    check_choice("profile", config.profile, PROFILES)
+    check_choice("optimizer", config.optimizer, OPTIMIZERS)
+    check_choice("lr_schedule", config.lr_schedule, LR_SCHEDULES)
+    check_choice("loss", config.loss, LOSSES)
     _check_int("image_size", config.image_size, MIN_INPUT_SIZE[config.model])
     _check_number("width", config.width, 0.0, float("inf"))
     _check_int("epochs", config.epochs, 1)
@@ -278,6 +295,10 @@ def _validate(config: TrainConfig) -> None:
             f"magnitude_aware_sign scales sign-quantized kernels and needs precision 'binary', "
             f"got {config.precision!r}"
         )
+    if (config.quantize_first or config.quantize_last) and config.precision in (
+            "fp32", QAT_PRECISION):
+        raise ValueError(f"quantize_first and quantize_last apply to larq's precisions, not "
+                         f"{config.precision!r}")
     if config.warmup_epochs and config.lr_schedule != "cosine":
         raise ValueError("warmup_epochs needs lr_schedule 'cosine'; accepted schedules: "
                          f"{', '.join(LR_SCHEDULES)}")

@@ -43,6 +43,7 @@ from utils.kaggle_fetch import (
     prepare_cats_and_dogs,
     read_report,
 )
+from utils.names import DATASETS
 
 __all__ = [
     "CLASS_NAMES",
@@ -62,7 +63,6 @@ __all__ = [
     "sample_images",
 ]
 
-DATASETS = ("cats_and_dogs", "mnist5k")
 MNIST5K_SPLIT_SIZES = {"train": 3500, "validation": 500, "test": 1000}
 
 _TEST_ORDER_SEED = 0  # fixed: the test sets do not change with `seed`

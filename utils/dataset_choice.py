@@ -14,11 +14,15 @@ from pathlib import Path
 
 import numpy as np
 
-from utils.data import COMPLETE_MARKER, KaggleUnavailableError, fetch_cats_and_dogs, read_report
+from utils.kaggle_fetch import (
+    COMPLETE_MARKER,
+    KaggleUnavailableError,
+    fetch_cats_and_dogs,
+    read_report,
+)
+from utils.names import DATASET_CHOICES
 
 __all__ = ["DATASET_CHOICES", "DatasetChoice", "resolve_dataset", "raw_image_sizes"]
-
-DATASET_CHOICES = ("auto", "cats_and_dogs", "mnist5k")
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,7 @@ def resolve_dataset(
 
     - "mnist5k": the offline stand-in, always available.
     - "cats_and_dogs": the prepared ``<data_dir>/cats_and_dogs``; if it is not there and
-      ``download`` is true, :func:`utils.data.fetch_cats_and_dogs` downloads it. Errors
+      ``download`` is true, :func:`utils.kaggle_fetch.fetch_cats_and_dogs` downloads it. Errors
       (``KaggleUnavailableError``, ``FileNotFoundError``) propagate: it was asked for.
     - "auto": Cats & Dogs as above when possible; when Kaggle is unavailable, mnist5k, with
       a warning and ``fell_back=True``. Print the returned choice: it says so loudly, with

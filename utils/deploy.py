@@ -1,20 +1,25 @@
 """Deployment: real ``.tflite`` files at each precision, with their sizes, latency and accuracy.
 
-Three kinds of file, each made by the field's own converter:
+Four kinds of file, each made by the field's own converter:
 
 - float32: TensorFlow's TFLite converter, unoptimized (:func:`convert_float`);
-- int8: the same converter's full-integer post-training quantization, with int8 weights,
-  activations, input and output (:func:`convert_int8`), made from the float network or
-  from the 8-bit-trained one (through its :func:`float_twin`);
+- int8 by post-training quantization: the same converter's full-integer quantization, with
+  int8 weights, activations, input and output (:func:`convert_int8`), calibrated on training
+  images, made from the float network or from the report's 8-bit network (through its
+  :func:`float_twin`);
+- int8 from quantization-aware training (:func:`convert_qat`): the "int8_qat" network
+  (:mod:`utils.qat`) carries its own ranges, so the converter needs no calibration;
 - binary: Larq Compute Engine's converter (:func:`convert_binary`), which stores binary
   convolutions as ``LceBconv2d`` ops with bit-packed weights (32 per int32 word) and
   binarizes their inputs with ``LceQuantize``.
 
-Every file runs in LCE's interpreter (:class:`TFLiteModel`), which has TFLite's builtin
-kernels as well as LCE's; without LCE, float and int8 files run in ``tf.lite.Interpreter``
-and binary files are skipped. On x86 LCE runs reference kernels, not its optimized ARM
-kernels, so binary latency measured here is no guide to a phone or a Raspberry Pi; the file
-size is.
+Each file runs where it would on a device (:class:`TFLiteModel`): float32 and int8 files in
+TensorFlow's own TFLite interpreter with its default delegate (XNNPACK, TFLite's optimized
+CPU kernels, as a phone would run them), binary files in LCE's interpreter, the only one that
+has LCE's ops. A file the default delegate cannot prepare is run again without it before it
+is declared unusable (:func:`runtime_failure`). On x86 LCE runs reference kernels, not its
+optimized ARM kernels, so binary latency measured here is no guide to a phone or a Raspberry
+Pi; the file size is.
 
 :mod:`utils.deploy_bench` (``python -m utils.deploy_bench``) uses these to measure both
 networks at full size and the trained ones, and writes ``results/bench_deploy.json``.
@@ -27,7 +32,6 @@ import subprocess
 import sys
 import time
 import warnings
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,16 +39,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import tensorflow as tf
-from tensorflow.lite.python import schema_py_generated as tflite_schema
-from tensorflow.lite.python.schema_util import get_builtin_code_from_operator_code
 
+from utils.environment import LCE_MISSING, lce_available
+from utils.files import write_bytes_atomic
+from utils.names import QAT_PRECISION
 from utils.quantizers import QuantizedReLU
-from utils.records import write_bytes_atomic
-
-try:
-    import larq_compute_engine as lce
-except ImportError:  # e.g. Python 3.13, for which LCE 0.16 has no wheel
-    lce = None
+from utils.tflite_files import count_lce_ops
 
 __all__ = [
     "ACCURACY_TOLERANCE_POINTS",
@@ -52,39 +52,26 @@ __all__ = [
     "convert_binary",
     "convert_float",
     "convert_int8",
-    "count_lce_ops",
+    "convert_qat",
+    "runtime_for",
     "deploy_and_measure",
-    "file_composition",
     "float_twin",
     "keras_accuracy",
     "latency_ms",
-    "lce_available",
     "model_file_sizes",
     "runtime_failure",
     "save_tflite",
     "tflite_accuracy",
 ]
 
-# A converted file preserves accuracy when it is within this many percentage points of Keras.
+# A converted file preserves accuracy when it loses at most this many percentage points
+# against its Keras model, or at most one test image, whichever is more (a gain never fails).
 ACCURACY_TOLERANCE_POINTS = 0.5
 # Calibration images used by full-integer quantization (TFLite suggests about 100 to 500).
 MAX_CALIBRATION_IMAGES = 200
 # Int8 weight scales: per tensor by default (see convert_int8; the accuracy cost is measured
 # on the trained models by utils.deploy_bench against ACCURACY_TOLERANCE_POINTS).
 INT8_PER_CHANNEL = False
-LCE_MISSING = (
-    "larq-compute-engine is not importable here (it has no wheel for this Python, e.g. "
-    "Colab's Python 3.13), so binary .tflite files cannot be made and are skipped. Use a "
-    "Python 3.11 or 3.12 runtime with the project's requirements.txt to make them."
-)
-
-
-def lce_available() -> bool:
-    """Whether Larq Compute Engine (converter and interpreter) can be used.
-
-    LCE 0.16 imports under numpy 2 but its interpreter then fails, so numpy 2 counts as no.
-    """
-    return lce is not None and int(np.__version__.split(".")[0]) < 2
 
 
 # --- conversion ------------------------------------------------------------------------------
@@ -185,23 +172,45 @@ def convert_int8(
             f"representative_images must be a non-empty batch of shape (n, "
             f"{', '.join(map(str, model.input_shape[1:]))}), got {images.shape}"
         )
-    converter = tf.lite.TFLiteConverter.from_keras_model(float_twin(model))
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter = _integer_converter(float_twin(model))
     converter.representative_dataset = lambda: ([image[None]] for image in images)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
     # TFLite's switch for per-tensor weight scales (an experimental converter attribute).
     converter._experimental_disable_per_channel = not per_channel
     with warnings.catch_warnings():  # int8 input ranges come from the calibration images
         warnings.filterwarnings("ignore", "Statistics for quantized inputs were expected")
         flatbuffer = converter.convert()
+    return _refuse_float_islands(flatbuffer, model.name)
+
+
+def _integer_converter(model: tf.keras.Model) -> tf.lite.TFLiteConverter:
+    """TFLite's converter set for int8 weights, activations, input and output."""
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    return converter
+
+
+def _refuse_float_islands(flatbuffer: bytes, name: str) -> bytes:
     if "DEQUANTIZE" in count_lce_ops(flatbuffer):
         raise RuntimeError(
-            f"the int8 file of {model.name!r} still computes in float somewhere (it has "
+            f"the int8 file of {name!r} still computes in float somewhere (it has "
             "DEQUANTIZE ops): some op of the model has no int8 kernel in TFLite"
         )
     return flatbuffer
+
+
+def convert_qat(model: tf.keras.Model) -> bytes:
+    """Full-integer (int8) TFLite flatbuffer of a quantization-aware-trained network.
+
+    The "int8_qat" network (:mod:`utils.qat`) holds the ranges of its activations and the
+    per-channel scales of its weights, so the converter needs no calibration images: it folds
+    each batch normalization into the convolution before it and writes int8 weights (per
+    output channel), int8 activations, and int8 input and output (an image x enters as
+    round(x / scale) + zero_point). Raises RuntimeError when an op stays float.
+    """
+    return _refuse_float_islands(_integer_converter(model).convert(), model.name)
 
 
 def convert_binary(model: tf.keras.Model) -> bytes:
@@ -215,6 +224,8 @@ def convert_binary(model: tf.keras.Model) -> bytes:
     """
     if not lce_available():
         raise RuntimeError(LCE_MISSING)
+    import larq_compute_engine as lce  # only where LCE is usable (see lce_available)
+
     return lce.convert_keras_model(model)
 
 
@@ -229,60 +240,6 @@ def save_tflite(flatbuffer: bytes, path) -> Path:
 def model_file_sizes(directory) -> dict[str, int]:
     """Size in bytes of every ``.tflite`` file in ``directory``, by file name."""
     return {path.name: path.stat().st_size for path in sorted(Path(directory).glob("*.tflite"))}
-
-
-def _read_flatbuffer(flatbuffer: bytes) -> tflite_schema.ModelT:
-    return tflite_schema.ModelT.InitFromObj(tflite_schema.Model.GetRootAs(flatbuffer, 0))
-
-
-def _names(enum_class) -> dict[int, str]:
-    return {value: name for name, value in vars(enum_class).items() if not name.startswith("_")}
-
-
-def _op_names(model: tflite_schema.ModelT) -> list[str]:
-    """Name of each operator code: TFLite's enum name, or the custom code (LCE's ops)."""
-    builtin = _names(tflite_schema.BuiltinOperator)
-    return [code.customCode.decode() if code.customCode
-            else builtin[get_builtin_code_from_operator_code(code)]
-            for code in model.operatorCodes]
-
-
-def count_lce_ops(flatbuffer: bytes) -> dict[str, int]:
-    """How many times each op occurs in a TFLite file, e.g. {"LceBconv2d": 56, "CONV_2D": 1}.
-
-    Builtin ops carry TFLite's enum names, custom ops (LCE's) their custom code. Read with
-    TensorFlow's flatbuffer schema, so it needs neither LCE nor an interpreter.
-    """
-    model = _read_flatbuffer(flatbuffer)
-    names = _op_names(model)
-    return dict(Counter(names[op.opcodeIndex]
-                        for subgraph in model.subgraphs for op in subgraph.operators))
-
-
-def file_composition(flatbuffer: bytes) -> dict[str, int]:
-    """Bytes of a TFLite file by what they hold.
-
-    Constants are keyed by the op that reads them and their type, e.g. "LceBconv2d/INT32"
-    (bit-packed binary weights, 32 per word), "LceBconv2d/FLOAT32" (per-channel output
-    multipliers and biases), "CONV_2D/INT8"; "tensor names" are the tensors' name strings
-    (which TFLite keeps for debugging; ``flatbuffer_utils.strip_strings`` would drop them);
-    "structure" is the rest (graph, shapes, op options, quantization parameters). A buffer
-    read by several ops counts once, for the first.
-    """
-    model = _read_flatbuffer(flatbuffer)
-    names, types = _op_names(model), _names(tflite_schema.TensorType)
-    sizes, seen = Counter(), set()
-    for subgraph in model.subgraphs:
-        for op in subgraph.operators:
-            for tensor in (subgraph.tensors[index] for index in op.inputs if index >= 0):
-                data = model.buffers[tensor.buffer].data
-                if data is not None and tensor.buffer not in seen:
-                    seen.add(tensor.buffer)
-                    sizes[f"{names[op.opcodeIndex]}/{types[tensor.type]}"] += len(data)
-    sizes["tensor names"] = sum(len(tensor.name or b"")
-                                for subgraph in model.subgraphs for tensor in subgraph.tensors)
-    sizes["structure"] = len(flatbuffer) - sum(sizes.values())
-    return dict(sizes)
 
 
 # --- running ---------------------------------------------------------------------------------
@@ -312,7 +269,23 @@ class _TensorSpec:
         return ((values.astype(np.float32) - self.zero_point) * self.scale).astype(np.float32)
 
 
+RUNTIMES = {
+    "tflite": "TensorFlow's TFLite interpreter, default delegate (XNNPACK)",
+    "tflite_builtin": "TensorFlow's TFLite interpreter, builtin kernels without delegate",
+    "lce": "LCE's interpreter (reference kernels on x86, optimized ones on 64-bit ARM)",
+}
+
+
+def runtime_for(flatbuffer: bytes) -> str:
+    """Where a file runs by default: "lce" when it has LCE's ops, else "tflite"."""
+    return "lce" if any(op.startswith("Lce") for op in count_lce_ops(flatbuffer)) else "tflite"
+
+
 def _lce_runner(flatbuffer: bytes, num_threads: int):
+    if not lce_available():
+        raise RuntimeError(LCE_MISSING)
+    import larq_compute_engine as lce
+
     interpreter = lce.testing.Interpreter(flatbuffer, num_threads=num_threads)
     specs = [
         _TensorSpec(tuple(shapes[0]), np.dtype(types[0]), scales[0], zero_points[0] or 0)
@@ -326,8 +299,16 @@ def _lce_runner(flatbuffer: bytes, num_threads: int):
     return interpreter.predict, *specs
 
 
-def _tf_runner(flatbuffer: bytes, num_threads: int):
-    interpreter = tf.lite.Interpreter(model_content=flatbuffer, num_threads=num_threads)
+def _tf_runner(flatbuffer: bytes, num_threads: int, default_delegate: bool):
+    resolver = (tf.lite.experimental.OpResolverType.AUTO if default_delegate else
+                tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    with warnings.catch_warnings():
+        # TensorFlow 2.20 announces tf.lite.Interpreter's move to the separate LiteRT
+        # package at every construction; it still runs the files, and the course keeps it
+        # so that one interpreter serves every TensorFlow version it supports.
+        warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
+        interpreter = tf.lite.Interpreter(model_content=flatbuffer, num_threads=num_threads,
+                                          experimental_op_resolver_type=resolver)
     interpreter.allocate_tensors()
     (source,), (target,) = interpreter.get_input_details(), interpreter.get_output_details()
 
@@ -344,16 +325,22 @@ def _tf_runner(flatbuffer: bytes, num_threads: int):
 class TFLiteModel:
     """A TFLite flatbuffer ready to run one image at a time: float images in, floats out.
 
-    Runs in LCE's interpreter (all three kinds of file) or, without LCE, in
-    ``tf.lite.Interpreter`` (float and int8 files; its default XNNPACK delegate makes those
-    latencies incomparable with LCE's, which runs TFLite's builtin kernels). Int8 inputs
-    and outputs are quantized and dequantized with the scale and zero point stored in the
-    file (``input_spec``, ``output_spec``).
+    ``runtime`` (a key of :data:`RUNTIMES`) defaults to :func:`runtime_for` the file:
+    TensorFlow's interpreter with its default delegate for float32 and int8 files, LCE's
+    interpreter for binary files. Int8 inputs and outputs are quantized and dequantized with
+    the scale and zero point stored in the file (``input_spec``, ``output_spec``).
     """
 
-    def __init__(self, flatbuffer: bytes, num_threads: int = 1):
-        runner = _lce_runner if lce_available() else _tf_runner
-        self._run, self.input_spec, self.output_spec = runner(flatbuffer, num_threads)
+    def __init__(self, flatbuffer: bytes, num_threads: int = 1, runtime: str | None = None):
+        self.runtime = runtime or runtime_for(flatbuffer)
+        if self.runtime not in RUNTIMES:
+            raise ValueError(f"unknown runtime {self.runtime!r}; accepted: "
+                             f"{', '.join(RUNTIMES)}")
+        if self.runtime == "lce":
+            runner = _lce_runner(flatbuffer, num_threads)
+        else:
+            runner = _tf_runner(flatbuffer, num_threads, self.runtime == "tflite")
+        self._run, self.input_spec, self.output_spec = runner
 
     def run_encoded(self, image: np.ndarray) -> np.ndarray:
         """Run one image already in the file's input type and shape, (1, h, w, c)."""
@@ -367,13 +354,13 @@ class TFLiteModel:
 
 
 def latency_ms(flatbuffer: bytes, num_threads: int = 1, runs: int = 20,
-               warmup: int = 3) -> float:
+               warmup: int = 3, runtime: str | None = None) -> float:
     """Median wall-clock time of one single-image inference, in milliseconds.
 
     ``warmup`` runs first (allocation, caches), then the median of ``runs`` timed runs on a
-    random image.
+    random image, in ``runtime`` (see :class:`TFLiteModel`).
     """
-    model = TFLiteModel(flatbuffer, num_threads=num_threads)
+    model = TFLiteModel(flatbuffer, num_threads=num_threads, runtime=runtime)
     image = model.input_spec.encode(np.random.default_rng(0).random(model.input_spec.shape))
     for _ in range(warmup):
         model.run_encoded(image)
@@ -385,26 +372,45 @@ def latency_ms(flatbuffer: bytes, num_threads: int = 1, runs: int = 20,
     return 1000.0 * statistics.median(times)
 
 
-def runtime_failure(path) -> str | None:
-    """Load and run the ``.tflite`` file at ``path`` once, in a child process.
-
-    Returns None when it runs, else what went wrong. Some converted files make the TFLite
-    runtime abort the whole process instead of raising (seen with int8 files of tiny,
-    barely trained networks), which in a notebook kills the kernel; the child process takes
-    that hit instead. Costs a few seconds (the child imports TensorFlow).
-    """
+def _child_failure(path, runtime: str) -> str | None:
     check = ("import sys, numpy as np, utils\n"
              "from utils.deploy import TFLiteModel\n"
-             "model = TFLiteModel(open(sys.argv[1], 'rb').read())\n"
+             "model = TFLiteModel(open(sys.argv[1], 'rb').read(), runtime=sys.argv[2])\n"
              "model.predict(np.zeros((1, *model.input_spec.shape[1:]), np.float32))\n")
-    result = subprocess.run([sys.executable, "-c", check, str(path)], capture_output=True,
-                            text=True, cwd=Path(__file__).resolve().parents[1], check=False)
+    result = subprocess.run([sys.executable, "-c", check, str(path), runtime],
+                            capture_output=True, text=True,
+                            cwd=Path(__file__).resolve().parents[1], check=False)
     if result.returncode == 0:
         return None
     if result.returncode < 0:
         return f"the runtime aborted the process (signal {-result.returncode})"
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     return lines[-1] if lines else f"exit code {result.returncode}"
+
+
+def runtime_failure(path) -> tuple[str | None, str | None, list[str]]:
+    """Find where the ``.tflite`` file at ``path`` runs; each try is a child process.
+
+    Returns ``(runtime, error, notes)``: the runtime that ran the file (a key of
+    :data:`RUNTIMES`) or None, why none could, and what happened on the way. A float32 or
+    int8 file is tried in TensorFlow's interpreter with its default delegate, then, if the
+    delegate fails to prepare it, without the delegate. Some converted files make the runtime
+    abort the whole process instead of raising (seen with int8 files of tiny, barely trained
+    networks), which in a notebook kills the kernel; the child process takes that hit
+    instead. Costs a few seconds per try (the child imports TensorFlow).
+    """
+    try:
+        first = runtime_for(Path(path).read_bytes())
+    except Exception as error:  # a damaged flatbuffer fails in the schema reader, any way
+        return None, f"not a readable TFLite file ({type(error).__name__}: {error})", []
+    tries = [first] if first == "lce" else [first, "tflite_builtin"]
+    notes = []
+    for runtime in tries:
+        error = _child_failure(path, runtime)
+        if error is None:
+            return runtime, None, notes
+        notes.append(f"{RUNTIMES[runtime]} could not run it: {error}")
+    return None, notes[-1], notes
 
 
 def _correct(predictions: np.ndarray, labels) -> tuple[int, int]:
@@ -423,12 +429,14 @@ def _accuracy(predict: Callable[[np.ndarray], np.ndarray], batches: Iterable) ->
     return correct / total
 
 
-def tflite_accuracy(flatbuffer: bytes, batches: Iterable, num_threads: int = 2) -> float:
+def tflite_accuracy(flatbuffer: bytes, batches: Iterable, num_threads: int = 2,
+                    runtime: str | None = None) -> float:
     """Top-1 accuracy of a converted model on (images, labels) numpy batches.
 
     Labels are one-hot (or integer classes); images float, as the Keras model takes them.
     """
-    return _accuracy(TFLiteModel(flatbuffer, num_threads=num_threads).predict, batches)
+    model = TFLiteModel(flatbuffer, num_threads=num_threads, runtime=runtime)
+    return _accuracy(model.predict, batches)
 
 
 def keras_accuracy(model: tf.keras.Model, batches: Iterable) -> float:
@@ -440,8 +448,8 @@ def keras_accuracy(model: tf.keras.Model, batches: Iterable) -> float:
 
 
 def _files_to_make(models: dict, representative_images,
-                   per_channel: bool) -> list[tuple[str, str, Callable]]:
-    """(file kind, training precision, converter) for every file ``models`` gives."""
+                   per_channel: bool) -> list[tuple[str, str, Callable | None]]:
+    """(file kind, training precision, converter or None when it cannot be made here)."""
 
     def to_int8(model):
         return convert_int8(model, representative_images, per_channel=per_channel)
@@ -451,17 +459,16 @@ def _files_to_make(models: dict, representative_images,
         if precision == "fp32":
             files.append(("fp32", precision, convert_float))
             files.append(("int8_from_fp32", precision, to_int8))
+        elif precision == QAT_PRECISION:
+            files.append((QAT_PRECISION, precision, convert_qat))
         elif precision.startswith("int"):
             files.append((f"int8_from_{precision}", precision, to_int8))
         elif precision == "binary":
-            if lce_available():
-                files.append(("binary", precision, convert_binary))
-            else:
-                warnings.warn(LCE_MISSING, stacklevel=3)
+            files.append(("binary", precision, convert_binary if lce_available() else None))
         else:
             raise ValueError(
                 f"no deployment file for precision {precision!r}; accepted: fp32, int<k> "
-                "(converted to an int8 file), binary"
+                f"(converted to an int8 file), {QAT_PRECISION}, binary"
             )
     return files
 
@@ -471,13 +478,16 @@ def _batches(images, labels, size: int = 64):
         yield images[start:start + size], labels[start:start + size]
 
 
-def _accuracy_columns(model, flatbuffer: bytes, images, labels, num_threads: int) -> dict:
+def _accuracy_columns(model, flatbuffer: bytes, images, labels, num_threads: int,
+                      runtime: str) -> dict:
     keras = keras_accuracy(model, _batches(images, labels))
-    converted = tflite_accuracy(flatbuffer, _batches(images, labels), num_threads)
+    converted = tflite_accuracy(flatbuffer, _batches(images, labels), num_threads, runtime)
     change = 100 * (converted - keras)
+    allowed = max(ACCURACY_TOLERANCE_POINTS, 100 / len(images))  # at least one image
     return {"keras_accuracy": keras, "tflite_accuracy": converted,
-            "accuracy_change_points": change,
-            "accuracy_preserved": abs(change) <= ACCURACY_TOLERANCE_POINTS}
+            "accuracy_change_points": change, "accuracy_change_images":
+                round((converted - keras) * len(images)),
+            "accuracy_preserved": change >= -allowed - 1e-9}
 
 
 def deploy_and_measure(
@@ -497,46 +507,55 @@ def deploy_and_measure(
     Args:
         models: Keras models of one architecture by training precision: "fp32" gives the
             float32 file and an int8 file, "int8" (any "int<k>") an int8 file through its
-            float twin, "binary" the LCE file (skipped with a warning when LCE is missing).
+            float twin, "int8_qat" its own int8 file, "binary" the LCE file.
         test_images, test_labels: test set (float images, one-hot labels) for Keras and
             converted accuracy; pass None to skip accuracy (e.g. untrained models).
-        representative_images: training images that calibrate int8 quantization.
+        representative_images: training images that calibrate post-training int8 files.
         out_dir: where the ``{architecture}_{file}.tflite`` files are written.
         threads: interpreter thread counts to time; runs, warmup: see :func:`latency_ms`.
-        int8_per_channel: int8 weight scales per output channel instead of per tensor.
+        int8_per_channel: int8 weight scales per output channel instead of per tensor
+            (post-training files; QAT files are always per channel).
 
     Returns:
-        One row per file: architecture, file (fp32, int8_from_fp32, int8_from_int8, binary),
-        precision (of the Keras model), path, size_bytes, size_mb (10^6 bytes),
+        One row per file: architecture, file (fp32, int8_from_fp32, int8_from_int8,
+        int8_qat, binary), precision (of the Keras model), status ("measured", or why the
+        file was not made or not run), path, size_bytes, size_mb (10^6 bytes), runtime
+        (which interpreter timed and scored it, :data:`RUNTIMES`), runtime_notes,
         latency_ms_{n}_threads, ratio_vs_fp32 (float32 file size / this size) and, with a
         test set, keras_accuracy, tflite_accuracy, accuracy_change_points (converted minus
-        Keras, in percentage points) and accuracy_preserved (a change within
-        ``ACCURACY_TOLERANCE_POINTS``); runtime_error is None, or why the runtime could not
-        run the file (see :func:`runtime_failure`; its latency and accuracy are then missing).
+        Keras, in percentage points), accuracy_change_images and accuracy_preserved (a loss
+        of at most ``ACCURACY_TOLERANCE_POINTS`` or one test image).
     """
     rows = []
     for kind, precision, convert in _files_to_make(models, representative_images,
                                                    int8_per_channel):
         model = models[precision]
         architecture = model.name.removesuffix(f"_{precision}")
+        row = {"architecture": architecture, "file": kind, "precision": precision}
+        if convert is None:
+            rows.append({**row, "status": f"not made: {LCE_MISSING}"})
+            continue
         flatbuffer = convert(model)
         path = save_tflite(flatbuffer, Path(out_dir) / f"{architecture}_{kind}.tflite")
-        row = {"architecture": architecture, "file": kind, "precision": precision,
-               "path": str(path), "size_bytes": len(flatbuffer), "size_mb": len(flatbuffer) / 1e6}
-        failure = runtime_failure(path)
-        row["runtime_error"] = failure
-        if failure:
-            warnings.warn(f"{path.name} was written but the TFLite runtime cannot run it, so "
-                          f"it is not timed or scored: {failure}", stacklevel=2)
+        row.update({"path": str(path), "size_bytes": len(flatbuffer),
+                    "size_mb": len(flatbuffer) / 1e6})
+        runtime, error, notes = runtime_failure(path)
+        row.update({"runtime": runtime and RUNTIMES[runtime], "runtime_notes": notes})
+        if runtime is None:
+            row["status"] = f"written, but no runtime here could run it: {error}"
+            warnings.warn(f"{path.name} was written but cannot be run here, so it is not "
+                          f"timed or scored: {error}", stacklevel=2)
             rows.append(row)
             continue
+        row["status"] = "measured"
         for count in threads:
-            row[f"latency_ms_{count}_threads"] = latency_ms(flatbuffer, count, runs, warmup)
+            row[f"latency_ms_{count}_threads"] = latency_ms(flatbuffer, count, runs, warmup,
+                                                            runtime)
         if test_images is not None:
             row.update(_accuracy_columns(model, flatbuffer, test_images, test_labels,
-                                         max(threads)))
+                                         max(threads), runtime))
         rows.append(row)
     fp32_size = next((row["size_bytes"] for row in rows if row["file"] == "fp32"), np.nan)
     for row in rows:
-        row["ratio_vs_fp32"] = fp32_size / row["size_bytes"]
+        row["ratio_vs_fp32"] = fp32_size / row.get("size_bytes", np.nan)
     return pd.DataFrame(rows)

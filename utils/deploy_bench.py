@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import tempfile
 from pathlib import Path
@@ -32,37 +30,32 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from utils.data import load_dataset
 from utils.deploy import (
     ACCURACY_TOLERANCE_POINTS,
     INT8_PER_CHANNEL,
-    count_lce_ops,
+    MAX_CALIBRATION_IMAGES,
     deploy_and_measure,
-    file_composition,
-    lce,
-    lce_available,
 )
-from utils.models import build_model
-from utils.records import write_json_atomic
+from utils.deploy_tables import BINARY_RATIO_GOAL, INT8_RATIO_GOAL, goal_for
+from utils.environment import LCE_MISSING, environment_info, lce_available
+from utils.files import write_json_atomic
+from utils.models import build_model, load_model
+from utils.qat import is_qat_model, network_variables
+from utils.records import main_records
+from utils.tflite_files import count_lce_ops, file_composition
 
 __all__ = [
-    "BINARY_RATIO_GOAL",
     "DEPLOY_PROFILES",
-    "binary_ratio_ceiling",
-    "composition_table",
-    "INT8_RATIO_GOAL",
     "KERNELS_NOTE",
     "full_size_table",
     "main",
     "run_deployment_bench",
-    "size_table",
     "trained_table",
 ]
 
-# Size goals: float32 file size over the binary / int8 file size of the same architecture.
-BINARY_RATIO_GOAL = 28.0
-INT8_RATIO_GOAL = 3.9
 FULL_INPUT_SHAPES = {"alexnet": (227, 227, 3), "googlenet": (224, 224, 3)}
-PRECISIONS = ("fp32", "int8", "binary")
+PRECISIONS = ("fp32", "int8", "int8_qat", "binary")
 # Per profile: channel width of the full-size networks, timed runs and warm-up runs per
 # latency, calibration images for int8 (random images at full size; training images for
 # the trained models), and at most this many test images for the trained models' accuracy.
@@ -77,52 +70,33 @@ KERNELS_NOTE = (
 )
 
 
-def _environment() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    if Path("/proc/cpuinfo").exists():
-        names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text()
-                 .splitlines() if line.startswith("model name")]
-        cpu = names[0] if names else cpu
-    return {
-        "python": platform.python_version(),
-        "tensorflow": tf.__version__,
-        "larq_compute_engine": lce.__version__ if lce_available() else None,
-        "machine": platform.machine(),
-        "cpu": cpu,
-        "cpu_count": os.cpu_count(),
-        "kernels": KERNELS_NOTE,
-    }
-
-
-def _goal(kind: str) -> float | None:
-    if kind == "binary":
-        return BINARY_RATIO_GOAL
-    return INT8_RATIO_GOAL if kind.startswith("int8") else None
-
-
 def _vary_constant_weights(model: tf.keras.Model, rng: np.random.Generator) -> None:
     """Give constant-initialized weights (biases, batch-norm parameters) distinct values.
 
     Training makes every bias and batch-norm statistic different; left at their initial
     zeros and ones, identical buffers would be merged by the converters and the files would
     be smaller than trained ones. Adds uniform noise in [0, 0.1), which keeps variances
-    positive.
+    positive. A QAT network's quantization ranges are left alone: they must stay symmetric
+    for its weights (TFLite requires a zero point of 0 there).
     """
-    for weight in model.weights:
+    for weight in network_variables(model) if is_qat_model(model) else model.weights:
         values = weight.numpy()
         if values.size > 1 and np.ptp(values) == 0:
             weight.assign(values + rng.uniform(0.0, 0.1, values.shape).astype(values.dtype))
 
 
 def _with_contents(table: pd.DataFrame) -> pd.DataFrame:
-    """Add each file's op counts and byte composition (read back from its path)."""
-    flatbuffers = [Path(path).read_bytes() for path in table["path"]]
+    """Add each file's op counts and byte composition (read back from its path; None for a
+    file that was not made)."""
+    flatbuffers = [Path(path).read_bytes() if isinstance(path, str) else None
+                   for path in table.get("path", pd.Series([None] * len(table)))]
     table = table.copy()
-    table["ops"] = [count_lce_ops(flatbuffer) for flatbuffer in flatbuffers]
-    table["composition_bytes"] = [file_composition(flatbuffer) for flatbuffer in flatbuffers]
-    goals = [_goal(kind) for kind in table["file"]]
+    table["ops"] = [flatbuffer and count_lce_ops(flatbuffer) for flatbuffer in flatbuffers]
+    table["composition_bytes"] = [flatbuffer and file_composition(flatbuffer)
+                                  for flatbuffer in flatbuffers]
+    goals = [goal_for(kind) for kind in table["file"]]
     table["goal_ratio"] = goals
-    table["meets_goal"] = [None if goal is None else bool(ratio >= goal)
+    table["meets_goal"] = [None if goal is None or np.isnan(ratio) else bool(ratio >= goal)
                            for goal, ratio in zip(goals, table["ratio_vs_fp32"], strict=True)]
     return table
 
@@ -167,10 +141,8 @@ def _arrays(dataset: tf.data.Dataset, limit: int | None) -> tuple[np.ndarray, np
 
 def _trained_models(results_dir, profile: str) -> dict[tuple[str, str], dict[str, dict]]:
     """Main-comparison records of ``profile`` by (model, dataset), then precision."""
-    from utils.report import main_records
-
     grouped: dict[tuple[str, str], dict[str, dict]] = {}
-    for record in main_records(results_dir, profile):
+    for record in main_records(results_dir, profile, seeds=(0,)):
         config = record["config"]
         if config["precision"] in PRECISIONS:
             grouped.setdefault((config["model"], config["dataset"]), {})[
@@ -189,9 +161,6 @@ def trained_table(results_dir="results", profile: str = "quick", *, runs: int = 
     Int8 calibration uses the first 200 training images, unaugmented. Returns an empty
     table when no complete set of trained models exists.
     """
-    from utils.data import load_dataset
-    from utils.deploy import MAX_CALIBRATION_IMAGES
-
     tables = []
     with tempfile.TemporaryDirectory() as scratch:
         for (model_name, dataset), records in sorted(_trained_models(results_dir,
@@ -207,7 +176,7 @@ def trained_table(results_dir="results", profile: str = "quick", *, runs: int = 
                                   seed=config["seed"], limit=config.get("limit"))
             test_x, test_y = _arrays(splits.test, test_images)
             calibration, _ = _arrays(splits.train, MAX_CALIBRATION_IMAGES)
-            models = {p: tf.keras.models.load_model(paths[p]) for p in PRECISIONS}
+            models = {p: load_model(paths[p]) for p in PRECISIONS}
             table = deploy_and_measure(models, test_x, test_y, calibration,
                                        files_dir or scratch, runs=runs, warmup=warmup,
                                        int8_per_channel=int8_per_channel)
@@ -243,7 +212,6 @@ def run_deployment_bench(profile: str = "quick", results_dir="results", *, out=N
         raise ValueError(f"unknown profile {profile!r}; accepted: {', '.join(DEPLOY_PROFILES)}")
     settings = DEPLOY_PROFILES[profile]
     if not lce_available():
-        from utils.deploy import LCE_MISSING
         print(LCE_MISSING, file=sys.stderr)
 
     def folder(part):
@@ -259,7 +227,7 @@ def run_deployment_bench(profile: str = "quick", results_dir="results", *, out=N
         "profile": profile,
         "note": "MB = 10^6 bytes; latency = median of single-image runs after warm-up, "
                 "LCE interpreter; ratio = float32 file size / this file's size",
-        "environment": _environment(),
+        "environment": environment_info(kernels=KERNELS_NOTE),
         "int8_weight_scales": "per channel" if INT8_PER_CHANNEL else "per tensor",
         "goal_ratios": {"binary": BINARY_RATIO_GOAL, "int8": INT8_RATIO_GOAL},
         "accuracy_tolerance_points": ACCURACY_TOLERANCE_POINTS,
@@ -283,92 +251,6 @@ def run_deployment_bench(profile: str = "quick", results_dir="results", *, out=N
     }
     write_json_atomic(out or Path(results_dir) / "bench_deploy.json", record)
     return record
-
-
-def size_table(record: dict[str, Any], part: str = "full_size") -> pd.DataFrame:
-    """One row per file of ``record[part]``: size, ratio to float32, latency, and the size
-    goal (full size) or the accuracy (trained part, whose reduced networks have no goal),
-    indexed by architecture and file (and, for the trained part, the dataset between them).
-    """
-    files = pd.DataFrame(record[part]["files"])
-    if files.empty:
-        return files
-    goals = ["goal_ratio", "meets_goal"] if part == "full_size" else []  # goals: full size
-    columns = ["architecture", "file", "size_mb", "ratio_vs_fp32", *goals,
-               "latency_ms_1_threads", "latency_ms_2_threads", "keras_accuracy",
-               "tflite_accuracy", "accuracy_change_points", "accuracy_preserved"]
-    table = files[[column for column in columns + ["dataset"] if column in files]]
-    keys = ["architecture", "dataset", "file"] if "dataset" in table else ["architecture", "file"]
-    return table.set_index(keys)
-
-
-def composition_table(record: dict[str, Any], part: str = "full_size", *,
-                      percent: bool = False) -> pd.DataFrame:
-    """What the bytes of each file of ``record[part]`` hold, in KB (10^3 bytes) or percent.
-
-    Index (architecture, file); one column per key of :func:`utils.deploy.file_composition`
-    (constants by reading op and type, e.g. "LceBconv2d/INT32" for bit-packed binary
-    weights), largest first over all files, "tensor names" and "structure" last; a file
-    without some kind of content has 0 there. With ``percent``, each row is a share of its
-    file's size (sums to 100).
-    """
-    files = record[part]["files"]
-    index = pd.MultiIndex.from_tuples([(entry["architecture"], entry["file"]) for entry in files],
-                                      names=["architecture", "file"])
-    table = pd.DataFrame([entry["composition_bytes"] for entry in files], index=index)
-    if table.empty:
-        return table
-    table = table.fillna(0.0)
-    rest = [key for key in ("tensor names", "structure") if key in table]
-    constants = table.drop(columns=rest).sum().sort_values(ascending=False).index
-    table = table[[*constants, *rest]]
-    if percent:
-        return table.div([entry["size_bytes"] for entry in files], axis=0) * 100
-    return table / 1e3
-
-
-# Share of each kind of content that would remain after every exact re-parameterization of
-# a binary file (used by binary_ratio_ceiling): a batch-normalized channel whose output is
-# only ever binarized needs one threshold instead of a multiplier and a bias, so half of
-# the float per-channel vectors remain; the first layer's ±1 weights need one bit each
-# instead of 32; tensor names can be stripped. Everything else stays.
-_FOLDED_SHARE = {"LceBconv2d/FLOAT32": 1 / 2, "MUL/FLOAT32": 1 / 2, "ADD/FLOAT32": 1 / 2,
-                 "CONV_2D/FLOAT32": 1 / 32, "tensor names": 0}
-
-
-def binary_ratio_ceiling(record: dict[str, Any], part: str = "full_size") -> pd.DataFrame:
-    """How far each binary file is from the most its format allows.
-
-    Per architecture with a binary file, three ratios (float32 file / binary file):
-
-    - ``ratio``: measured;
-    - ``with every exact fold``: an optimistic estimate of what the same network could
-      reach in LCE's format if every per-channel multiplier and bias pair were folded into
-      one threshold, the first layer's ±1 weights stored as bits and tensor names stripped
-      (``_FOLDED_SHARE``); LCE 0.16's converter does none of these;
-    - ``ceiling (weights and structure only)``: the file reduced to its bit-packed binary
-      weights ("LceBconv2d/INT32", packing waste included) and structure, with no float
-      first layer, classifier or batch-norm parameter at all.
-
-    A goal above the middle ratio cannot be met by the same network in LCE's format without
-    changing the network itself.
-    """
-    sizes = {(entry["architecture"], entry["file"]): entry for entry in record[part]["files"]}
-    rows = {}
-    for (architecture, kind), entry in sizes.items():
-        if kind != "binary" or (architecture, "fp32") not in sizes:
-            continue
-        fp32 = sizes[(architecture, "fp32")]["size_bytes"]
-        content = entry["composition_bytes"]
-        essential = sum(content.get(key, 0)
-                        for key in ("LceBconv2d/INT32", "tensor names", "structure"))
-        folded = sum(size * _FOLDED_SHARE.get(key, 1) for key, size in content.items())
-        rows[architecture] = {"ratio": fp32 / entry["size_bytes"],
-                              "with every exact fold": fp32 / folded,
-                              "ceiling (weights and structure only)": fp32 / essential,
-                              "per-channel and float bytes (KB)":
-                                  (entry["size_bytes"] - essential) / 1e3}
-    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def main(argv: list[str] | None = None) -> int:

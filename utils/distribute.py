@@ -9,15 +9,14 @@ then splits every batch across the replicas (the batch size stays the global one
 from __future__ import annotations
 
 import os
-import platform
 import sys
-from importlib.metadata import PackageNotFoundError, version
 
-import larq as lq
-import numpy as np
+import pandas as pd
 import tensorflow as tf
 
-__all__ = ["choose_strategy", "describe_strategy", "device_name", "environment_info"]
+from utils.environment import cpu_model, environment_info, lce_available
+
+__all__ = ["choose_strategy", "describe_strategy", "device_name", "environment_table"]
 
 
 def _tpu_resolver():
@@ -67,36 +66,27 @@ def device_name() -> str:
         names = [tf.config.experimental.get_device_details(gpu).get("device_name", "GPU")
                  for gpu in gpus]
         return ", ".join(names)
-    return f"CPU: {_cpu_model()} ({os.cpu_count()} cores)"
+    return f"CPU: {cpu_model()} ({os.cpu_count()} cores)"
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as stream:
-            for line in stream:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _package_version(name: str) -> str | None:
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return None
-
-
-def environment_info(strategy_description: str) -> dict[str, str | None]:
-    """Versions, platform, device and strategy: the "environment" of records and benchmarks."""
-    return {
-        "python": platform.python_version(),
-        "tensorflow": tf.__version__,
-        "tf_keras": _package_version("tf-keras"),
-        "larq": lq.__version__,
-        "numpy": np.__version__,
-        "platform": platform.platform(),
-        "device": device_name(),
-        "strategy": strategy_description,
+def environment_table() -> pd.DataFrame:
+    """This runtime for notebook 00: versions, the Keras that ``tf.keras`` is, the device."""
+    info = environment_info(device=device_name())
+    # tf.keras.Model's home package: "tf_keras" in Keras 2 (legacy) mode, "keras" for Keras 3.
+    keras = tf.keras.Model.__module__.split(".")[0]
+    rows = {
+        "python": f"{info['python']} ({sys.executable})",
+        "platform": info["platform"],
+        "tensorflow": info["tensorflow"],
+        "tf.keras": f"{keras} ("
+                    f"{'Keras 2 API, as larq needs' if keras == 'tf_keras' else 'NOT Keras 2'})",
+        "TF_USE_LEGACY_KERAS": os.environ.get("TF_USE_LEGACY_KERAS", "unset"),
+        "larq": info["larq"],
+        "larq-compute-engine (LCE)": (info["larq_compute_engine"] if lce_available() else
+                                      "not usable here (see utils.environment.LCE_MISSING)"),
+        "tensorflow-model-optimization": info["tensorflow_model_optimization"],
+        "numpy": info["numpy"],
+        "device": info["device"],
+        "on Colab": info["on_colab"],
     }
+    return pd.DataFrame({"value": [str(value) for value in rows.values()]}, index=list(rows))

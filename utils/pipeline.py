@@ -19,12 +19,12 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from utils.dataset_choice import DATASET_CHOICES, resolve_dataset
+from utils.dataset_choice import resolve_dataset
+from utils.names import DATASET_CHOICES, PROFILES
 
 __all__ = ["NOTEBOOK_DIR", "list_notebooks", "output_dirs", "run_pipeline", "main"]
 
 NOTEBOOK_DIR = Path("notebooks")
-PROFILES = ("smoke", "quick", "full")
 
 
 def list_notebooks(notebook_dir: str | Path = NOTEBOOK_DIR) -> list[Path]:

@@ -1,7 +1,7 @@
 """Every figure of the course: one ``save_fig`` and one plotting function per kind of figure.
 
 Notebooks never hold plotting code: they compute numbers with :mod:`utils.theory`,
-:mod:`utils.small_nets` or the training code, pass them to a function here, and hand the
+:mod:`utils.demos` or the training records, pass them to a function here, and hand the
 returned ``matplotlib.figure.Figure`` to :func:`save_fig`, which writes
 ``<figures_dir>/<name>.png`` atomically (a reader sees the old file or the new one, never half
 a PNG). Nothing here needs TensorFlow.
@@ -27,16 +27,25 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from utils.records import write_bytes_atomic
+from utils.ablation_runs import measured
+from utils.ablations import ABLATIONS, OVERVIEW_FIGURE, figure_name, get_ablation
+from utils.files import write_bytes_atomic
+from utils.stats import SPREAD_FACTOR
 
 __all__ = [
     "DPI",
+    "plot_accuracy_vs_size",
+    "plot_deployment",
+    "plot_ablation",
+    "plot_bit_sweep",
+    "plot_differences",
     "plot_accuracy_vs_bits",
     "plot_class_balance",
     "plot_clipping",
     "plot_clipping_tradeoff",
     "plot_confusion_matrix",
     "plot_histories",
+    "plot_seed_histories",
     "plot_image_grid",
     "plot_image_sizes",
     "plot_latent_weights",
@@ -47,6 +56,7 @@ __all__ = [
     "plot_throughput_table",
     "plot_training_curves",
     "plot_weight_histograms",
+    "save_ablation_figures",
     "save_fig",
 ]
 
@@ -392,7 +402,7 @@ def plot_latent_weights(latent_initial: np.ndarray, latent_final: np.ndarray,
     Left: histograms of the latent weights before and after training, with the weight-clip
     bounds ±``clip_value``. Middle: quantized kernel against latent weight (the staircase).
     Right (when ``steps`` is given, a table with ``step``, ``clipped_fraction`` and
-    ``flips`` as from :func:`utils.small_nets.live_layer_demo`): clipping and flips per
+    ``flips`` as from :func:`utils.demos.live_layer_demo`): clipping and flips per
     training step.
     """
     latent_initial = np.ravel(latent_initial)
@@ -476,6 +486,48 @@ def plot_histories(histories: Mapping[str, Mapping[str, Sequence[float]]],
     return fig
 
 
+def plot_seed_histories(histories: Mapping[str, Sequence[Mapping[str, Sequence[float]]]],
+                        metric: str = "accuracy", title: str | None = None) -> Figure:
+    """``metric`` per epoch over several seeds: the mean as a line, ± one standard deviation
+    as a band; training dashed, validation solid.
+
+    ``histories`` maps a label (a precision) to the Keras-style histories of its seeds. Seeds
+    of one label that ran different numbers of epochs (early stopping) are cut to the
+    shortest; the legend gives the number of seeds.
+    """
+    if not histories:
+        raise ValueError("plot_seed_histories needs at least one label")
+    fig, (ax,) = _figure(size=(6.0, 4.0))
+    colors = sns.color_palette(n_colors=max(10, len(histories)))
+    handles = []
+    for color, (label, runs) in zip(colors, histories.items(), strict=False):
+        runs = [run for run in runs if run.get(metric)]
+        if not runs:
+            continue
+        for key, style in ((metric, "--"), (f"val_{metric}", "-")):
+            length = min(len(run.get(key, [])) for run in runs)
+            if length == 0:
+                continue
+            values = np.array([run[key][:length] for run in runs], dtype=float)
+            epochs = np.arange(1, length + 1)
+            mean, spread = values.mean(axis=0), values.std(axis=0, ddof=1) if len(runs) > 1 else 0
+            ax.plot(epochs, mean, style, color=color)
+            ax.fill_between(epochs, mean - spread, mean + spread, color=color, alpha=0.15,
+                            linewidth=0)
+        handles.append(Line2D([], [], color=color, label=f"{label} ({len(runs)} seeds)"))
+    if not handles:
+        raise ValueError(f"no history holds {metric!r}")
+    handles += [Line2D([], [], color="grey", linestyle="--", label="train"),
+                Line2D([], [], color="grey", linestyle="-", label="validation")]
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metric)
+    ax.set_title(title or f"{metric} per epoch: mean ± std over seeds")
+    ax.legend(handles=handles, fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def plot_training_curves(history: Mapping[str, Sequence[float]], title: str | None = None,
                          label: str = "run") -> Figure:
     """Accuracy (left) and loss (right) of one run, training dashed, validation solid."""
@@ -492,7 +544,7 @@ def plot_accuracy_vs_bits(table: pd.DataFrame, metric: str = "test_accuracy",
                           title: str = "Accuracy vs weight/activation bit width") -> Figure:
     """Accuracy against the bit width (log2 axis at 1, 2, 4, 8, 32), each point labelled with
     the model's memory (``memory_kib`` column, if present). ``table`` has ``bits`` and
-    ``metric`` columns (as :func:`utils.small_nets.bitwidth_sweep` returns)."""
+    ``metric`` columns (as the bit-width sweep of notebook 02 returns)."""
     table = table.sort_values("bits")
     fig, (ax,) = _figure(size=(6.0, 4.0))
     ax.plot(table["bits"], table[metric], "o-", color=_FLOAT_COLOR)
@@ -547,16 +599,19 @@ def plot_accuracy_vs_size(table: pd.DataFrame, title: str = "Accuracy against mo
     """Test accuracy against larq's memory estimate, one marker per (model, precision).
 
     ``table`` is :func:`utils.compare.comparison_table`'s output (index model, precision;
-    columns "memory MiB" and "test accuracy %"). Memory is on a log axis: binary networks
-    sit about 32 times to the left of their float twins.
+    columns "memory MiB", "test accuracy % mean" and "test accuracy % std"): the mean over
+    seeds with ± one standard deviation as an error bar. Memory is on a log axis: binary
+    networks sit about 32 times to the left of their float twins.
     """
     fig, (ax,) = _figure(size=(6.0, 4.0))
     markers = dict(zip(sorted(set(table.index.get_level_values("model"))), "osD^v", strict=False))
     for (model, precision), row in table.iterrows():
-        ax.scatter(row["memory MiB"], row["test accuracy %"], marker=markers[model], s=50,
-                   label=f"{model} {precision}")
-        ax.annotate(precision, (row["memory MiB"], row["test accuracy %"]),
-                    textcoords="offset points", xytext=(5, 4), fontsize=8)
+        mean, spread = row["test accuracy % mean"], row["test accuracy % std"]
+        ax.errorbar(row["memory MiB"], mean, yerr=0.0 if np.isnan(spread) else spread,
+                    fmt=markers[model], markersize=7, capsize=3,
+                    label=f"{model} {precision} ({int(row['seeds'])} seeds)")
+        ax.annotate(precision, (row["memory MiB"], mean), textcoords="offset points",
+                    xytext=(5, 4), fontsize=8)
     ax.set_xscale("log")
     ax.set_xlabel("memory of the weights (MiB, larq's estimate)")
     ax.set_ylabel("test accuracy (%)")
@@ -596,3 +651,100 @@ def plot_deployment(table: pd.DataFrame, title: str = "Deployed files at full si
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Ablations (notebook 07)
+# ---------------------------------------------------------------------------------------------
+
+
+def _rows(runs: pd.DataFrame, key: str) -> pd.DataFrame:
+    rows = runs[runs["ablation"] == key]
+    if rows.empty:
+        raise ValueError(f"no runs of ablation {key!r} in the runs frame")
+    return rows.assign(accuracy=100.0 * rows["test_accuracy"])
+
+
+def plot_ablation(runs: pd.DataFrame, key: str) -> Figure:
+    """Test accuracy of every seed (points) and the mean ± std (bar) per condition."""
+    ablation = get_ablation(key)
+    if ablation.sweep:
+        return plot_bit_sweep(runs, key)
+    rows = _rows(runs, key)
+    labels = list(dict.fromkeys(rows["condition"]))
+    fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(labels), 3.6))
+    rng = np.random.default_rng(0)
+    for position, label in enumerate(labels):
+        values = rows.loc[rows["condition"] == label, "accuracy"].to_numpy()
+        color = "tab:gray" if position == 0 else "tab:orange"
+        ax.scatter(position + rng.uniform(-0.08, 0.08, len(values)), values, color=color,
+                   alpha=0.8, zorder=3, label="one seed" if position == 0 else None)
+        spread = values.std(ddof=1) if len(values) > 1 else 0.0
+        ax.errorbar(position + 0.25, values.mean(), yerr=spread, fmt="D", color="black",
+                    capsize=4, zorder=4, label="mean ± std" if position == 0 else None)
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_xlim(-0.5, len(labels) - 0.5)
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(f"{ablation.title}\n(report {ablation.section_text})", fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_bit_sweep(runs: pd.DataFrame, key: str = "bits") -> Figure:
+    """Test accuracy against bit width (log2 axis): every seed as a point, the mean as a line."""
+    rows = _rows(runs, key)
+    means = rows.groupby("bits")["accuracy"].agg(["mean", "std"]).sort_index()
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    ax.scatter(rows["bits"], rows["accuracy"], color="tab:orange", alpha=0.7, zorder=3,
+               label="one seed")
+    ax.errorbar(means.index, means["mean"], yerr=means["std"].fillna(0.0), color="black",
+                marker="D", capsize=4, zorder=4, label="mean ± std")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(list(means.index), [str(bits) for bits in means.index])
+    ax.set_xlabel("bits of weights and activations (32 = float)")
+    ax.set_ylabel("test accuracy (%)")
+    ablation = get_ablation(key)
+    ax.set_title(f"{ablation.title}\n(report {ablation.section_text})", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_differences(summary: pd.DataFrame) -> Figure:
+    """Every variant's difference to its baseline, ± twice its standard error (one panel)."""
+    wanted = [(ablation.key, label) for ablation in ABLATIONS if not ablation.sweep
+              for label in ablation.variants if (ablation.key, label) in summary.index]
+    if not wanted:
+        raise ValueError("no ablation variant in the summary to plot")
+    rows = summary.loc[wanted]
+    fig, ax = plt.subplots(figsize=(6.5, 0.5 * max(len(rows), 2) + 1.2))
+    labels = [f"{get_ablation(key).name}: {condition}" for key, condition in rows.index]
+    positions = np.arange(len(rows))[::-1]
+    colors = ["tab:orange" if beyond else "tab:gray" for beyond in rows["beyond_spread"]]
+    ax.errorbar(rows["diff"], positions, xerr=SPREAD_FACTOR * rows["se_diff"].fillna(0.0),
+                fmt="none", ecolor="black", capsize=3, zorder=2)
+    ax.scatter(rows["diff"], positions, c=colors, zorder=3, s=40)
+    ax.axvline(0.0, color="black", linewidth=0.8)
+    ax.set_yticks(positions, labels)
+    ax.set_xlabel("test accuracy difference to the baseline (points, ± 2 standard errors)")
+    ax.set_title("Ablations: variant minus baseline (orange: beyond the seed spread)",
+                 fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def save_ablation_figures(runs: pd.DataFrame, summary: pd.DataFrame,
+                          figures_dir: str | Path = "figures") -> dict[str, Path]:
+    """Save the ablations' overview and one figure per measured ablation; paths by name."""
+    figures = {OVERVIEW_FIGURE: plot_differences(summary)}
+    for key in measured(runs):
+        figures[figure_name(key)] = plot_ablation(runs, key)
+    paths = {}
+    for name, fig in figures.items():
+        paths[name] = save_fig(fig, name, figures_dir)
+        plt.close(fig)
+    return paths

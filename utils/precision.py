@@ -22,13 +22,13 @@ The scale is a per-channel constant, so a bit-packed kernel stays one bit per we
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import larq as lq
 
-from utils.quantizers import MAX_BITS, MIN_BITS, KBitQuantizer, QuantizedReLU
+from utils.names import ACCEPTED_PRECISIONS, QAT_PRECISION, check_precision, precision_bits
+from utils.quantizers import KBitQuantizer, QuantizedReLU
 
 __all__ = [
     "ACCEPTED_PRECISIONS",
@@ -36,13 +36,6 @@ __all__ = [
     "PrecisionSpec",
     "get_precision",
 ]
-
-ACCEPTED_PRECISIONS: tuple[str, ...] = (
-    "fp32",
-    "binary",
-    "ternary",
-    *(f"int{k}" for k in range(MIN_BITS, MAX_BITS + 1)),
-)
 
 QuantizerFactory = Callable[[], object] | None
 
@@ -84,6 +77,8 @@ class PrecisionSpec:
         bits: weight bit width used for reporting (1 binary, 2 ternary, 32 float).
         first, hidden, last: settings of the first, hidden and last layers.
         is_binary: True for sign-quantized hidden layers (padding with +1 applies).
+        is_qat: True for "int8_qat": float layers here, which tfmot's quantization-aware
+            training wraps once the float network is built (:mod:`utils.qat`).
     """
 
     name: str
@@ -92,29 +87,29 @@ class PrecisionSpec:
     hidden: LayerQuantization
     last: LayerQuantization
     is_binary: bool = False
+    is_qat: bool = False
 
     @property
     def is_float(self) -> bool:
         return not (self.first.is_quantized or self.hidden.is_quantized or self.last.is_quantized)
 
 
-def _hidden_settings(name: str, magnitude_aware: bool = False) -> tuple[int, LayerQuantization]:
+def _hidden_settings(name: str, magnitude_aware: bool = False) -> LayerQuantization:
     if name == "binary":
         kernel = lq.quantizers.MagnitudeAwareSign if magnitude_aware else lq.quantizers.SteSign
-        return 1, LayerQuantization(
+        return LayerQuantization(
             input_quantizer=lambda: lq.quantizers.SteSign(),
             kernel_quantizer=lambda: kernel(),
             kernel_constraint=lambda: lq.constraints.WeightClip(1.0),
         )
     if name == "ternary":
-        return 2, LayerQuantization(
+        return LayerQuantization(
             input_quantizer=lambda: lq.quantizers.SteTern(),
             kernel_quantizer=lambda: lq.quantizers.SteTern(),
             kernel_constraint=lambda: lq.constraints.WeightClip(1.0),
         )
-    match = re.fullmatch(r"int(\d+)", name)
-    k = int(match.group(1))
-    return k, LayerQuantization(
+    k = precision_bits(name)
+    return LayerQuantization(
         input_quantizer=lambda: QuantizedReLU(k),
         kernel_quantizer=lambda: KBitQuantizer(k),
         kernel_constraint=lambda: lq.constraints.WeightClip(1.0),
@@ -130,23 +125,24 @@ def get_precision(
     ``magnitude_aware`` (only with "binary") scales each sign-quantized kernel by its
     per-output-channel mean |w| (larq's ``MagnitudeAwareSign``; report §3.2, §7.1).
     """
-    if not isinstance(name, str) or name not in ACCEPTED_PRECISIONS:
-        raise ValueError(
-            f"unknown precision {name!r}; accepted: fp32, binary, ternary, "
-            f"int{MIN_BITS}..int{MAX_BITS} (e.g. int8)"
-        )
+    check_precision(name)
     if magnitude_aware and name != "binary":
         raise ValueError(
             f"magnitude_aware scales sign-quantized kernels and needs precision 'binary', "
             f"got {name!r}"
         )
-    if name == "fp32":
+    if name in ("fp32", QAT_PRECISION):
+        if quantize_first or quantize_last:
+            raise ValueError(f"quantize_first and quantize_last apply to larq's precisions; "
+                             f"{name!r} quantizes every layer or none")
         floating = LayerQuantization()
-        return PrecisionSpec("fp32", 32, floating, floating, floating)
+        return PrecisionSpec(name, precision_bits(name), floating, floating, floating,
+                             is_qat=name == QAT_PRECISION)
 
-    bits, hidden = _hidden_settings(name, magnitude_aware)
+    hidden = _hidden_settings(name, magnitude_aware)
     first = hidden if quantize_first else LayerQuantization(
         kernel_quantizer=hidden.kernel_quantizer, kernel_constraint=hidden.kernel_constraint
     )
     last = hidden if quantize_last else LayerQuantization()
-    return PrecisionSpec(name, bits, first, hidden, last, is_binary=name == "binary")
+    return PrecisionSpec(name, precision_bits(name), first, hidden, last,
+                         is_binary=name == "binary")

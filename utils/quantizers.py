@@ -18,6 +18,8 @@ import larq as lq
 import numpy as np
 import tensorflow as tf
 
+from utils.names import MAX_BITS, MIN_BITS
+
 __all__ = [
     "KBitQuantizer",
     "QuantizedReLU",
@@ -26,9 +28,6 @@ __all__ = [
     "asymmetric_levels",
     "quantize_to_integers",
 ]
-
-MIN_BITS = 2
-MAX_BITS = 16
 
 
 def _check_bits(k: int, minimum: int = MIN_BITS) -> int:

@@ -1,78 +1,42 @@
-"""Results records: one JSON file per training run, written atomically, read back for reports.
+"""Results records: one JSON file per training run, found again by config, seed and code.
 
-A record (see :func:`utils.train.run_experiment`) holds the run's config and its hash, the
-dataset, the environment, the per-epoch history, test metrics, timing and the model summary.
-The comparison notebook and the report read only these files.
+A record (written by :func:`utils.train.run_experiment`) holds the run's config and its hash,
+the dataset, the environment, the per-epoch history, test metrics, timing, the model summary
+and the fingerprint of the code that trained it (:mod:`utils.fingerprint`). Notebooks, tables
+and the report read only these files. No TensorFlow here.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from utils.config import field_names
+from utils.config import field_names, make_config
+from utils.fingerprint import code_fingerprint
+from utils.names import MAIN_MODELS
 
 __all__ = [
+    "compare_records",
     "find_records",
     "format_record",
+    "is_stale",
     "load_record",
+    "main_records",
+    "record_path",
     "records_frame",
-    "to_jsonable",
-    "write_bytes_atomic",
-    "write_json_atomic",
+    "staleness",
 ]
 
 REQUIRED_KEYS = ("config", "config_hash", "history", "test_accuracy")
 
 
-def to_jsonable(value: Any) -> Any:
-    """``value`` with numpy scalars/arrays, tuples and paths turned into plain JSON types."""
-    if isinstance(value, dict):
-        return {str(key): to_jsonable(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_jsonable(item) for item in value]
-    if isinstance(value, np.ndarray):
-        return to_jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
-def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half.
-
-    The bytes go to a temporary file in the same folder, are flushed to disk, and replace
-    ``path`` with ``os.replace`` (atomic on POSIX and Windows). The file is readable by
-    everyone, like one written with ``open`` (mode 644, not the temporary file's 600).
-    Returns ``path``.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def write_json_atomic(path: str | Path, data: Any) -> Path:
-    """Write ``data`` as indented JSON to ``path`` atomically (see :func:`write_bytes_atomic`)."""
-    return write_bytes_atomic(path, (json.dumps(to_jsonable(data), indent=2) + "\n").encode())
+def record_path(results_dir: str | Path, config) -> Path:
+    """Where the record of ``config`` (a :class:`~utils.config.TrainConfig`) lives."""
+    return Path(results_dir) / f"{config.run_name}.json"
 
 
 def load_record(path: str | Path) -> dict[str, Any]:
@@ -83,6 +47,14 @@ def load_record(path: str | Path) -> dict[str, Any]:
     if missing:
         raise ValueError(f"{path} is not a training record (missing {', '.join(missing)})")
     return record
+
+
+def _all_records(results_dir: str | Path) -> Iterable[dict[str, Any]]:
+    for path in sorted(Path(results_dir).glob("*.json")):
+        try:
+            yield load_record(path)
+        except (ValueError, json.JSONDecodeError):
+            continue  # benchmarks and summaries share the folder
 
 
 def find_records(results_dir: str | Path = "results", **filters) -> list[dict[str, Any]]:
@@ -97,19 +69,97 @@ def find_records(results_dir: str | Path = "results", **filters) -> list[dict[st
         raise ValueError(
             f"unknown filter(s) {', '.join(unknown)}; accepted: {', '.join(field_names())}"
         )
-    records = []
-    for path in sorted(Path(results_dir).glob("*.json")):
-        try:
-            record = load_record(path)
-        except (ValueError, json.JSONDecodeError):
-            continue
-        if all(_matches(record["config"].get(name), wanted) for name, wanted in filters.items()):
-            records.append(record)
-    return records
+    return [record for record in _all_records(results_dir)
+            if all(_matches(record["config"].get(name), wanted)
+                   for name, wanted in filters.items())]
 
 
 def _matches(value, wanted) -> bool:
     return value in wanted if isinstance(wanted, list | tuple | set) else value == wanted
+
+
+def main_records(results_dir: str | Path, profile: str, *, models=MAIN_MODELS,
+                 seeds: Iterable[int] | None = None) -> list[dict[str, Any]]:
+    """The records of the main comparison: each network of ``models`` at each precision,
+    trained with exactly ``profile``'s default recipe, one per seed (of ``seeds``, or every
+    seed found); ablation variants and other recipes are left out.
+
+    Sorted by model, precision and seed.
+    """
+    wanted_seeds = None if seeds is None else set(seeds)
+    chosen = []
+    for record in find_records(results_dir, profile=profile, model=tuple(models)):
+        config = record["config"]
+        if wanted_seeds is not None and config["seed"] not in wanted_seeds:
+            continue
+        default = make_config(config["model"], config["precision"], dataset=config["dataset"],
+                              profile=profile, seed=config["seed"])
+        if default.config_hash() == record["config_hash"]:
+            chosen.append(record)
+    return sorted(chosen, key=lambda r: (r["config"]["model"], r["config"]["precision"],
+                                         r["config"]["seed"]))
+
+
+def staleness(record: dict[str, Any]) -> str | None:
+    """Why ``record`` may no longer match the code, or None when it is current.
+
+    A record is stale when it carries no code fingerprint (written before records had one)
+    or when its fingerprint differs from that of the current code (:mod:`utils.fingerprint`).
+    """
+    config = record["config"]
+    current = code_fingerprint(config["model"], config["precision"])
+    recorded = record.get("code_fingerprint")
+    if recorded is None:
+        return "written before records carried a code fingerprint"
+    if recorded != current:
+        return (f"trained by other code (fingerprint {recorded}, current code {current}); "
+                "retrain with force=True")
+    return None
+
+
+def is_stale(record: dict[str, Any]) -> bool:
+    """Whether the code that shapes ``record``'s result changed since it was written."""
+    return staleness(record) is not None
+
+
+def compare_records(previous: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """How a retrained run compares with its earlier record of the same config.
+
+    Returns ``identical`` (test metrics, every per-epoch metric and the confusion matrix
+    equal), the largest absolute difference over the per-epoch metrics, both test
+    accuracies, the earlier record's date, code fingerprint and machine, and a one-line
+    ``summary``.
+    """
+    old_history, new_history = previous["history"], new["history"]
+    names = sorted((set(old_history) | set(new_history)) - {"epoch"})
+    differences = [abs(a - b) for name in names
+                   for a, b in zip(old_history.get(name, []), new_history.get(name, []),
+                                   strict=False)]
+    same_shape = all(len(old_history.get(name, [])) == len(new_history.get(name, []))
+                     for name in names)
+    identical = (same_shape and not any(differences)
+                 and previous["test_accuracy"] == new["test_accuracy"]
+                 and previous.get("test_loss") == new.get("test_loss")
+                 and previous.get("confusion_matrix") == new.get("confusion_matrix"))
+    old_accuracy, new_accuracy = previous["test_accuracy"], new["test_accuracy"]
+    if identical:
+        summary = f"reproduced the recorded run exactly (test accuracy {new_accuracy:.4f})"
+    else:
+        summary = (f"DIFFERS from the recorded run: test accuracy {new_accuracy:.4f} against "
+                   f"{old_accuracy:.4f} recorded ({100 * (new_accuracy - old_accuracy):+.1f} "
+                   f"points); largest per-epoch difference "
+                   f"{max(differences, default=0.0):.3g}")
+    return {
+        "identical": identical,
+        "summary": summary,
+        "previous_test_accuracy": old_accuracy,
+        "new_test_accuracy": new_accuracy,
+        "history_max_abs_difference": max(differences, default=0.0),
+        "previous_created": previous.get("created"),
+        "previous_code_fingerprint": previous.get("code_fingerprint"),
+        "previous_cpu": previous.get("environment", {}).get("cpu")
+        or previous.get("environment", {}).get("device"),
+    }
 
 
 def records_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
@@ -123,6 +173,7 @@ def records_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
                 "precision": config["precision"],
                 "dataset": config["dataset"],
                 "profile": config["profile"],
+                "seed": config["seed"],
                 "image_size": config["image_size"],
                 "width": config["width"],
                 "epochs_run": len(record["history"].get("epoch", [])),
@@ -134,6 +185,7 @@ def records_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
                 "wall_time_s": record.get("wall_time_s"),
                 "params_total": summary.get("params_total"),
                 "memory_mib": summary.get("memory_mib"),
+                "stale": is_stale(record),
                 "config_hash": record["config_hash"],
             }
         )
@@ -146,8 +198,8 @@ def format_record(record: dict[str, Any]) -> str:
     epochs = record["history"].get("epoch", [])
     lines = [
         f"{config['model']} {config['precision']} on {dataset['name']} "
-        f"({config['profile']} profile, {config['image_size']} px, width {config['width']}), "
-        f"config {record['config_hash']}",
+        f"({config['profile']} profile, {config['image_size']} px, width {config['width']}, "
+        f"seed {config['seed']}), config {record['config_hash']}",
         f"epochs run {len(epochs)} of {config['epochs']}; best epoch {record['best_epoch']} "
         f"(val accuracy {record['best_val_accuracy']:.4f})",
         f"test accuracy {record['test_accuracy']:.4f}, test loss {record['test_loss']:.4f}",
@@ -156,5 +208,8 @@ def format_record(record: dict[str, Any]) -> str:
         f"({record['environment']['strategy']})",
         f"record {record['record_path']}; model {record['model_path']}",
     ]
+    reason = staleness(record)
+    if reason:
+        lines.append(f"STALE: {reason}")
     lines += [f"note: {note}" for note in record.get("notes", [])]
     return "\n".join(lines)

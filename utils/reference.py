@@ -6,9 +6,7 @@ so 50% is chance), in percent, as printed in its Tables 5.2 and 6.2.
 
 from __future__ import annotations
 
-import pandas as pd
-
-__all__ = ["REFERENCE_ACCURACY", "REFERENCE_SUMMARY", "REFERENCE_PARAMETERS", "reference_frame"]
+__all__ = ["REFERENCE_ACCURACY", "REFERENCE_SUMMARY", "REFERENCE_PARAMETERS"]
 
 # Table 4.1: parameter counts of the float networks used.
 REFERENCE_PARAMETERS = {"alexnet": 143_233_410, "googlenet": 5_975_602}
@@ -36,10 +34,3 @@ REFERENCE_SUMMARY = {
     "googlenet": dict(params_total=5.98e6, memory_mib=1.17, memory_fp32_equivalent_mib=22.80,
                       macs_32bit=494_889_728, macs_1bit=1_254_041_856),
 }
-
-
-def reference_frame() -> pd.DataFrame:
-    """Tables 5.2 and 6.2 as one DataFrame indexed by (model, precision)."""
-    frame = pd.DataFrame.from_dict(REFERENCE_ACCURACY, orient="index")
-    frame.index = pd.MultiIndex.from_tuples(frame.index, names=["model", "precision"])
-    return frame

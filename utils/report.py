@@ -13,15 +13,27 @@ import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
-from utils.compare import comparison_table, epoch_table, reference_table
-from utils.records import write_bytes_atomic, write_json_atomic
+from utils.ablation_runs import load_runs, measured
+from utils.ablation_stats import condition_table, summary_table, verdict
+from utils.ablations import (
+    ABLATION_PROFILES,
+    OVERVIEW_FIGURE,
+    ablation_settings,
+    base_config,
+    figure_name,
+    get_ablation,
+)
+from utils.compare import comparison_table, epoch_table, reference_table, training_bench_table
+from utils.deploy_tables import binary_ratio_ceiling, size_table
+from utils.files import write_bytes_atomic, write_json_atomic
+from utils.names import PROFILES
+from utils.records import main_records
 from utils.reference import REFERENCE_PARAMETERS, REFERENCE_SUMMARY
 
-__all__ = ["main_records", "build_report"]
+__all__ = ["build_report", "main", "markdown_table"]
 
 THEORY = """\
 ## Theory in brief
@@ -63,35 +75,7 @@ LIMITATIONS = """\
 """
 
 
-def _load_records(results_dir: Path) -> list[dict[str, Any]]:
-    records = []
-    for path in sorted(results_dir.glob("*.json")):
-        data = json.loads(path.read_text())
-        if isinstance(data, dict) and {"config", "history", "test_accuracy"} <= data.keys():
-            records.append(data)
-    return records
-
-
-def main_records(results_dir: str | Path, profile: str) -> list[dict[str, Any]]:
-    """The records of the main comparison: each (model, precision, dataset) of ``profile``
-    trained with exactly the profile's default recipe (ablation variants are left out)."""
-    from utils.config import make_config
-
-    chosen = {}
-    for record in _load_records(Path(results_dir)):
-        config = record["config"]
-        if config["profile"] != profile:
-            continue
-        default = make_config(config["model"], config["precision"], dataset=config["dataset"],
-                              profile=profile)
-        if default.config_hash() == record["config_hash"]:
-            key = (config["model"], config["precision"], config["dataset"])
-            if key not in chosen or record["created"] > chosen[key]["created"]:
-                chosen[key] = record
-    return list(chosen.values())
-
-
-def _markdown(frame: pd.DataFrame, floatfmt: str = ".2f") -> str:
+def markdown_table(frame: pd.DataFrame, floatfmt: str = ".2f") -> str:
     """A pipe table; index levels become ordinary leading columns."""
     if any(name is not None for name in frame.index.names):
         frame = frame.reset_index()
@@ -116,7 +100,7 @@ def _summary_section() -> str:
     table = pd.DataFrame(rows).T
     return ("## Model size and MACs (Tables 5.1 and 6.1)\n\n"
             "The reference report's figures for its binary networks at full size:\n\n"
-            + _markdown(table, ".4g")
+            + markdown_table(table, ".4g")
             + "\n\nOur networks at full size (227/224 px, width 1.0, 2 classes) are built and "
               "summarized by larq in `03_alexnet` and `04_googlenet`; the trained, reduced "
               "networks of this run are in the comparison table above.\n")
@@ -124,8 +108,6 @@ def _summary_section() -> str:
 
 def _deployment_section(results_dir: Path, figures_dir: Path, report_dir: Path) -> list[str]:
     """The deployed files (``results/bench_deploy.json``, notebook 06), when measured."""
-    from utils.deploy_bench import binary_ratio_ceiling, size_table
-
     path = results_dir / "bench_deploy.json"
     if not path.exists():
         return []
@@ -143,7 +125,7 @@ def _deployment_section(results_dir: Path, figures_dir: Path, report_dir: Path) 
              f"{record['goal_ratios']['binary']}x and int8 at least "
              f"{record['goal_ratios']['int8']}x smaller than float32 (int8 weight scales "
              f"{record['int8_weight_scales']}).\n\n"
-             + _markdown(size_table(record)) + "\n"]
+             + markdown_table(size_table(record)) + "\n"]
     missed = [f"{architecture} {kind} ({full['ratios'][architecture][kind]}x)"
               for architecture, kinds in full["meets_goal"].items()
               for kind, met in kinds.items() if not met]
@@ -156,7 +138,7 @@ def _deployment_section(results_dir: Path, figures_dir: Path, report_dir: Path) 
                      "optimistic estimate) and the ceiling of a file holding only bit-packed "
                      "weights and structure. By this estimate, a goal above the first cannot be "
                      "met without changing the network.\n\n"
-                     + _markdown(binary_ratio_ceiling(record)) + "\n")
+                     + markdown_table(binary_ratio_ceiling(record)) + "\n")
     lines += _figure_lines(figures_dir, report_dir, {
         "06_deployment": "File size and latency of the deployed networks at full size"})
     trained = record["trained"]["files"]
@@ -167,21 +149,72 @@ def _deployment_section(results_dir: Path, figures_dir: Path, report_dir: Path) 
                      f"Keras model (tolerance {record['accuracy_tolerance_points']} points). "
                      + ("All within tolerance.\n\n" if record["trained"]["all_preserved"]
                         else "**Not all within tolerance.**\n\n")
-                     + _markdown(size_table(record, "trained"), ".4g") + "\n")
+                     + markdown_table(size_table(record, "trained"), ".4g") + "\n")
     return lines
 
 
 def _bench_section(results_dir: Path) -> str:
     """The training-throughput benchmark, when its JSON file exists."""
-    from utils.bench import format_training_bench
-
     parts = []
     train = results_dir / "bench_train.json"
     if train.exists():
-        text = format_training_bench(json.loads(train.read_text()))
+        bench = json.loads(train.read_text())
         parts.append("### Training throughput\n\nFrom `results/bench_train.json` "
-                     "(`python -m utils.bench train`):\n\n```\n" + text + "\n```\n")
+                     f"(`python -m utils.bench train`), on {bench['environment']['device']} "
+                     f"({bench['environment']['strategy']}):\n\n"
+                     + markdown_table(training_bench_table(bench), ".2f") + "\n")
     return "## Benchmarks\n\n" + "\n".join(parts) if parts else ""
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def _report_runs(results_dir: Path, profile: str) -> tuple[str, pd.DataFrame] | None:
+    for dataset in ("cats_and_dogs", "mnist5k"):
+        runs = load_runs(profile, dataset, results_dir)
+        if measured(runs):
+            return dataset, runs
+    return None
+
+
+def _ablations_section(results_dir: Path, figures_dir: Path, report_dir: Path,
+                       profile: str) -> str:
+    """The ablations (notebook 07), or "" when no ablation record exists.
+
+    Per ablation: the report's claim, the table of conditions, the figure and the verdict.
+    """
+    found = _report_runs(Path(results_dir), profile) if profile in ABLATION_PROFILES else None
+    if found is None:
+        return ""
+    dataset, runs = found
+    if not measured(runs):
+        return ""
+    summary = summary_table(runs)
+    settings = ablation_settings(profile)
+    epochs = base_config(profile, dataset).epochs
+    parts = [
+        "## Ablations: the report's anecdotes, measured (notebook 07)\n",
+        f"Binary AlexNet with the {profile} recipe trained for {_count(epochs, 'epoch')} on "
+        f"{dataset}, {_count(len(settings.seeds), 'seed')} per condition "
+        f"({len(settings.sweep_seeds)} in the bit-width sweep); one setting changes per "
+        "ablation, the data and seeds stay the "
+        "same. Accuracies are test accuracies in percent, `diff` is the variant's mean minus "
+        "the baseline's in points, and a difference is *beyond the seed spread* when it "
+        "exceeds twice its standard error.\n",
+    ]
+    parts += _figure_lines(figures_dir, report_dir, {
+        OVERVIEW_FIGURE: "Every ablation: variant minus baseline, ± 2 standard errors"})
+    keys = measured(runs)
+    for ablation in map(get_ablation, keys):
+        table = condition_table(summary, ablation.key).drop(columns=["se_diff"])
+        parts.append(f"### {ablation.title} (report {ablation.section_text})\n\n"
+                     f"**Claim.** {ablation.claim}\n\n*Note.* {ablation.note}\n\n"
+                     + markdown_table(table) + "\n")
+        parts += _figure_lines(figures_dir, report_dir,
+                               {figure_name(ablation.key): ablation.title})
+        parts.append(f"**Verdict.** {verdict(ablation.key, summary)}\n")
+    return "\n".join(parts)
 
 
 def build_report(
@@ -209,11 +242,11 @@ def build_report(
     sections.append(THEORY)
     if records:
         sections.append("## Every network at every precision\n\n"
-                        + _markdown(comparison_table(records)) + "\n")
+                        + markdown_table(comparison_table(records)) + "\n")
         sections += _figure_lines(figures_dir, report_dir, {
             "05_accuracy_vs_size": "Test accuracy against model memory (larq's estimate)"})
         sections.append("## Accuracy and loss at the optimal, best and final epochs "
-                        "(Tables 5.2 and 6.2)\n\n" + _markdown(epoch_table(records)) + "\n")
+                        "(Tables 5.2 and 6.2)\n\n" + markdown_table(epoch_table(records)) + "\n")
         sections += _figure_lines(figures_dir, report_dir, {
             "03_alexnet_accuracy": "AlexNet accuracy per epoch (Fig. 5.1)",
             "03_alexnet_loss": "AlexNet loss per epoch (Fig. 5.2)",
@@ -221,13 +254,11 @@ def build_report(
             "04_googlenet_loss": "GoogLeNet loss per epoch (Fig. 6.3)",
         })
         sections.append("## Against the reference report\n\n"
-                        + _markdown(reference_table(records)) + "\n")
+                        + markdown_table(reference_table(records)) + "\n")
     else:
         sections.append("No training records of this profile yet: run the main job.\n")
     sections.append(_summary_section())
-    from utils.ablations import report_section  # imports TensorFlow lazily, like main_records
-
-    ablations = report_section(results_dir, figures_dir, report_dir, profile=profile)
+    ablations = _ablations_section(results_dir, figures_dir, report_dir, profile)
     if ablations:
         sections.append(ablations)
     sections += _deployment_section(results_dir, figures_dir, report_dir)
@@ -247,7 +278,7 @@ def build_report(
     if notebook_seconds:
         timing = pd.DataFrame({"seconds": notebook_seconds})
         sections.append("## Run time of the main job\n\nEach notebook's latest run in this "
-                        "profile.\n\n" + _markdown(timing, ".0f")
+                        "profile.\n\n" + markdown_table(timing, ".0f")
                         + f"\n\nTotal: {sum(notebook_seconds.values()) / 60:.1f} min.\n")
     sections.append(LIMITATIONS)
     report_dir.mkdir(parents=True, exist_ok=True)
@@ -257,7 +288,7 @@ def build_report(
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m utils.report",
                                      description="Rebuild report/README.md from results/.")
-    parser.add_argument("--profile", choices=("smoke", "quick", "full"), default="quick")
+    parser.add_argument("--profile", choices=PROFILES, default="quick")
     args = parser.parse_args(argv)
     print(build_report(profile=args.profile))
     return 0

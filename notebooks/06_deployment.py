@@ -1,0 +1,366 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,jupyter,cellView,-all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/reduced-precision/rpnn-course/blob/main/notebooks/06_deployment.ipynb)
+
+# %% [markdown]
+# # 06 · Deployment: real files at every precision
+#
+# Notebooks 03 to 05 count bits the way larq's model summary does: one bit per binary
+# weight, eight per 8-bit weight, 32 per float weight. A device does not run a
+# summary, it runs a file. This notebook makes those files with the tools a deployment
+# would use and measures them:
+#
+# - **float32**: TensorFlow's TFLite converter, no optimization: the baseline every
+#   ratio below is taken against;
+# - **int8 from the float model** (`int8_from_fp32`): TFLite's full-integer
+#   post-training quantization, with int8 weights, activations, input and output,
+#   calibrated on a few images;
+# - **int8 from the 8-bit-trained model** (`int8_from_int8`): the same converter
+#   applied to the network trained with 8-bit quantizers (through an equivalent copy
+#   built from ops TFLite can run on integers);
+# - **binary** (`binary`): Larq Compute Engine (LCE)'s converter, which turns binary
+#   convolutions and dense layers into `LceBconv2d` ops whose weights are bit-packed,
+#   32 to an int32 word.
+#
+# Everything is measured in one run of `utils.deploy_bench.run_deployment_bench`,
+# which writes `results/bench_deploy.json`: first both networks at full size (AlexNet
+# at 227 px, GoogLeNet at 224 px, two classes, untrained weights, since size and
+# speed do not depend on the weights' values), then the networks trained in notebooks
+# 03 and 04, whose converted files must keep their Keras accuracy.
+
+# %% tags=["setup"]
+# Setup: go to the repository root (cloning it on Colab), then import `utils` before
+# TensorFlow: it switches TensorFlow to the Keras 2 API that larq needs.
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's start-up chatter
+ON_COLAB = "google.colab" in sys.modules
+if ON_COLAB:
+    REPO_DIR = Path("/content/rpnn-course")
+    if not (REPO_DIR / "utils").is_dir():
+        import subprocess
+
+        url = os.environ.get("COURSE_REPO_URL", "https://github.com/reduced-precision/rpnn-course.git")
+        subprocess.run(["git", "clone", "--depth", "1", url, str(REPO_DIR)], check=True)
+    os.chdir(REPO_DIR)
+elif not Path("utils").is_dir() and Path("../utils").is_dir():
+    os.chdir("..")  # opened from notebooks/ in Jupyter
+if str(Path.cwd()) not in sys.path:
+    sys.path.insert(0, str(Path.cwd()))
+if ON_COLAB:
+    from utils.colab import prepare_runtime
+
+    prepare_runtime()
+
+import utils  # noqa: F401  (before TensorFlow: sets TF_USE_LEGACY_KERAS=1)
+
+print("working directory:", Path.cwd())
+
+# %% tags=["parameters"]
+# Parameters: papermill replaces these (see the README); edit them to explore.
+profile = "quick"  # "smoke" (seconds, tests), "quick" (CPU, minutes), "full" (report, GPU)
+dataset = "auto"  # "auto" (Cats & Dogs if available, else mnist5k), "cats_and_dogs", "mnist5k"
+figures_dir = "figures"  # where save_fig writes the PNGs
+results_dir = "results"  # where results records (JSON) go
+report_dir = "report"  # not used here (the main job passes it to every notebook)
+files_dir = None  # keep the .tflite files in this folder (None: delete them)
+
+# %%
+import pandas as pd
+
+from utils import plots
+from utils.dataset_choice import resolve_dataset
+from utils.deploy_bench import run_deployment_bench
+from utils.deploy_tables import binary_ratio_ceiling, composition_table, size_table
+from utils.environment import LCE_MISSING, lce_available
+from utils.experiments import train_precisions
+from utils.models import build_model, summary_figures
+
+choice = resolve_dataset(dataset)
+print(choice)
+dataset = choice.name
+
+# %% [markdown]
+# ## The trained models
+#
+# The second half of the benchmark converts the models trained in notebooks 03 and 04
+# in this profile. `train_precisions` loads their records and saved models when they
+# exist, which takes a moment. When they do not (this notebook run on its own), or
+# when only the record exists (a fresh clone has the committed records but not the
+# models, which are too large to commit), it trains them now, which takes as long as
+# notebooks 03 and 04 do, and says so.
+
+# %%
+for model in ("alexnet", "googlenet"):
+    records = train_precisions(model, dataset, profile, results_dir=results_dir,
+                               seeds=(0,), require_model=True)
+    print(model, {record["config"]["precision"]: round(record["test_accuracy"], 4)
+                  for record in records})
+
+# %% [markdown]
+# ## Is Larq Compute Engine here?
+#
+# LCE 0.16 is built for Python 3.10 to 3.12 only. On a runtime without it
+# (Colab's Python 3.13, for example) the binary files cannot be made: the benchmark
+# skips them and still measures the float32 and int8 files.
+
+# %%
+print("Larq Compute Engine available:", lce_available())
+if not lce_available():
+    print(LCE_MISSING)
+
+# %% [markdown]
+# ## Measure every file
+#
+# For each network and precision: convert, write the file, read its size, time
+# single-image inference at 1 and 2 threads (median of the profile's runs after a
+# warm-up), and take the file apart to see what its bytes hold. Sizes are in MB
+# (10^6 bytes); the ratio is the float32 file's size over this file's size. In the
+# smoke profile the networks are 1/16 of their width, where fixed costs dominate and
+# the ratios say little; the quick and full profiles measure the real widths (AlexNet's
+# float32 file alone is over 200 MB, so this takes a few minutes).
+
+# %%
+record = run_deployment_bench(profile, results_dir, files_dir=files_dir)
+environment = record["environment"]
+print(f"{environment['cpu']} ({environment['cpu_count']} cores), TensorFlow "
+      f"{environment['tensorflow']}, LCE {environment['larq_compute_engine']}")
+sizes = size_table(record)
+sizes.round(3)
+
+# %% [markdown]
+# ## Size against the goals
+#
+# The project sets two size goals (`BINARY_RATIO_GOAL` and `INT8_RATIO_GOAL` in
+# `utils/deploy_tables.py`): a binary file at least 28 times smaller than the float32
+# file of the same network, an int8 file at least 3.9 times smaller.
+# The verdicts below are read from this run's record, so they say whether this run
+# met each goal, whatever the outcome.
+
+# %%
+for (architecture, file), row in sizes.dropna(subset=["goal_ratio"]).iterrows():
+    verdict = "met" if row["meets_goal"] else "MISSED"
+    print(f"{architecture:>9} {file:<15} {row['ratio_vs_fp32']:5.1f}x smaller than "
+          f"float32, goal {row['goal_ratio']:.1f}x: {verdict}")
+figure = plots.plot_deployment(sizes)
+plots.save_fig(figure, "06_deployment", figures_dir)
+
+# %% [markdown]
+# ## Theory against measurement
+#
+# The reference report reads larq's summary of AlexNet (its Table 5.1) as float
+# AlexNet being 32 times the size of binary AlexNet. larq's estimate is an accounting
+# of parameters: 1 bit for each binary weight, 8 for each 8-bit weight, 32 for
+# everything else. The table puts it next to the files: `larq_mb` is larq's memory
+# estimate in MB, `larq_ratio` its float-equivalent memory over that estimate. Two
+# things differ: larq compares a model with its own float equivalent (batch-norm
+# parameters included), while the file ratio compares with the float32 file of the
+# float network (which has no batch norm); and larq counts no bytes for the file
+# itself. larq has no estimate for `int8_from_fp32`, a float model quantized after
+# training.
+
+# %%
+full = record["full_size"]
+larq = pd.DataFrame([
+    {"architecture": name, "file": {"int8": "int8_from_int8"}.get(precision, precision),
+     **summary_figures(build_model(name, precision, tuple(shape), 2, width=full["width"]))}
+    for name, shape in full["input_shapes"].items()
+    for precision in ("fp32", "int8", "binary")
+]).set_index(["architecture", "file"])
+larq["larq_mb"] = larq["memory_mib"] * 2**20 / 1e6
+larq["larq_ratio"] = larq["compression_ratio"]
+sizes[["size_mb", "ratio_vs_fp32"]].join(larq[["larq_mb", "larq_ratio"]]).round(2)
+
+# %% [markdown]
+# ### Where the bytes of a binary file go
+#
+# Each column is a kind of content, named after the op that reads it and its type:
+#
+# - `LceBconv2d/INT32`: the binary weights, bit-packed. This is the only part that is
+#   32 times smaller than its float version, and not even exactly: LCE packs the
+#   input channels of each kernel position into 32-bit words, so a layer whose input
+#   channel count is not a multiple of 32 wastes the rest of the last word. Several
+#   of GoogLeNet's 5x5 convolutions read 16 or 24 channels, stored in a full 32-bit
+#   word: 2x and 1.33x the bits they need. At full width, the binary layers of
+#   AlexNet read 96, 256, 384 or 9,216 (flattened) inputs, all multiples of 32, and
+#   waste nothing.
+# - `LceBconv2d/FLOAT32`: per output channel, a float multiplier and bias into which
+#   LCE folds each binary layer's batch normalization. Small, but 32-bit.
+# - `CONV_2D/FLOAT32`: the first layer. Its weights are binary (±1), as in the report,
+#   but its input is the image, not a sign, so LCE cannot run it as a binary
+#   convolution: it stays an ordinary float convolution that stores each ±1 as a
+#   32-bit float. AlexNet's first layer holds 34,848 weights; at 32 bits each they
+#   weigh as much as 1.1 million bit-packed ones.
+# - `FULLY_CONNECTED/FLOAT32`: the classifier, float with its softmax (report §4.3).
+# - `MUL/FLOAT32` and `ADD/FLOAT32`: batch normalizations that follow a max-pool
+#   cannot be folded into a convolution and stay as float multiply and add.
+# - `tensor names`: the name of every tensor, kept for debugging (TFLite's
+#   `flatbuffer_utils.strip_strings` can remove them from a finished file).
+# - `structure`: everything else: the graph, tensor shapes, op options, quantization
+#   parameters. It grows with the number of ops and tensors, not of weights, so it
+#   weighs most in small files with many ops, such as GoogLeNet's.
+#
+# The first table is in KB (10^3 bytes), the second in percent of each file.
+
+# %%
+kilobytes = composition_table(record)
+percent = composition_table(record, percent=True)
+both = pd.concat({"KB": kilobytes, "% of file": percent}, axis=1)
+binary = both.query("file == 'binary'")
+binary.loc[:, (binary > 0).any()].round(1)
+
+# %% [markdown]
+# ### How close can a binary file get?
+#
+# If a binary file held nothing but its bit-packed weights (packing waste included) and
+# its structure, its ratio would be the ceiling in the last column. The difference
+# between the ceiling and the measured ratio is what the float first layer, the
+# classifier and every per-channel batch-norm parameter cost.
+#
+# Some of those costs could go without changing what the network computes. A
+# batch-normalized channel whose output is only ever binarized needs one number, its
+# threshold, not a multiplier and a bias: a positive scale does not change a sign, and
+# it passes through max-pools. The first layer's ±1 weights need one bit each, not 32.
+# Tensor names can be stripped. The middle column is an optimistic estimate of a
+# file with all of that done (LCE 0.16's converter does none of it).
+#
+# AlexNet keeps almost all of its bytes in binary weights. GoogLeNet has ten times fewer
+# weights, 5,700 binary-layer output channels stored with a float multiplier and bias,
+# and 6,200 channels normalized after max-pools, so the same per-channel costs weigh
+# much more. By the optimistic estimate, a GoogLeNet with the report's channel counts
+# and a batch norm after every pool stays below 28 times smaller than its float file
+# in LCE's format. Getting past 28x would take both a different network (channel counts
+# in multiples of 32, which end the packing waste but add weights to both files, or
+# fewer normalized channels) and a converter that makes these folds.
+
+# %%
+binary_ratio_ceiling(record).round(2)
+
+# %% [markdown]
+# ### And the int8 files
+#
+# An int8 weight is a quarter of a float32 weight, so 4x is the ceiling, and the
+# files fall short of it for reasons of the same kind: every bias stays 32-bit
+# (int32, `CONV_2D/INT32` and `FULLY_CONNECTED/INT32`), every tensor carries its
+# scale and zero point (in `structure`), and the graph does not shrink. The file
+# from the 8-bit-trained model also has batch normalization, which the float network
+# has not (those after max-pools stay as separate multiply and add ops), and
+# `MINIMUM` ops that reproduce its activation clipping.
+
+# %%
+int8 = percent.query("file.str.startswith('int8')")
+int8.loc[:, (int8 > 0).any()].round(1)
+
+# %% [markdown]
+# ## Latency
+#
+# Median time for one image, in ms, and the speed-up over the float32 file of the
+# same network. Read the binary rows with care: LCE's fast binary kernels are written
+# for 64-bit ARM (NEON); on this x86 machine its binary convolutions run portable C++
+# code, so they say nothing about a phone or a Raspberry Pi, where LCE is meant to
+# run. The float32 and int8 rows use TFLite's builtin kernels, which have x86
+# implementations.
+
+# %%
+print(record["environment"]["kernels"])
+latency = sizes[["latency_ms_1_threads", "latency_ms_2_threads"]]
+speedup = latency.rdiv(latency.xs("fp32", level="file"), level="architecture")
+pd.concat({"ms": latency, "speed-up over float32": speedup}, axis=1).round(2)
+
+# %% [markdown]
+# ### What the theory promises, and what LCE reports on ARM
+#
+# The reference report's Figure 3.1 (from Wu 2019, a talk on inference on NVIDIA
+# GPUs) gives the throughput and bandwidth of each input type relative to FP32:
+#
+# | input type | accumulation | relative math throughput | bandwidth savings |
+# |---|---|---|---|
+# | FP16 | FP16 | 8x | 2x |
+# | INT8 | INT32 | 16x | 4x |
+# | INT4 | INT32 | 32x | 8x |
+# | INT1 | INT32 | 128x | 32x |
+#
+# Those are peak rates of GPU hardware with native low-bit instructions. They hold
+# for a kernel that uses such instructions, not for a whole network on any processor:
+# the report itself warns that a laptop CPU gains nothing from a precision it has no
+# instructions for, and that 32 times fewer bits need not mean 32 times faster. The
+# binary rows above measure LCE's portable code on x86, not that promise.
+#
+# Where LCE runs on the hardware it was written for, its authors publish these
+# single-image latencies of their binary ImageNet networks, with the networks' ImageNet
+# top-1 accuracy (not measured here; benchmark of 20 March 2020 with randomized
+# weights, [LCE's README at that date](https://github.com/larq/compute-engine/blob/04ce741aeec20a228b6b724a931f842dd045d006/README.md)):
+#
+# | device, threads | QuickNet (58.6 %) | QuickNet-Large (62.7 %) | QuickNet-XL (67.0 %) |
+# |---|---|---|---|
+# | Raspberry Pi 4 B, 1 thread | 45.6 ms | 66.5 ms | 121.2 ms |
+# | Pixel 1, 1 thread | 21.2 ms | 32.0 ms | 55.8 ms |
+# | Raspberry Pi 4 B, 4 threads | 21.7 ms | 31.8 ms | 52.4 ms |
+# | Pixel 1, 4 threads | 11.6 ms | 16.9 ms | 29.7 ms |
+#
+# The same page gives 47.7 ms for Bi-RealNet (56.4 %) on a Pixel 1, against 61.3 ms
+# reported by dabnn, another binary inference library. Later versions of the README
+# rename these models and report newer numbers ([discussion](https://github.com/larq/compute-engine/discussions/662)); the
+# figures above are the dated ones. The LCE paper ([Bannink et al., MLSys
+# 2021](https://proceedings.mlsys.org/paper_files/paper/2021/hash/a0a81eed87dd44d6504fed5f81f6de5a-Abstract.html)) measures its binary convolutions at 8.5 to 18.5 times the speed
+# of their full-precision counterparts on a Pixel 1: a real gain, though well under
+# the 128x of Figure 3.1, a peak math rate of different hardware. LCE's
+# [optimization guide](https://docs.larq.dev/compute-engine/model_optimization_guide/) also asks for input channels in multiples of 32
+# and output channels in multiples of 8, the same packing seen in the file sizes.
+
+# %% [markdown]
+# ## The trained models
+#
+# Sizes and speed do not depend on the weights, accuracy does. The networks trained in
+# notebooks 03 and 04 are converted the same way (int8 calibrated on training images)
+# and run on the test split in the TFLite interpreter; a file preserves accuracy when
+# it is within 0.5 percentage points of its Keras model. The first lines say which
+# dataset the models were trained on: when the offline digits stood in for Cats &
+# Dogs, the accuracies are about digits.
+
+# %%
+for name, standin in sorted({(file["dataset"], file["offline_standin"])
+                             for file in record["trained"]["files"]}):
+    print(f"trained on {name}" + (" (offline stand-in for Cats & Dogs)" if standin else ""))
+verdict = {True: "yes", False: "NO", None: "no trained file was measured"}
+print(f"every file within {record['accuracy_tolerance_points']} points of its Keras model:",
+      verdict[record["trained"]["all_preserved"]])
+size_table(record, "trained").round(4)
+
+# %% [markdown]
+# ## What an engineer gets
+#
+# For each network, up to four `.tflite` files (kept in `files_dir` when it is set):
+# a float32 file, two int8 files and, where LCE is installed, a binary file, with the
+# sizes, ratios and latencies tabled above and in `results/bench_deploy.json`. The
+# caveats travel with them:
+#
+# - The binary file needs LCE's interpreter or a TFLite build with LCE's ops
+#   registered; stock TFLite cannot run `LceBconv2d`. LCE's optimized kernels target
+#   64-bit ARM (Android, Raspberry Pi); latencies measured on x86 are no guide.
+# - The binary files are not 32 times smaller: the first layer (binary weights
+#   stored as floats) and the float classifier,
+#   batch-norm parameters, padding of input channels to 32-bit words and the file's
+#   structure all cost bytes, and the tables above say how many. For GoogLeNet they
+#   add up to more than the 4x between 28x and 32x.
+# - The int8 files are integer from end to end: the caller quantizes the input image
+#   with the scale and zero point stored in the file, and dequantizes the output.
+# - A converted file is only as accurate as its Keras model: compare the precisions'
+#   accuracy in notebook 05 before choosing one.

@@ -1,0 +1,155 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,jupyter,cellView,-all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/reduced-precision/rpnn-course/blob/main/notebooks/07_ablations.ipynb)
+
+# %% [markdown]
+# # 07 · Ablations: measuring what the report only told
+#
+# The report mentions several experiments in a sentence each (the loss, dropout, binary
+# first and last layers) and lists ideas it never tried (Bop, padding, gain terms,
+# where to put batch normalization). Here each becomes a controlled comparison: one
+# network, binary AlexNet with the profile's recipe, one setting changed at a time,
+# the same data split and the same seeds for every condition, and several seeds per
+# condition so that the seed-to-seed spread is measured rather than guessed.
+#
+# A difference is called *beyond the seed spread* when it exceeds twice its standard
+# error, sqrt(s_b²/n_b + s_v²/n_v) over the seeds of the baseline b and the variant v.
+# With three seeds that is a rough screen, not a significance test. Accuracies are test
+# accuracies in percent; differences are in points.
+#
+# Every run writes one results record, and runs that are the same config (the baseline
+# shared by all ablations) are trained once. A run whose record exists is read, not
+# retrained; set `force = True` to train again.
+
+# %% tags=["setup"]
+# Setup: go to the repository root (cloning it on Colab), then import `utils` before
+# TensorFlow: it switches TensorFlow to the Keras 2 API that larq needs.
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's start-up chatter
+ON_COLAB = "google.colab" in sys.modules
+if ON_COLAB:
+    REPO_DIR = Path("/content/rpnn-course")
+    if not (REPO_DIR / "utils").is_dir():
+        import subprocess
+
+        url = os.environ.get("COURSE_REPO_URL", "https://github.com/reduced-precision/rpnn-course.git")
+        subprocess.run(["git", "clone", "--depth", "1", url, str(REPO_DIR)], check=True)
+    os.chdir(REPO_DIR)
+elif not Path("utils").is_dir() and Path("../utils").is_dir():
+    os.chdir("..")  # opened from notebooks/ in Jupyter
+if str(Path.cwd()) not in sys.path:
+    sys.path.insert(0, str(Path.cwd()))
+if ON_COLAB:
+    from utils.colab import prepare_runtime
+
+    prepare_runtime()
+
+import utils  # noqa: F401  (before TensorFlow: sets TF_USE_LEGACY_KERAS=1)
+
+print("working directory:", Path.cwd())
+
+# %% tags=["parameters"]
+# Parameters: papermill replaces these (see the README); edit them to explore.
+profile = "quick"  # "smoke" (seconds, tests), "quick" (CPU, minutes), "full" (report, GPU)
+dataset = "auto"  # "auto" (Cats & Dogs if available, else mnist5k), "cats_and_dogs", "mnist5k"
+figures_dir = "figures"  # where save_fig writes the PNGs
+results_dir = "results"  # where results records (JSON) go
+report_dir = "report"  # where the regenerated report goes
+force = False  # retrain even if a record exists
+
+# %%
+import matplotlib.pyplot as plt
+from IPython.display import Markdown, display
+
+from utils import ablations, plots
+from utils.ablation_runs import measured, run_ablations
+from utils.ablation_stats import condition_table, summary_table, verdict
+from utils.dataset_choice import resolve_dataset
+from utils.report import build_report
+
+choice = resolve_dataset(dataset)
+print(choice)
+dataset = choice.name
+
+# %% [markdown]
+# ## The baseline and the runs
+#
+# The baseline's settings (the profile's recipe, with batch normalization and dropout
+# 0.5 fixed for every condition), then one row per distinct training run.
+
+# %%
+ablations.settings_table(profile, dataset)
+
+# %%
+ablations.plan_table(profile, dataset)
+
+# %% [markdown]
+# ## Training
+#
+# The quick profile trains every config for a few epochs on a 2-core CPU (see
+# `ABLATION_PROFILES` in `utils/ablations.py` for how the length was chosen); the full
+# profile uses the report's setup and is meant for a GPU.
+
+# %%
+runs = run_ablations(profile, dataset, results_dir=results_dir, force=force)
+summary = summary_table(runs)
+summary.round(2)
+
+# %% [markdown]
+# ## Overview
+#
+# Each variant's mean test accuracy minus its baseline's, with twice the standard error
+# of the difference; orange points are beyond the seed spread. The bit-width sweep has
+# its own figure below.
+
+# %%
+figure = plots.plot_differences(summary)
+plots.save_fig(figure, ablations.OVERVIEW_FIGURE, figures_dir)
+
+# %% [markdown]
+# ## Each ablation: the claim, the measurement, the verdict
+#
+# For every ablation in turn: what the report said (in our words), what to keep in mind
+# when reading the measurement, the table of conditions (seeds, mean, spread and the
+# difference to the baseline), the figure (every seed as a point, mean ± std), and the
+# verdict. The claims and notes are kept with the ablation's definition in
+# `utils/ablations.py`.
+
+# %%
+for key in measured(runs):
+    ablation = ablations.get_ablation(key)
+    display(Markdown(f"### {ablation.title}\n\n**The report ({ablation.section_text}).** "
+                     f"{ablation.claim}\n\n**Keep in mind.** {ablation.note}"))
+    display(condition_table(summary, key))
+    figure = plots.plot_ablation(runs, key)
+    plots.save_fig(figure, ablations.figure_name(key), figures_dir)
+    display(figure)
+    plt.close(figure)  # shown here, next to its table, not again at the end of the cell
+    print(verdict(key, summary))
+
+# %% [markdown]
+# ## Regenerate the report
+#
+# The report gains an ablations section with the claims, tables, figures and verdicts
+# above, rebuilt from the results records.
+
+# %%
+print(build_report(results_dir, figures_dir, report_dir, profile=profile))
