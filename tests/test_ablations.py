@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_the_issue_s_ablations_are_all_defined():
     assert [a.key for a in ABLATIONS] == ["loss", "dropout", "first_layer", "last_layer",
-                                          "optimizer", "padding", "gain", "batch_norm", "bits"]
+                                          "optimizer", "padding", "gain", "batch_norm",
+                                          "range", "bits"]
     for ablation in ABLATIONS:
         assert ablation.sections and all(s.startswith("§") for s in ablation.sections)
         assert ablation.claim and ablation.claim_short and ablation.note
@@ -60,25 +61,44 @@ def test_every_condition_is_a_valid_config_of_binary_alexnet(profile):
 
 @pytest.mark.parametrize("ablation", ABLATIONS, ids=lambda a: a.key)
 def test_each_variant_differs_from_the_baseline_in_exactly_its_fields(ablation):
-    base = ablations.base_config("quick", "mnist5k", seed=1).to_dict()
+    shared = ablations.base_config("quick", "mnist5k", seed=1)
+    base = shared.replace(**ablation.baseline_overrides).to_dict()
     for label, overrides in ablation.variants.items():
-        variant = ablations.base_config("quick", "mnist5k", seed=1).replace(**overrides)
+        variant = shared.replace(**{**ablation.baseline_overrides, **overrides})
         changed = {name for name, value in variant.to_dict().items() if base[name] != value}
         assert changed == set(overrides), label
     assert ablation.fields == {name for o in ablation.variants.values() for name in o}
 
 
+def test_the_range_ablation_has_its_own_8_bit_baseline():
+    planned = ablations.plan("quick", "mnist5k", keys=["range"])
+    baselines = [run for run in planned if run.is_baseline]
+    assert len(baselines) == 3
+    assert all(run.condition == "fixed ranges (report)" for run in baselines)
+    assert {run.config.precision for run in baselines} == {"int8"}
+    # the fixed-range baseline and the float reference are the bit sweep's 8 and 32 bits
+    sweep = {run.config.config_hash() for run in ablations.plan("quick", "mnist5k",
+                                                                 keys=["bits"])}
+    shared = {run.config.config_hash() for run in planned} & sweep
+    assert len(shared) == 6  # 2 configs x 3 seeds, trained once for both ablations
+    learned = next(run for run in planned if run.condition == "learned activation range")
+    assert (learned.config.activation_range, learned.config.weight_range) == ("learned", "fixed")
+
+
 def test_baseline_is_shared_and_trained_once_per_seed():
     planned = ablations.plan("quick", "mnist5k")
+    own_baseline = {a.key for a in ABLATIONS if a.baseline_overrides}
+    assert own_baseline == {"range"}
     baselines = {run.seed: set() for run in planned}
     for run in planned:
-        if run.is_baseline:
+        if run.is_baseline and run.ablation not in own_baseline:
             baselines[run.seed].add(run.config.config_hash())
     assert all(len(hashes) == 1 for hashes in baselines.values())
-    # 1 baseline + 8 single variants + 5 extra bit widths, for each quick seed
+    # 1 baseline + 8 single variants + 5 extra bit widths + 4 range variants (its baseline
+    # and float reference are the sweep's 8 and 32 bits), for each quick seed
     seeds = ABLATION_PROFILES["quick"].seeds
     assert ABLATION_PROFILES["quick"].sweep_seeds == seeds
-    assert len(ablations.plan_table("quick", "mnist5k")) == 14 * len(seeds)
+    assert len(ablations.plan_table("quick", "mnist5k")) == 18 * len(seeds)
     base = ablations.base_config("quick", "mnist5k")
     assert base.precision == "binary" and base.batch_norm and base.dropout == 0.5
     assert base.image_size == 67 and base.width == 0.25 and base.epochs == 6
@@ -324,10 +344,12 @@ def test_runs_are_read_from_records_and_the_report_section_is_written(tmp_path):
         write_json_atomic(results / f"{run.config.run_name}.json",
                           _fake_record(run.config, 0.5 + 0.01 * index))
     runs = load_runs("smoke", "mnist5k", results)
-    assert measured(runs) == ["loss", "bits"]
+    # the sweep's 8- and 32-bit records are also the range ablation's baseline and float
+    assert measured(runs) == ["loss", "range", "bits"]
     every_plan = ablations.plan("smoke", "mnist5k")
-    # the shared baseline record counts for every ablation, the variants only for theirs
-    assert len(runs) == len(planned) + len(ABLATIONS) - 2
+    # the shared baseline record counts for every ablation but the range ablation (which
+    # has its own), the variants only for theirs
+    assert len(runs) == len(planned) + (len(ABLATIONS) - 3) + 2
     assert set(runs["ablation"]) == {a.key for a in ABLATIONS}
     assert runs.loc[runs["condition"] == "32 bits (float)", "bits"].tolist() == [32]
     assert runs["is_baseline"].sum() == len(ABLATIONS) == len(

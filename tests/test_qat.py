@@ -7,8 +7,8 @@ import tensorflow as tf
 from utils import deploy
 from utils.config import make_config
 from utils.deploy import convert_qat
-from utils.models import build_model, load_model, model_file_suffix, save_model, summary_figures
-from utils.names import precision_bits
+from utils.models import build_model, load_model, save_model, summary_figures
+from utils.names import model_file_suffix, precision_bits
 from utils.qat import is_qat_model, qat_summary
 from utils.tflite_files import count_lce_ops, operator_tensors
 

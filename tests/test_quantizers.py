@@ -173,3 +173,40 @@ def test_import_after_keras_3_tensorflow_raises_clear_error():
     assert "ImportError" in result.stderr
     assert "Import `utils` before TensorFlow" in result.stderr
     assert "restart" in result.stderr
+
+
+# --- the field's ranges: a learned activation clip and per-channel weight grids --------------
+
+
+def test_learned_range_relu_quantizes_on_its_own_range_and_learns_it():
+    from utils.quantizers import LearnedRangeReLU
+
+    quantizer = LearnedRangeReLU(2, initial_range=3.0)  # levels 0, 1, 2, 3
+    x = tf.constant([-1.0, 0.4, 1.6, 2.9, 5.0])
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        y = quantizer(x)
+    np.testing.assert_array_equal(y.numpy(), [0.0, 0.0, 2.0, 3.0, 3.0])
+    np.testing.assert_array_equal(tape.gradient(y, x).numpy(), [0, 1, 1, 1, 0])  # inside [0, α]
+    assert float(tape.gradient(y, quantizer.alpha)) == 1.0  # the one input above α
+    assert quantizer.precision == 2 and quantizer.alpha.trainable
+    clone = LearnedRangeReLU.from_config(quantizer.get_config())
+    assert (clone.k, clone.initial_range) == (2, 3.0)
+    with pytest.raises(ValueError, match="initial_range"):
+        LearnedRangeReLU(8, initial_range=0.0)
+
+
+def test_per_channel_kbit_weights_use_each_channels_own_grid():
+    from utils.quantizers import PerChannelKBitQuantizer
+
+    kernel = tf.constant([[0.3, -0.012], [-1.0, 0.02]])  # two output channels (columns)
+    with tf.GradientTape() as tape:
+        tape.watch(kernel)
+        quantized = PerChannelKBitQuantizer(8)(kernel)
+    # steps 1/127 and 0.02/127: 0.3 -> 38.1 -> 38 steps, -0.012 -> -76.2 -> -76 steps
+    expected = np.array([[38 / 127, -76 * 0.02 / 127], [-1.0, 0.02]])
+    np.testing.assert_allclose(quantized.numpy(), expected, rtol=1e-6)
+    np.testing.assert_array_equal(tape.gradient(quantized, kernel).numpy(), np.ones((2, 2)))
+    coarse = KBitQuantizer(8)(kernel).numpy()  # the report's single grid over [-1, 1)
+    # the small channel's -0.012 and 0.02 land on steps of 1/128: errors of 35% and 17%
+    assert coarse[0, 1] == pytest.approx(-2 / 128) and coarse[1, 1] == pytest.approx(3 / 128)

@@ -92,9 +92,9 @@ class LayerFactory:
              pool=None, name: str):
         """Convolution (+ optional max-pool) with its normalization and activation.
 
-        Float: conv -> [BN] -> ReLU -> [pool]. Quantized: conv -> [pool] -> [BN] (BN after
-        the pool as in larq's zoo, or before it with ``bn_after_pool=False``); the ReLU or
-        sign lives in the next layer's input quantizer.
+        Float: conv -> [BN] -> ReLU (or hardtanh) -> [pool]. Quantized: conv -> [pool] ->
+        [BN] (BN after the pool as in larq's zoo, or before it with ``bn_after_pool=False``);
+        the activation lives in the next layer's input quantizer.
         """
         settings = getattr(self.spec, role)
         filters = self.channels(filters)
@@ -116,8 +116,15 @@ class LayerFactory:
             use_bias=not self.batch_norm, name=name,
         )(x)
         x = self.normalize(x, name)
-        x = tf.keras.layers.ReLU(name=f"{name}_relu")(x)
+        x = self.activate(x, name)
         return pool(x) if pool else x
+
+    def activate(self, x, name: str):
+        """The float layers' activation: ReLU, or hardtanh = clip(x, -1, 1) (larq's)."""
+        if self.spec.activation == "hardtanh":
+            return tf.keras.layers.Activation(lq.activations.hard_tanh,
+                                              name=f"{name}_hardtanh")(x)
+        return tf.keras.layers.ReLU(name=f"{name}_relu")(x)
 
     def pool(self, x, size=3, strides=2, *, name: str):
         """Same-padded max-pool between blocks; in quantized nets followed by BN."""
@@ -156,7 +163,7 @@ class LayerFactory:
         else:
             x = tf.keras.layers.Dense(units, use_bias=not self.batch_norm, name=name)(x)
         x = self.normalize(x, name)
-        return tf.keras.layers.ReLU(name=f"{name}_relu")(x)
+        return self.activate(x, name)
 
     def classifier(self, x, num_classes: int):
         """Last layer and softmax. Float by default; quantized when ``quantize_last``."""

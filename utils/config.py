@@ -24,11 +24,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from utils.names import (
+    ACTIVATION_RANGES,
+    ACTIVATIONS,
     DATASETS,
     MIN_INPUT_SIZE,
     MODEL_NAMES,
     PROFILES,
     QAT_PRECISION,
+    WEIGHT_RANGES,
     check_choice,
     check_precision,
 )
@@ -37,6 +40,7 @@ __all__ = [
     "LOSSES",
     "MAIN_SEEDS",
     "LR_SCHEDULES",
+    "MODEL_OPTIONS",
     "OPTIMIZERS",
     "PROFILES",
     "PROFILE_TABLE",
@@ -54,7 +58,12 @@ _FLOAT_FIELDS = ("width", "learning_rate", "dropout", "bn_momentum", "pad_value"
 # a field out while it holds this default, so the configs of older records hash as before.
 # A new field goes here (and at the end of TrainConfig), with the default that reproduces
 # the behaviour from before it existed.
-_LATER_FIELDS: dict[str, Any] = {"magnitude_aware_sign": False}
+# The fields that build_model takes as options (the rest shape data, training or the name).
+MODEL_OPTIONS = ("batch_norm", "bn_momentum", "dropout", "quantize_first", "quantize_last",
+                 "pad_value", "bn_after_pool", "magnitude_aware_sign", "activation_range",
+                 "weight_range", "activation")
+_LATER_FIELDS: dict[str, Any] = {"magnitude_aware_sign": False, "activation_range": "fixed",
+                                 "weight_range": "fixed", "activation": "relu"}
 
 # Seeds of the main comparison (notebooks 03-05 and the report) per profile: three in the
 # quick profile, so that every difference between precisions is read against the seed
@@ -118,6 +127,10 @@ class TrainConfig:
         bop_threshold, bop_gamma: Bop's flip threshold and adaptivity rate.
         magnitude_aware_sign: binary only; scale sign-quantized kernels by their per-channel
             mean |w| (the gain term of report §3.2, §7.1).
+        activation_range, weight_range: k-bit only; "fixed" (the report's [0, 1) and
+            [-1, 1) grids), or "learned" activation ranges and "per_channel" weight ranges.
+        activation: "relu", or "hardtanh" (Moons et al.'s symmetric k-bit activations;
+            float and k-bit networks).
     """
 
     model: str
@@ -147,6 +160,9 @@ class TrainConfig:
     bop_threshold: float = 1e-8
     bop_gamma: float = 1e-4
     magnitude_aware_sign: bool = False
+    activation_range: str = "fixed"
+    weight_range: str = "fixed"
+    activation: str = "relu"
 
     def __post_init__(self):
         _validate(self)
@@ -158,6 +174,10 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         """The fields as a plain, JSON-serializable dict."""
         return dataclasses.asdict(self)
+
+    def model_options(self) -> dict[str, Any]:
+        """The fields that are options of :func:`utils.models.build_model`, by name."""
+        return {name: getattr(self, name) for name in MODEL_OPTIONS}
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
@@ -299,6 +319,18 @@ def _validate(config: TrainConfig) -> None:
             "fp32", QAT_PRECISION):
         raise ValueError(f"quantize_first and quantize_last apply to larq's precisions, not "
                          f"{config.precision!r}")
+    check_choice("activation", config.activation, ACTIVATIONS)
+    if config.activation != "relu" and not (
+            config.precision == "fp32" or config.precision.startswith("int")
+            and config.precision != QAT_PRECISION):
+        raise ValueError(f"activation 'hardtanh' applies to fp32 and the k-bit precisions "
+                         f"int2..int16, not {config.precision!r}")
+    check_choice("activation_range", config.activation_range, ACTIVATION_RANGES)
+    check_choice("weight_range", config.weight_range, WEIGHT_RANGES)
+    if (config.activation_range, config.weight_range) != ("fixed", "fixed") and not (
+            config.precision.startswith("int") and config.precision != QAT_PRECISION):
+        raise ValueError(f"activation_range and weight_range apply to the k-bit precisions "
+                         f"int2..int16, not {config.precision!r}")
     if config.warmup_epochs and config.lr_schedule != "cosine":
         raise ValueError("warmup_epochs needs lr_schedule 'cosine'; accepted schedules: "
                          f"{', '.join(LR_SCHEDULES)}")

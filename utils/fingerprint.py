@@ -34,12 +34,18 @@ ARCHITECTURE_MODULES = {"alexnet": "nets.alexnet", "googlenet": "nets.googlenet"
 PRECISION_MODULES: dict[str, tuple[str, ...]] = {"int8_qat": ("qat",)}
 
 
+def _precision_modules(precision: str) -> tuple[str, ...]:
+    if precision.startswith("abc_"):
+        return ("multibase",)
+    return PRECISION_MODULES.get(precision, ())
+
+
 def fingerprint_modules(model: str, precision: str) -> tuple[str, ...]:
     """Dotted module names under ``utils`` whose code shapes a ``model``/``precision`` run."""
     if model not in ARCHITECTURE_MODULES:
         raise ValueError(f"unknown model {model!r}; accepted: "
                          f"{', '.join(ARCHITECTURE_MODULES)}")
-    return (*SHARED_MODULES, ARCHITECTURE_MODULES[model], *PRECISION_MODULES.get(precision, ()))
+    return (*SHARED_MODULES, ARCHITECTURE_MODULES[model], *_precision_modules(precision))
 
 
 def _docstring_spans(tree: ast.AST) -> list[tuple[tuple[int, int], tuple[int, int]]]:

@@ -20,12 +20,12 @@ import tensorflow as tf
 
 from utils.autograph import skip_tf_keras_conversion
 from utils.blocks import LayerFactory
-from utils.names import MIN_INPUT_SIZE, MODEL_NAMES, QAT_PRECISION, check_choice
+from utils.names import MIN_INPUT_SIZE, MODEL_NAMES, check_choice
 from utils.nets import alexnet, googlenet, small
 from utils.precision import get_precision
 
-__all__ = ["MIN_INPUT_SIZE", "MODEL_NAMES", "build_model", "load_model", "model_file_suffix",
-           "save_model", "summary_figures", "summary_table"]
+__all__ = ["MIN_INPUT_SIZE", "MODEL_NAMES", "build_model", "load_model", "save_model",
+           "summary_figures", "summary_table"]
 
 skip_tf_keras_conversion()
 
@@ -72,14 +72,17 @@ def build_model(
     pad_value: float = 1.0,
     bn_after_pool: bool = True,
     magnitude_aware_sign: bool = False,
+    activation_range: str = "fixed",
+    weight_range: str = "fixed",
+    activation: str = "relu",
 ) -> tf.keras.Model:
     """Build a network of :data:`MODEL_NAMES` at a precision of :mod:`utils.precision`.
 
     Args:
         name: "alexnet", "googlenet", or the small "mlp" and "small_cnn" of notebook 02.
         precision: "fp32", "binary", "ternary", "int2".."int16" ("int8" = the report's 8-bit
-            network), or "int8_qat" (the float network with tfmot's quantization-aware
-            training, :mod:`utils.qat`).
+            network), "int8_qat" (the float network with tfmot's quantization-aware
+            training, :mod:`utils.qat`) or "abc_w<M>a<N>" (ABC-Net, :mod:`utils.multibase`).
         input_shape: (height, width, channels), at least ``MIN_INPUT_SIZE[name]`` pixels.
         num_classes: number of output classes (softmax).
         width: multiplies every channel count and dense width (1.0 = the papers').
@@ -96,13 +99,18 @@ def build_model(
         bn_after_pool: in quantized nets, normalize after the max-pool (larq zoo) or before.
         magnitude_aware_sign: binary only; sign-quantized kernels times their per-channel
             mean |w| (larq's ``MagnitudeAwareSign``, the gain term of report §3.2, §7.1).
+        activation_range, weight_range: k-bit only; "learned" activation ranges and
+            "per_channel" weight ranges instead of the report's fixed ones (notebook 07).
+        activation: "relu", or "hardtanh" for fp32 and k-bit networks (Moons et al.).
 
     Returns:
         An uncompiled ``tf.keras.Model`` named ``f"{name}_{precision}"``.
     """
     _check_arguments(name, input_shape, num_classes, width)
     spec = get_precision(precision, quantize_first=quantize_first, quantize_last=quantize_last,
-                         magnitude_aware=magnitude_aware_sign)
+                         magnitude_aware=magnitude_aware_sign,
+                         activation_range=activation_range, weight_range=weight_range,
+                         activation=activation)
     architecture, default_dropout = ARCHITECTURES[name]
     layers = LayerFactory(
         spec=spec,
@@ -160,13 +168,6 @@ def summary_table(model: tf.keras.Model) -> pd.DataFrame:
     """
     figures = summary_figures(model)
     return pd.DataFrame({model.name: pd.Series(figures, dtype="float64")})
-
-
-def model_file_suffix(precision: str) -> str:
-    """".keras" (Keras' native format), or ".h5" for QAT networks: tfmot's input quantizer
-    creates its variables twice when a native-format file is loaded, so such files fail to
-    load (tfmot 0.8.1); the HDF5 format loads them."""
-    return ".h5" if precision == QAT_PRECISION else ".keras"
 
 
 def save_model(model: tf.keras.Model, path: str | Path) -> Path:

@@ -12,6 +12,9 @@ import re
 
 __all__ = [
     "ACCEPTED_PRECISIONS",
+    "ACTIVATION_RANGES",
+    "ACTIVATIONS",
+    "WEIGHT_RANGES",
     "REPOSITORY",
     "REPOSITORY_BRANCH",
     "DATASETS",
@@ -27,6 +30,8 @@ __all__ = [
     "check_choice",
     "check_notebook_parameters",
     "check_precision",
+    "model_file_suffix",
+    "multibase_bases",
     "precision_bits",
     "precision_for_bits",
 ]
@@ -59,15 +64,28 @@ MAX_BITS = 16
 # "int8_qat": the field's 8-bit network (affine int8 of TFLite, quantization-aware training
 # with tensorflow-model-optimization; utils.qat), next to the report's fixed-grid "int8".
 QAT_PRECISION = "int8_qat"
+# "abc_w<M>a<N>": ABC-Net's multi-base binarization (Lin et al. 2017; utils.multibase), weights
+# as M binary bases and activations as N, with M up to 5 and N up to 3.
+MULTIBASE_WEIGHTS, MULTIBASE_ACTIVATIONS = range(1, 6), range(1, 4)
 ACCEPTED_PRECISIONS: tuple[str, ...] = (
     "fp32",
     "binary",
     "ternary",
     *(f"int{k}" for k in range(MIN_BITS, MAX_BITS + 1)),
     QAT_PRECISION,
+    *(f"abc_w{m}a{n}" for m in MULTIBASE_WEIGHTS for n in MULTIBASE_ACTIVATIONS),
 )
 PRECISION_NAMES_TEXT = (f"fp32, binary, ternary, int{MIN_BITS}..int{MAX_BITS} (e.g. int8), "
-                        f"{QAT_PRECISION}")
+                        f"{QAT_PRECISION}, abc_w<M>a<N> (M 1..5, N 1..3)")
+
+
+# How a k-bit network sets its ranges (notebook 07's range ablation): the report's fixed
+# ranges, or the field's learned activation ranges and per-channel weight ranges.
+ACTIVATION_RANGES = ("fixed", "learned")
+# The activation of float and k-bit layers: ReLU (report §4.4), or hardtanh, the symmetric
+# choice of Moons et al.'s k-bit networks (clip to [-1, 1]; k-bit: eq. 4.6's grid).
+ACTIVATIONS = ("relu", "hardtanh")
+WEIGHT_RANGES = ("fixed", "per_channel")
 
 
 def check_choice(name: str, value, accepted) -> None:
@@ -92,7 +110,7 @@ def check_precision(name) -> str:
 
 def precision_bits(name: str) -> int:
     """Bits per weight of a precision: 1 binary, 2 ternary, k for "int<k>", 8 for
-    "int8_qat", 32 for "fp32"."""
+    "int8_qat", M for "abc_w<M>a<N>" (M binary bases), 32 for "fp32"."""
     check_precision(name)
     if name == "binary":
         return 1
@@ -100,7 +118,18 @@ def precision_bits(name: str) -> int:
         return 2
     if name == "fp32":
         return 32
+    if name.startswith("abc_"):
+        return multibase_bases(name)[0]
     return int(re.match(r"int(\d+)", name).group(1))
+
+
+def multibase_bases(name: str) -> tuple[int, int]:
+    """(M weight bases, N activation bases) of an "abc_w<M>a<N>" precision."""
+    match = re.fullmatch(r"abc_w(\d)a(\d)", name)
+    if match is None or name not in ACCEPTED_PRECISIONS:
+        raise ValueError(f"{name!r} is not a multi-base precision; accepted: abc_w<M>a<N> "
+                         f"with M in 1..5 and N in 1..3, e.g. abc_w3a1")
+    return int(match[1]), int(match[2])
 
 
 def precision_for_bits(bits) -> str:
@@ -112,3 +141,10 @@ def precision_for_bits(bits) -> str:
     if isinstance(bits, int) and not isinstance(bits, bool) and MIN_BITS <= bits <= MAX_BITS:
         return f"int{bits}"
     raise ValueError(f"bit width must be 1, {MIN_BITS}..{MAX_BITS} or 32, got {bits!r}")
+
+
+def model_file_suffix(precision: str) -> str:
+    """".keras" (Keras' native format), or ".h5" for QAT networks: tfmot's input quantizer
+    creates its variables twice when a native-format file is loaded, so such files fail to
+    load (tfmot 0.8.1); the HDF5 format loads them."""
+    return ".h5" if precision == QAT_PRECISION else ".keras"

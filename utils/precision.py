@@ -27,8 +27,24 @@ from dataclasses import dataclass
 
 import larq as lq
 
-from utils.names import ACCEPTED_PRECISIONS, QAT_PRECISION, check_precision, precision_bits
-from utils.quantizers import KBitQuantizer, QuantizedReLU
+from utils.multibase import MultiBaseActivation, MultiBaseWeights
+from utils.names import (
+    ACCEPTED_PRECISIONS,
+    ACTIVATION_RANGES,
+    ACTIVATIONS,
+    QAT_PRECISION,
+    WEIGHT_RANGES,
+    check_choice,
+    check_precision,
+    multibase_bases,
+    precision_bits,
+)
+from utils.quantizers import (
+    KBitQuantizer,
+    LearnedRangeReLU,
+    PerChannelKBitQuantizer,
+    QuantizedReLU,
+)
 
 __all__ = [
     "ACCEPTED_PRECISIONS",
@@ -79,6 +95,8 @@ class PrecisionSpec:
         is_binary: True for sign-quantized hidden layers (padding with +1 applies).
         is_qat: True for "int8_qat": float layers here, which tfmot's quantization-aware
             training wraps once the float network is built (:mod:`utils.qat`).
+        activation: "relu" or "hardtanh", the activation of float layers (k-bit layers have
+            it in their input quantizer).
     """
 
     name: str
@@ -88,13 +106,15 @@ class PrecisionSpec:
     last: LayerQuantization
     is_binary: bool = False
     is_qat: bool = False
+    activation: str = "relu"
 
     @property
     def is_float(self) -> bool:
         return not (self.first.is_quantized or self.hidden.is_quantized or self.last.is_quantized)
 
 
-def _hidden_settings(name: str, magnitude_aware: bool = False) -> LayerQuantization:
+def _hidden_settings(name: str, magnitude_aware: bool = False, activation_range: str = "fixed",
+                     weight_range: str = "fixed", activation: str = "relu") -> LayerQuantization:
     if name == "binary":
         kernel = lq.quantizers.MagnitudeAwareSign if magnitude_aware else lq.quantizers.SteSign
         return LayerQuantization(
@@ -108,24 +128,53 @@ def _hidden_settings(name: str, magnitude_aware: bool = False) -> LayerQuantizat
             kernel_quantizer=lambda: lq.quantizers.SteTern(),
             kernel_constraint=lambda: lq.constraints.WeightClip(1.0),
         )
+    if name.startswith("abc_"):
+        weight_bases, activation_bases = multibase_bases(name)
+        return LayerQuantization(
+            input_quantizer=lambda: MultiBaseActivation(activation_bases),
+            kernel_quantizer=lambda: MultiBaseWeights(weight_bases),
+        )
     k = precision_bits(name)
+    if activation == "hardtanh":  # Moons et al.: the symmetric grid of eq. 4.6 on [-1, 1)
+        inputs = KBitQuantizer
+    else:
+        inputs = LearnedRangeReLU if activation_range == "learned" else QuantizedReLU
+    kernel = PerChannelKBitQuantizer if weight_range == "per_channel" else KBitQuantizer
     return LayerQuantization(
-        input_quantizer=lambda: QuantizedReLU(k),
-        kernel_quantizer=lambda: KBitQuantizer(k),
+        input_quantizer=lambda: inputs(k),
+        kernel_quantizer=lambda: kernel(k),
         kernel_constraint=lambda: lq.constraints.WeightClip(1.0),
     )
 
 
 def get_precision(
     name: str, *, quantize_first: bool = False, quantize_last: bool = False,
-    magnitude_aware: bool = False,
+    magnitude_aware: bool = False, activation_range: str = "fixed", weight_range: str = "fixed",
+    activation: str = "relu",
 ) -> PrecisionSpec:
     """Settings for precision ``name``; raises ValueError listing the accepted names.
 
     ``magnitude_aware`` (only with "binary") scales each sign-quantized kernel by its
     per-output-channel mean |w| (larq's ``MagnitudeAwareSign``; report §3.2, §7.1).
+    ``activation_range`` and ``weight_range`` (only with "int<k>") replace the report's fixed
+    ranges: "learned" activation ranges (:class:`~utils.quantizers.LearnedRangeReLU`) and
+    "per_channel" weight ranges (:class:`~utils.quantizers.PerChannelKBitQuantizer`).
+    ``activation`` "hardtanh" (fp32 and "int<k>") replaces ReLU by clip(x, -1, 1), on
+    eq. 4.6's symmetric grid in k-bit layers (Moons et al.'s QNNs). "abc_w<M>a<N>" is ABC-Net's
+    multi-base binarization (:mod:`utils.multibase`).
     """
     check_precision(name)
+    check_choice("activation", activation, ACTIVATIONS)
+    is_kbit = name.startswith("int") and name != QAT_PRECISION
+    if activation != "relu" and not (is_kbit or name == "fp32"):
+        raise ValueError(f"activation {activation!r} applies to fp32 and int2..int16, "
+                         f"not to {name!r}")
+    check_choice("activation_range", activation_range, ACTIVATION_RANGES)
+    check_choice("weight_range", weight_range, WEIGHT_RANGES)
+    if (activation_range, weight_range) != ("fixed", "fixed") and not is_kbit or (
+            activation_range == "learned" and activation != "relu"):
+        raise ValueError(f"activation_range and weight_range choose the ranges of the k-bit "
+                         f"precisions int2..int16 (a learned range: of ReLU), not of {name!r}")
     if magnitude_aware and name != "binary":
         raise ValueError(
             f"magnitude_aware scales sign-quantized kernels and needs precision 'binary', "
@@ -137,12 +186,12 @@ def get_precision(
                              f"{name!r} quantizes every layer or none")
         floating = LayerQuantization()
         return PrecisionSpec(name, precision_bits(name), floating, floating, floating,
-                             is_qat=name == QAT_PRECISION)
+                             is_qat=name == QAT_PRECISION, activation=activation)
 
-    hidden = _hidden_settings(name, magnitude_aware)
+    hidden = _hidden_settings(name, magnitude_aware, activation_range, weight_range, activation)
     first = hidden if quantize_first else LayerQuantization(
         kernel_quantizer=hidden.kernel_quantizer, kernel_constraint=hidden.kernel_constraint
     )
     last = hidden if quantize_last else LayerQuantization()
     return PrecisionSpec(name, precision_bits(name), first, hidden, last,
-                         is_binary=name == "binary")
+                         is_binary=name == "binary", activation=activation)

@@ -1,5 +1,7 @@
 """The quantizers larq does not ship: k-bit (report eq. 4.6/4.7), symmetric with a clipping
-threshold (eqs. 3.1-3.4) and a quantized ReLU for k-bit hidden layers (report §4.4).
+threshold (eqs. 3.1-3.4) and a quantized ReLU for k-bit hidden layers (report §4.4), and
+the two range choices that separate the report's 8-bit networks from the field's: a ReLU
+whose clipping range is learned (PACT) and a k-bit weight grid scaled per output channel.
 
 Binary and ternary quantizers come from larq (``ste_sign``, ``ste_tern``, ``weight_clip``)
 and are not rewritten here. Every class below is a ``larq.quantizers.Quantizer``, so it can
@@ -22,6 +24,8 @@ from utils.names import MAX_BITS, MIN_BITS
 
 __all__ = [
     "KBitQuantizer",
+    "LearnedRangeReLU",
+    "PerChannelKBitQuantizer",
     "QuantizedReLU",
     "SymmetricQuantizer",
     "symmetric_levels",
@@ -192,3 +196,74 @@ class SymmetricQuantizer(lq.quantizers.Quantizer):
 
     def get_config(self):
         return {**super().get_config(), "k": self.k, "alpha": self.alpha}
+
+
+def _round_straight_through(values: tf.Tensor, step) -> tf.Tensor:
+    """``values`` rounded to multiples of ``step``; the gradient passes as if not rounded."""
+    return values + tf.stop_gradient(tf.round(values / step) * step - values)
+
+
+@tf.keras.utils.register_keras_serializable(package="utils")
+class LearnedRangeReLU(lq.quantizers.Quantizer):
+    r"""k-bit ReLU whose clipping range [0, α] is learned (PACT, Choi et al. 2018).
+
+    Forward:  y = clip(x, 0, α) on the 2^k levels {0, α/(2^k − 1), ..., α}: TFLite's
+    unsigned affine activation grid (scale α/(2^k − 1), zero point 0) with a trained α.
+    Backward: the gradient passes to x where 0 ≤ x ≤ α and to α where x > α; the rounding
+    is straight-through. Where :class:`QuantizedReLU` fixes the range at [0, 1) (report
+    §4.4), this one lets each layer find its own.
+
+    Args:
+        k: bit width, 2 to 16.
+        initial_range: α at the start of training (4.0: batch-normalized inputs rarely
+            exceed 4 standard deviations).
+    """
+
+    def __init__(self, k: int = 8, initial_range: float = 4.0, **kwargs):
+        self.k = _check_bits(k)
+        if not initial_range > 0:
+            raise ValueError(f"initial_range must be positive, got {initial_range!r}")
+        self.initial_range = float(initial_range)
+        self.precision = self.k
+        super().__init__(**kwargs)
+
+    def build(self, input_shape):
+        self.alpha = self.add_weight(
+            name="alpha", shape=(), trainable=True,
+            initializer=tf.keras.initializers.Constant(self.initial_range))
+        super().build(input_shape)
+
+    def call(self, inputs):
+        clipped = tf.minimum(tf.nn.relu(inputs), self.alpha)
+        return _round_straight_through(clipped, self.alpha / (2.0**self.k - 1.0))
+
+    def get_config(self):
+        return {**super().get_config(), "k": self.k, "initial_range": self.initial_range}
+
+
+@tf.keras.utils.register_keras_serializable(package="utils")
+class PerChannelKBitQuantizer(lq.quantizers.Quantizer):
+    r"""k-bit weights on a symmetric grid scaled per output channel (TFLite's weight scheme).
+
+    Forward:  q = S_c · round(w / S_c) with S_c = max|w_c| / (2^(k−1) − 1) for each output
+    channel c (the last axis): every channel spans its own range on 2^k − 1 levels, zero
+    included, where :class:`KBitQuantizer` puts every weight on one grid over [−1, 1)
+    (report eq. 4.6). Backward: straight-through; S_c is treated as a constant.
+
+    Args:
+        k: bit width, 2 to 16.
+    """
+
+    def __init__(self, k: int = 8, **kwargs):
+        self.k = _check_bits(k)
+        self.precision = self.k
+        super().__init__(**kwargs)
+
+    def call(self, inputs):
+        axes = list(range(len(inputs.shape) - 1))
+        largest = tf.stop_gradient(tf.reduce_max(tf.abs(inputs), axis=axes))
+        step = tf.maximum(largest, 1e-12) / (2.0 ** (self.k - 1) - 1.0)
+        return _round_straight_through(inputs, step)
+
+    def get_config(self):
+        return {**super().get_config(), "k": self.k}

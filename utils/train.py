@@ -47,13 +47,22 @@ from utils.distribute import choose_strategy, describe_strategy, device_name
 from utils.environment import environment_info
 from utils.files import write_json_atomic
 from utils.fingerprint import code_fingerprint
-from utils.models import load_model, model_file_suffix, save_model, summary_figures
-from utils.names import ACCEPTED_PRECISIONS, DATASETS, MODEL_NAMES, PROFILES
+from utils.models import load_model, save_model, summary_figures
+from utils.names import (
+    ACCEPTED_PRECISIONS,
+    ACTIVATION_RANGES,
+    DATASETS,
+    MODEL_NAMES,
+    PROFILES,
+    WEIGHT_RANGES,
+    model_file_suffix,
+)
 from utils.records import compare_records, format_record, load_record, record_path
 from utils.training import (
     best_epoch,
     build_from_config,
     compile_from_config,
+    configure_threads,
     evaluate,
     fit,
     seed_everything,
@@ -166,7 +175,9 @@ def _train(config: TrainConfig, paths: RunPaths, *, data_dir, verbose: int, stra
               verbose=verbose, callbacks=callbacks)
     metrics = evaluate(model, splits)
     save_model(model, paths.model)
-    environment = environment_info(device=device_name(), strategy=strategy_text)
+    environment = environment_info(
+        device=device_name(), strategy=strategy_text,
+        intra_op_threads=tf.config.threading.get_intra_op_parallelism_threads())
     record = _record(config, paths, splits, log, metrics, model, environment,
                      time.perf_counter() - started)
     return model, record
@@ -267,6 +278,10 @@ def _parser() -> argparse.ArgumentParser:
     model.add_argument("--pad-value", type=float, help="value of padded pixels, in [-1, 1]")
     model.add_argument("--magnitude-aware-sign", action=argparse.BooleanOptionalAction,
                        help="binary only: scale sign kernels by their mean |w| per channel")
+    model.add_argument("--activation-range", choices=ACTIVATION_RANGES,
+                       help="k-bit only: the report's fixed [0, 1) or a learned range")
+    model.add_argument("--weight-range", choices=WEIGHT_RANGES,
+                       help="k-bit only: the report's fixed [-1, 1) or per-channel scales")
     model.add_argument("--augment", action=argparse.BooleanOptionalAction)
     model.add_argument("--bop-threshold", type=float)
     model.add_argument("--bop-gamma", type=float)
@@ -302,6 +317,7 @@ def config_from_args(argv: list[str] | None = None) -> tuple[TrainConfig, argpar
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point: run one experiment and print its record's summary."""
     config, args = config_from_args(argv)
+    configure_threads()  # before anything starts TensorFlow's runtime
     if config.dataset == "cats_and_dogs":  # download and prepare it first, as notebooks do
         from utils.dataset_choice import resolve_dataset
 
