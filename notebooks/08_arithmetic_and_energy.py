@@ -1,0 +1,444 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,jupyter,cellView,-all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/reduced-precision/rpnn-course/blob/main/notebooks/08_arithmetic_and_energy.ipynb)
+
+# %% [markdown]
+# # 08 · What the hardware computes, and what it costs
+#
+# The earlier notebooks count bits and multiply-accumulates (MACs), and notebook 06
+# measures real files. Two questions remain that the reference report raises and leaves
+# open. What arithmetic does a device actually do with an 8-bit or a binary layer? The
+# report describes the XNOR-and-popcount trick (§3.2) and the integer-only 8-bit layer
+# only in words. And what does a precision save in energy? The report's motivation and
+# conclusion (§1, §3.1, §8) speak of power, while §7 warns that a laptop running float
+# code cannot say.
+#
+# This notebook answers both with numbers:
+#
+# 1. **An int8 convolution, by hand.** One layer of a real full-integer `.tflite` file,
+#    recomputed in numpy from its stored integers: int32 sums, a fixed-point multiplier,
+#    TFLite's rounding. It must give the interpreter's bytes.
+# 2. **A binary convolution, by XNOR and popcount.** Bits packed eight to a byte, and
+#    2·popcount(XNOR(a, w)) − n in place of the multiplications. It must give larq's
+#    output.
+# 3. **Energy per inference** of AlexNet and GoogLeNet at every precision, from a
+#    45 nm cost table (Horowitz, ISSCC 2014), split into compute and memory.
+# 4. **Accuracy against energy** for the networks trained in this profile: which
+#    precision reaches a given accuracy for the least energy?
+
+# %% tags=["setup"]
+# Setup: go to the repository root (cloning it on Colab), keep the course folder on Google
+# Drive when on Colab, then import `utils` before TensorFlow: it switches TensorFlow to the
+# Keras 2 API that larq needs.
+import os
+import sys
+from pathlib import Path
+
+ON_COLAB = "google.colab" in sys.modules
+if ON_COLAB:
+    REPO_DIR = Path("/content/rpnn-course")
+    if not (REPO_DIR / "utils").is_dir():
+        import subprocess
+
+        url = os.environ.get("COURSE_REPO_URL", "https://github.com/reduced-precision/rpnn-course.git")
+        subprocess.run(["git", "clone", "--depth", "1", url, str(REPO_DIR)], check=True)
+    os.chdir(REPO_DIR)
+elif not Path("utils").is_dir() and Path("../utils").is_dir():
+    os.chdir("..")  # opened from notebooks/ in Jupyter
+if str(Path.cwd()) not in sys.path:
+    sys.path.insert(0, str(Path.cwd()))
+if ON_COLAB:
+    from utils.colab import prepare_runtime, use_drive
+
+    prepare_runtime()
+    use_drive()  # asks to mount Google Drive: the course folder then outlives the runtime
+
+import utils  # noqa: F401  (before TensorFlow: sets TF_USE_LEGACY_KERAS=1)
+from utils.environment import quiet_start
+
+quiet_start()  # hides TensorFlow's CUDA probing on CPU runtimes, and nothing you can act on
+print("working directory:", Path.cwd())
+
+# %% tags=["parameters"]
+# Parameters: papermill replaces these (see the README); edit them to explore.
+profile = "quick"  # "smoke" (seconds, tests), "quick" (CPU, minutes), "full" (report, GPU)
+dataset = "auto"  # "auto" (Cats & Dogs if available, else mnist5k), "cats_and_dogs", "mnist5k"
+course_dir = None  # None: $COURSE_DIR, else the repository (the course folder, utils.course)
+figures_dir = None  # None: the course folder's, for this profile and dataset
+results_dir = None  # None: the course folder's (training records and benchmarks)
+report_dir = None  # None: the course folder's (not used here)
+data_dir = None  # None: the course folder's data/ (downloads, prepared datasets)
+limit = None  # dry run: at most this many images per split (None: all)
+epochs = None  # dry run: this many epochs per run (None: the profile's)
+weight_memory = "dram"  # where weights are read from: "dram", "sram_1mb", "sram_32kb", "sram_8kb"
+accumulator_bits = 32  # width of the integer MACs' accumulator
+accuracy_margin_points = 1.0  # the accuracy bar: this many points below the best network
+
+# %%
+from pathlib import Path
+
+import pandas as pd
+import tensorflow as tf
+from IPython.display import display
+from tensorflow.lite.python.convert_phase import ConverterError
+
+from utils import plots
+from utils.ablation_runs import load_runs
+from utils.ablations import ABLATION_PROFILES
+from utils.arithmetic import binary_layer_table, int8_conv_table, int8_output_steps
+from utils.batches import to_arrays
+from utils.config import dry_run_overrides
+from utils.course import notebook_folders
+from utils.data import load_dataset
+from utils.deploy import convert_int8, convert_qat
+from utils.energy import (
+    accuracy_energy_table,
+    cheapest_at_accuracy,
+    cost_table,
+    count_activation_values,
+    energy_record,
+    energy_table,
+    mac_energy_pj,
+    mac_table,
+    wider_configs,
+)
+from utils.energy_plots import plot_accuracy_vs_energy, plot_energy_breakdown, plot_mac_energy
+from utils.experiments import run_configs, train_precisions
+from utils.files import write_json_atomic
+from utils.models import build_model, load_model, summary_figures
+from utils.names import QAT_PRECISION
+from utils.records import load_record, main_records
+
+choice, folders = notebook_folders(profile, dataset, course_dir, data_dir=data_dir,
+                                   results_dir=results_dir, figures_dir=figures_dir,
+                                   report_dir=report_dir)
+dataset, figures_dir, results_dir, report_dir = (choice.name, folders.figures, folders.results,
+                                                 folders.report)
+dry_run = dry_run_overrides(limit, epochs)  # {} unless a dry run
+assumptions = {"weight_memory": weight_memory, "accumulator_bits": accumulator_bits}
+
+# %% [markdown]
+# ## The trained AlexNet
+#
+# The layers below come from AlexNet as trained in notebook 03 in this profile (its
+# first seed). When the saved models exist they are loaded; otherwise they are trained
+# now, which takes as long as notebook 03 does. A few test images feed the layers.
+
+# %%
+records = {record["config"]["precision"]: record for record in train_precisions(
+    "alexnet", dataset, profile, results_dir=results_dir, data_dir=folders.data, seeds=(0,),
+    require_model=True, verbose=0, **dry_run)}
+config = records["fp32"]["config"]
+splits = load_dataset(dataset, config["image_size"], 64, data_dir=folders.data,
+                      seed=config["seed"], limit=config.get("limit"))
+test_images, _ = to_arrays(splits.test, 4)
+print({precision: round(record["test_accuracy"], 4) for precision, record in records.items()})
+
+# %% [markdown]
+# ## 1 · An int8 convolution, by hand
+#
+# Every tensor of a full-integer file stores integers q with a scale S and a zero
+# point Z, r = S·(q − Z) (notebook 01). The weights have Z = 0, so one output of a
+# convolution is
+#
+# $$q_{out} = Z_{out} + M \cdot \Big(\sum (q_{in} - Z_{in})\, q_w + q_{bias}\Big), \qquad
+#   M = \frac{S_{in} S_w}{S_{out}},$$
+#
+# an int32 sum of int8 products plus an int32 bias, then one real multiplier per
+# output channel. A device has no float unit to spare for M, so TFLite stores it as
+# M = M0 · 2^shift with M0 in [0.5, 1) kept as a 31-bit integer, and applies it with an
+# integer multiply, keeping the high half, and a rounding shift. The result gets the
+# output zero point and is clamped to int8 (and to the range of a fused ReLU).
+#
+# The file is the field's int8 network (`int8_qat`, trained with quantization-aware
+# training and converted by TFLite without calibration). Where TFLite's converter cannot
+# make that file (seen with an untrained AlexNet at full size, whose 9216x4096 dense
+# kernel kept its fake quantization as a TensorFlow op), the file is instead the
+# post-training int8 file of the float network, calibrated on 200 training images, as
+# notebook 06 makes it. The interpreter runs one test image with every intermediate
+# tensor kept, so each convolution's real int8 input is read back and the layer
+# recomputed from it. Two kinds of TFLite kernels are compared: its *reference*
+# kernels, whose rounding `utils.arithmetic` mirrors, and the *optimized* kernels a
+# device runs. The hidden dense layers of the `int8_qat` network are 1x1 convolutions
+# (so that TFLite folds their batch normalization), so they appear here too.
+
+# %%
+try:
+    int8_file = convert_qat(load_model(records[QAT_PRECISION]["model_path"]))
+    int8_source = f"alexnet {QAT_PRECISION}"
+except ConverterError as error:
+    print(f"TFLite could not convert the {QAT_PRECISION} network ({str(error)[:200]}...)")
+    calibration, _ = to_arrays(splits.train, 200)
+    int8_file = convert_int8(load_model(records["fp32"]["model_path"]), calibration)
+    int8_source = "alexnet fp32, post-training int8"
+print("int8 file:", int8_source)
+int8_checks = int8_conv_table(int8_file, test_images[0])
+print(f"{len(int8_checks)} CONV_2D ops, {int8_checks['outputs'].sum():,} int8 outputs; largest "
+      f"difference: {int8_checks['max_difference_reference'].max()} steps against the "
+      f"reference kernels, {int8_checks['max_difference_optimized'].max()} against the "
+      f"optimized ones ({int8_checks['differing_optimized'].sum()} outputs differ)")
+display(int8_checks)
+
+# %% [markdown]
+# The same arithmetic for one output of the first layer, step by step: the exact
+# product of the sum and M, next to what the integer pipeline makes of it.
+
+# %%
+first = int8_checks.loc[0]
+position = (first["output"][0] // 2, first["output"][1] // 2, 0)
+pd.Series(int8_output_steps(int8_file, test_images[0], 0, position), dtype=object)
+
+# %% [markdown]
+# Against the reference kernels the by-hand layer is exact. The optimized kernels can
+# differ by one step, on negative outputs whose value after the high multiply sits
+# exactly on a half of the final step: they round such a tie up, the reference rounds
+# it away from zero. The arithmetic is the same; only the tie rule differs, and such
+# ties are rare (the count is printed above).
+
+# %% [markdown]
+# ## 2 · A binary convolution, by XNOR and popcount
+#
+# Store +1 as bit 1 and −1 as bit 0. The product of two ±1 values is +1 exactly when
+# their bits agree, which is what XNOR computes, so a dot product of n such values is
+#
+# $$\sum_i a_i w_i = (\text{agreements}) - (\text{disagreements})
+#   = 2\,\mathrm{popcount}(\mathrm{XNOR}(a, w)) - n .$$
+#
+# `utils.arithmetic.binary_layer_by_hand` packs the inputs' and the kernel's signs
+# along the input channels with `numpy.packbits`, XNORs them a byte at a time, counts
+# the ones with a lookup table, and applies the formula. The padded border of a
+# same-padded layer is +1 (`pad_values=1.0`, report §7.1), so every window holds its
+# full n bits. Each binary layer of the trained binary AlexNet runs on the inputs a test
+# image gives it. With plain ±1 kernels, the course's default, the two results are equal
+# bit for bit: every output is a small integer, exact in float32. A network trained with
+# a per-channel gain on its kernel (the `magnitude_aware_sign` setting, larq's
+# `MagnitudeAwareSign`, report §7.1) multiplies each popcount by one float per output
+# channel, which the layer sums in another order, so such layers agree to float
+# rounding. The `kernel_scale` column says which kind each layer is.
+
+# %%
+binary_model = load_model(records["binary"]["model_path"])
+binary_checks = binary_layer_table(binary_model, test_images[:1])
+print(f"{len(binary_checks)} binary layers; equal to larq's output: "
+      f"{int(binary_checks['equal'].sum())}; largest relative difference: "
+      f"{binary_checks['relative_difference'].max():.1e}")
+display(binary_checks)
+
+# %% [markdown]
+# What packing buys: the packed kernel against the same kernel in float32, and one
+# byte-wide XNOR-popcount for every eight multiply-accumulates. A 64-bit processor
+# does 64 at once, and a channel count that is not a multiple of 8 wastes the rest of
+# its last byte.
+
+# %%
+packed, floats = binary_checks[["packed_weight_bytes", "float_weight_bytes"]].sum()
+xnors, macs = binary_checks[["xnor_popcounts", "macs"]].sum()
+print(f"binary weights: {packed:,} bytes packed against {floats:,} in float32 "
+      f"({floats / packed:.1f}x smaller); {xnors:,} byte-wide XNOR-popcounts in place of "
+      f"{macs:,} MACs ({macs / xnors:.1f} MACs each)")
+
+# %% [markdown]
+# ## 3 · Energy per inference
+#
+# A processor's energy goes into two things: arithmetic and moving data. Horowitz's
+# table for 45 nm CMOS (ISSCC 2014) gives both; the 32-bit DRAM figure is the one Han
+# et al. (NeurIPS 2015) quote from it.
+
+# %%
+cost_table()
+
+# %% [markdown]
+# Widths the table does not list are scaled from it: an adder's energy grows about
+# linearly with its width, a multiplier's with the square of it. One MAC is a multiply
+# and an add: a float multiply and add for float32; for k-bit integers a k-bit
+# multiply and an add in the accumulator (32 bits, as TFLite's int8 kernels sum); for
+# binary, an XNOR and a share of a popcount, counted here as one 1-bit add. That last
+# figure is an assumption, and a low one: an adder tree that counts n bits does about
+# (log₂ n)/2 one-bit additions per input bit. Below 8 bits the accumulator costs more
+# than the multiplier, so int4 and int2 save much less per MAC than their width
+# suggests; binary escapes that because the popcount replaces the wide adds.
+
+# %%
+macs_table = mac_table(accumulator_bits=accumulator_bits)
+plots.save_fig(plot_mac_energy(macs_table), "08_mac_energy", figures_dir)
+macs_table.round(4)
+
+# %% [markdown]
+# ### AlexNet and GoogLeNet at full size
+#
+# The estimate for one inference (one image), from larq's summary of each network and a
+# count of the values its layers pass on:
+#
+# - **compute**: each MAC at its precision. larq gives a MAC the wider of its two
+#   operands' widths, so the float first layer of a binary or k-bit network (report
+#   §4.3) counts as float32 MACs, and the classifier too;
+# - **weights**: every stored parameter read once per image at its stored width, packed
+#   densely, from `weight_memory` (DRAM by default: AlexNet's 58 million weights, with
+#   two classes, do not fit on a small chip);
+# - **activations**: every value a convolution or dense layer outputs (and the image)
+#   written once and read once in a 32 KB on-chip SRAM, at the precision's activation
+#   width (batch normalization, ReLU and pooling taken as fused into the layer).
+#
+# Left out: control, clocks, moving data between SRAM and the arithmetic units, the
+# batch-norm and pooling arithmetic, and batching, which would read each weight once for
+# many images. Read the figures as orders of magnitude and ratios, not as what a chip
+# draws. (The smoke profile builds the networks at 1/16 of their width, to stay quick.)
+
+# %%
+full_width = 1 / 16 if profile == "smoke" else 1.0
+full_shapes = {"alexnet": (227, 227, 3), "googlenet": (224, 224, 3)}
+precisions = ("fp32", "int16", "int8", QAT_PRECISION, "int4", "int2", "ternary", "binary")
+figures = {}
+for name, shape in full_shapes.items():
+    for precision in precisions:
+        network = build_model(name, precision, shape, 2, width=full_width)
+        figures[name, precision] = {**summary_figures(network),
+                                    "activation_values": count_activation_values(network)}
+        tf.keras.backend.clear_session()
+full_size = energy_table(figures, **assumptions)
+full_size[["macs_total", "memory_mib", "compute_uj", "weights_uj", "activations_uj",
+           "total_uj", "compute_share", "fp32_over_this"]].round(3)
+
+# %%
+plots.save_fig(plot_energy_breakdown(full_size), "08_energy_breakdown", figures_dir)
+
+# %% [markdown]
+# How to read it:
+#
+# - A 32-bit word from DRAM costs as much as hundreds to thousands of MACs (640 pJ,
+#   against 4.6 pJ for a float32 MAC and 0.3 pJ for an int8 one). A network with many
+#   weights per MAC spends most of its energy fetching weights: AlexNet, whose dense
+#   layers hold most of its weights and do few of its MACs. GoogLeNet has about a tenth
+#   of AlexNet's weights and more MACs, so its compute weighs more.
+# - Fewer bits per weight cut the weight part in proportion, 32 times from float32 to
+#   binary.
+# - The compute of larq's k-bit and binary networks has a floor: their first layer
+#   reads the image in float and their classifier is float (report §4.3), so those
+#   MACs are float32 MACs. The `int8_qat` network, integer from end to end, has no such
+#   floor. The share of float MACs in each network's MACs and in its compute energy:
+
+# %%
+float_macs = pd.DataFrame({
+    key: {"% of MACs": 100 * values.get("macs_32bit", 0) / values["macs_total"],
+          "% of compute energy": 100 * values.get("macs_32bit", 0) * mac_energy_pj("fp32")
+          / 1e6 / full_size.loc[key, "compute_uj"]}
+    for key, values in figures.items() if key[1] != "fp32"}).T
+float_macs.round(1)
+
+# %% [markdown]
+# If the weights fit on the chip, the picture changes: the same networks with every
+# weight read from a 1 MB SRAM instead (only the networks whose weights fit in 1 MB
+# could do that for real; the last column says which).
+
+# %%
+on_chip = energy_table(figures, **{**assumptions, "weight_memory": "sram_1mb"})
+pd.DataFrame({"total µJ, weights in DRAM": energy_table(figures, **{
+                  **assumptions, "weight_memory": "dram"})["total_uj"],
+              "total µJ, weights in 1 MB SRAM": on_chip["total_uj"],
+              "compute share on chip": on_chip["compute_share"],
+              "weights fit in 1 MB": full_size["memory_mib"] * 2**20 <= 1e6}).round(3)
+
+# %% [markdown]
+# ## 4 · Accuracy against energy
+#
+# Energy alone says nothing about a network that no longer classifies. Moons et al.'s
+# *Minimum Energy Quantized Neural Networks*, which the report's 8-bit network follows
+# (§4.4), ask the question that matters: at a required accuracy, which precision (and
+# how wide a network) costs least? Here are the networks trained in this profile,
+# each at its trained size (the quick profile's reduced inputs and widths, not the
+# full size above): the main comparison of notebooks 03 and 04, and notebook 07's
+# bit-width sweep of AlexNet where its records exist. Each point is the mean over
+# seeds with one standard deviation; energy counts compute and weights only, since the
+# records hold larq's summary and not the activation counts (at full size, above, the
+# activations were the smallest of the three parts). Moons et al.'s second knob is the
+# width: binary and 4-bit AlexNet trained at twice the sweep's width, with the sweep's
+# recipe and seeds (`utils.energy.wider_configs`), join the figure as their own series,
+# labelled by width. In the committed quick run their records exist; elsewhere they are
+# trained here (six short runs).
+
+# %%
+main = [record for record in main_records(results_dir, profile, **dry_run)
+        if record["config"]["dataset"] == dataset]
+sweep = []  # the profiles that have ablations (notebook 07) have a bit-width sweep
+if profile in ABLATION_PROFILES:
+    sweep_runs = load_runs(profile, dataset, results_dir, keys=["bits"])
+    sweep = [load_record(Path(results_dir) / f"{name}.json")
+             for name in sweep_runs["run_name"].dropna().unique()]
+wider = []  # binary and 4-bit AlexNet at twice the sweep's width (records committed in quick)
+if profile in ABLATION_PROFILES:
+    wider = run_configs(wider_configs(profile, dataset, **dry_run), results_dir=results_dir,
+                        data_dir=folders.data, verbose=0)
+trained = accuracy_energy_table({"main comparison": main, "bit-width sweep": sweep},
+                                **assumptions)
+print(f"{len(main)} main records, {len(sweep)} sweep records, {len(wider)} wider networks")
+trained.round(4)
+
+# %%
+best = trained["accuracy_mean"].max()
+bar = best - accuracy_margin_points / 100
+figure = plot_accuracy_vs_energy(trained, wider, min_accuracy=bar, **assumptions)
+plots.save_fig(figure, "08_accuracy_vs_energy", figures_dir)
+
+# %% [markdown]
+# The cheapest network within a few points of the most accurate one, for several
+# margins:
+
+# %%
+everything = pd.concat([trained, accuracy_energy_table({"wider networks": wider},
+                                                       **assumptions)], ignore_index=True)
+for margin in (0.5, 1.0, 2.0, 5.0):
+    row = cheapest_at_accuracy(everything, max(0.0, best - margin / 100))
+    print(f"within {margin:3.1f} points of {100 * best:.1f}%: {row['model']} "
+          f"{row['precision']} (width {row['width']:g}), {100 * row['accuracy_mean']:.1f}% "
+          f"at {row['total_uj']:.3g} µJ")
+
+# %% [markdown]
+# The record of this notebook, `energy.json` in the results folder, keeps these
+# tables, the assumptions and the by-hand checks for the report.
+
+# %%
+checks = {
+    "int8": {"file": int8_source, "ops": len(int8_checks),
+             "outputs": int(int8_checks["outputs"].sum()),
+             "max_difference_reference": int(int8_checks["max_difference_reference"].max()),
+             "max_difference_optimized": int(int8_checks["max_difference_optimized"].max()),
+             "differing_optimized": int(int8_checks["differing_optimized"].sum())},
+    "binary": {"layers": len(binary_checks), "equal": int(binary_checks["equal"].sum()),
+               "max_relative_difference": float(binary_checks["relative_difference"].max()),
+               "packed_bytes": int(packed), "float_bytes": int(floats),
+               "xnor_popcounts": int(xnors), "macs": int(macs)},
+}
+path = write_json_atomic(Path(results_dir) / "energy.json", energy_record(
+    full_size, everything, profile=profile, dataset=dataset, checks=checks,
+    assumptions={**assumptions, "full_size_width": full_width}))
+print("wrote", path)
+
+# %% [markdown]
+# ## What to take away
+#
+# - An int8 layer is integer arithmetic from end to end: int8 products summed in int32,
+#   one fixed-point multiply and shift per output channel, a zero point and a clamp.
+#   Recomputed by hand from the file, it gives the interpreter's bytes.
+# - A binary layer needs no multiplier: an XNOR and a popcount per 8 (or 64) weights,
+#   and the result is the same integer a float convolution of ±1 values gives.
+# - In energy, the weights' trip from memory outweighs the arithmetic for AlexNet, and
+#   fewer bits per weight cut that trip in proportion. Below 8 bits, the 32-bit
+#   accumulator and the float first and last layers set the floor, not the multipliers.
+# - The estimates rest on a 45 nm table and stated assumptions (change the parameters
+#   `weight_memory` and `accumulator_bits` above to see how much they move); they rank
+#   precisions, they do not predict a device's battery life.

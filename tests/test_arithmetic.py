@@ -1,0 +1,271 @@
+"""Layers redone by hand (utils.arithmetic): an int8 convolution of a full-integer TFLite file
+against TFLite's interpreter, and a binary convolution by XNOR and popcount against larq.
+
+The int8 models are tiny Conv2D -> BN -> ReLU -> pooling -> Dense networks whose batch-norm
+statistics are settled on the calibration images first, so that the folded convolution has
+varied outputs; the by-hand layer must equal TFLite's reference kernels exactly, and the
+optimized kernels within one int8 step.
+"""
+
+from fractions import Fraction
+
+import larq as lq
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from utils.arithmetic import (
+    binary_conv2d,
+    binary_layer_by_hand,
+    binary_layer_table,
+    check_int8_conv,
+    int8_conv2d,
+    int8_conv_table,
+    int8_output_steps,
+    layer_inputs,
+    multiply_by_quantized_multiplier,
+    quantize_multiplier,
+)
+from utils.deploy import convert_float, convert_int8
+from utils.tflite_files import operator_tensors
+
+# Schema enum values of CONV_2D options (see utils.arithmetic.TFLITE_PADDING/ACTIVATIONS).
+SAME, VALID, RELU = 0, 1, 1
+
+
+# --- fixed-point requantization --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("real, fixed, shift", [
+    (0.5, 2**30, 0), (0.75, 3 * 2**29, 0), (1.0, 2**30, 1), (0.25, 2**30, -1),
+    (2.0**-20, 2**30, -19),
+])
+def test_quantize_multiplier_is_a_31_bit_mantissa_and_a_shift(real, fixed, shift):
+    got_fixed, got_shift = quantize_multiplier(real)
+    assert (int(got_fixed), int(got_shift)) == (fixed, shift)
+
+
+def test_quantize_multiplier_is_within_half_a_unit_of_the_31st_bit():
+    reals = np.random.default_rng(0).uniform(1e-6, 0.99, 500)
+    fixed, shift = quantize_multiplier(reals)
+    assert np.all((fixed >= 2**30) & (fixed <= 2**31 - 1))
+    rebuilt = fixed.astype(np.float64) * 2.0 ** (shift.astype(np.float64) - 31)
+    assert np.all(np.abs(rebuilt - reals) <= 2.0 ** (shift - 32) * 1.0000001)
+
+
+@pytest.mark.parametrize("real", [0.0, -0.5, float("nan")])
+def test_quantize_multiplier_rejects_non_positive_multipliers(real):
+    with pytest.raises(ValueError, match="positive and finite"):
+        quantize_multiplier(real)
+
+
+@pytest.mark.parametrize("value, real, expected", [
+    # 2.5 and -2.5 in the high multiply: gemmlowp's nudge rounds a positive tie up and a
+    # negative one toward zero
+    (5, 0.5, 3), (-5, 0.5, -2),
+    (6, 0.25, 2), (-6, 0.25, -2),  # 1.5 and -1.5 in the right shift: away from zero
+    (7, 0.25, 2), (-7, 0.25, -2),  # 1.75 and -1.75
+    (3, 3.0, 9),  # a positive shift multiplies first
+])
+def test_multiply_by_quantized_multiplier_rounds_like_tflite(value, real, expected):
+    fixed, shift = quantize_multiplier(real)
+    assert int(multiply_by_quantized_multiplier(value, fixed, shift)) == expected
+
+
+def test_multiply_by_quantized_multiplier_is_the_rounded_product():
+    rng = np.random.default_rng(1)
+    values = rng.integers(-2**20, 2**20, 2000)
+    reals = rng.uniform(1e-5, 0.9, 2000)
+    fixed, shift = quantize_multiplier(reals)
+    got = multiply_by_quantized_multiplier(values, fixed, shift)
+    exact = [Fraction(int(v)) * Fraction(int(f)) / 2 ** (31 - int(s))
+             for v, f, s in zip(values, fixed, shift, strict=True)]
+    errors = np.array([float(abs(Fraction(int(g)) - e)) for g, e in zip(got, exact, strict=True)])
+    # TFLite rounds twice: to an integer at 2^-shift of the final step (the high multiply),
+    # then to the final step (the right shift): at most half of each.
+    assert np.all(errors <= 0.5 + 0.5 * 2.0**shift)
+    assert np.mean(errors <= 0.5) > 0.9
+
+
+# --- int8 convolution against the interpreter -------------------------------------------------
+
+
+def _int8_file(size, channels, filters, strides, padding, *, per_channel=False, seed=0):
+    """A tiny Conv2D -> BN -> ReLU -> GAP -> Dense network as a full-integer file."""
+    tf.keras.utils.set_random_seed(seed)
+    inputs = tf.keras.Input((size, size, channels))
+    x = tf.keras.layers.Conv2D(filters, 3, strides=strides, padding=padding,
+                               use_bias=False)(inputs)
+    x = tf.keras.layers.BatchNormalization()(x)
+    x = tf.keras.layers.ReLU()(x)
+    x = tf.keras.layers.GlobalAveragePooling2D()(x)
+    model = tf.keras.Model(inputs, tf.keras.layers.Dense(2, activation="softmax")(x))
+    images = np.random.default_rng(seed).uniform(-1, 1, (16, size, size, channels))
+    images = images.astype(np.float32)
+    for _ in range(20):  # settle the batch-norm statistics
+        model(images, training=True)
+    return convert_int8(model, images, per_channel=per_channel), images
+
+
+@pytest.mark.parametrize("size, channels, filters, strides, padding, per_channel", [
+    (12, 3, 8, 1, "same", False),
+    (15, 5, 6, 2, "valid", False),
+    (13, 4, 7, 2, "same", True),
+    (64, 32, 32, 1, "same", True),
+])
+def test_int8_convolution_by_hand_equals_tflite(size, channels, filters, strides, padding,
+                                                per_channel):
+    flatbuffer, images = _int8_file(size, channels, filters, strides, padding,
+                                    per_channel=per_channel)
+    (op,) = operator_tensors(flatbuffer, "CONV_2D")
+    assert op["options"]["padding"] == {"same": SAME, "valid": VALID}[padding]
+    assert (op["options"]["strideH"], op["options"]["strideW"]) == (strides, strides)
+    assert op["options"]["fusedActivationFunction"] == RELU
+    assert len(op["inputs"][1]["scale"]) == (filters if per_channel else 1)
+    reference = check_int8_conv(flatbuffer, images[0], kernels="reference")
+    out = -(-size // strides) if padding == "same" else (size - 3) // strides + 1
+    assert reference.by_hand.shape == (1, out, out, filters)
+    assert reference.by_hand.dtype == np.int8
+    assert reference.max_difference == 0 and reference.differing == 0
+    assert len(np.unique(reference.by_hand)) > 10  # a real test: varied outputs
+    optimized = check_int8_conv(flatbuffer, images[0], kernels="optimized")
+    assert optimized.max_difference <= 1
+    assert optimized.differing <= 0.01 * optimized.by_hand.size
+
+
+def test_int8_convolution_takes_the_int8_input_the_interpreter_saw():
+    flatbuffer, images = _int8_file(10, 3, 4, 1, "valid")
+    check = check_int8_conv(flatbuffer, images[1])
+    assert not np.array_equal(check.by_hand, check_int8_conv(flatbuffer, images[2]).by_hand)
+
+
+def test_every_convolution_of_a_file_in_one_table_and_one_output_step_by_step():
+    flatbuffer, images = _int8_file(12, 3, 8, 1, "same")
+    table = int8_conv_table(flatbuffer, images[0])
+    assert table.index.tolist() == [0]
+    row = table.loc[0]
+    assert (row["padding"], row["activation"], row["weight_scales"]) == (
+        "same", "RELU", "per tensor")
+    assert row["output"] == (12, 12, 8) and row["outputs"] == 12 * 12 * 8
+    assert row["max_difference_reference"] == 0 and row["max_difference_optimized"] <= 1
+    steps = int8_output_steps(flatbuffer, images[0], 0, (5, 6, 2))
+    clamped = next(value for key, value in steps.items() if key.startswith("clamped to"))
+    assert clamped == steps["interpreter"]
+    assert steps["M0 · 2^(shift − 31)"] == pytest.approx(steps["M = S_in·S_w / S_out"],
+                                                       rel=2**-30)
+    assert abs(steps["sum · M, integer arithmetic"] - steps["sum · M, exact"]) < 1
+
+
+def test_int8_check_rejects_float_files_and_missing_ops():
+    tf.keras.utils.set_random_seed(0)
+    inputs = tf.keras.Input((6, 6, 2))
+    outputs = tf.keras.layers.Conv2D(2, 3)(inputs)
+    flatbuffer = convert_float(tf.keras.Model(inputs, outputs))
+    (op,) = operator_tensors(flatbuffer, "CONV_2D")
+    with pytest.raises(ValueError, match="not a full-integer convolution"):
+        int8_conv2d(np.zeros((1, 6, 6, 2), np.int8), op)
+    with pytest.raises(ValueError, match="op_index 3 is out of range"):
+        check_int8_conv(flatbuffer, np.zeros((6, 6, 2), np.float32), op_index=3)
+    with pytest.raises(ValueError, match="unknown kernels"):
+        check_int8_conv(flatbuffer, np.zeros((6, 6, 2), np.float32), kernels="fast")
+
+
+# --- binary convolution against larq ---------------------------------------------------------
+
+
+def _binary_layer(filters, kernel_size, strides, padding, *, use_bias=False,
+                  kernel_quantizer="ste_sign", pad_values=1.0):
+    return lq.layers.QuantConv2D(filters, kernel_size, strides=strides, padding=padding,
+                                 input_quantizer="ste_sign", kernel_quantizer=kernel_quantizer,
+                                 kernel_constraint="weight_clip", pad_values=pad_values,
+                                 use_bias=use_bias, bias_initializer="random_normal")
+
+
+@pytest.mark.parametrize("size, channels, filters, kernel_size, strides, padding", [
+    (9, 8, 4, 3, 1, "same"),     # channels a multiple of 8
+    (9, 5, 7, 3, 1, "same"),     # not: the last byte is partly padding
+    (10, 16, 8, 3, 2, "valid"),
+    (11, 13, 6, 5, 2, "same"),
+    (8, 3, 2, 2, 1, "valid"),
+])
+def test_xnor_popcount_equals_larq_exactly(size, channels, filters, kernel_size, strides,
+                                           padding):
+    tf.keras.utils.set_random_seed(0)
+    layer = _binary_layer(filters, kernel_size, strides, padding)
+    inputs = np.random.default_rng(0).normal(size=(2, size, size, channels))
+    inputs = inputs.astype(np.float32)
+    inputs[0, 0, 0, :] = 0.0  # sign(0) = +1, as ste_sign
+    expected = layer(inputs).numpy()
+    result = binary_layer_by_hand(layer, inputs)
+    assert result.output.dtype == np.float32
+    np.testing.assert_array_equal(result.output, expected)
+    n = kernel_size**2 * channels
+    assert np.all((result.output + n) % 2 == 0) and np.abs(result.output).max() <= n
+    packed_bytes = kernel_size**2 * -(-channels // 8) * filters
+    assert result.packed_weight_bytes == packed_bytes
+    assert result.float_weight_bytes == 4 * kernel_size**2 * channels * filters
+    positions = expected.shape[1] * expected.shape[2] * filters
+    assert result.macs == positions * n
+    assert result.xnor_popcounts == positions * kernel_size**2 * -(-channels // 8)
+
+
+def test_xnor_popcount_adds_the_bias_exactly():
+    tf.keras.utils.set_random_seed(1)
+    layer = _binary_layer(5, 3, 1, "same", use_bias=True)
+    inputs = np.random.default_rng(1).normal(size=(1, 7, 7, 6)).astype(np.float32)
+    expected = layer(inputs).numpy()
+    assert np.any(layer.bias.numpy() != 0)
+    np.testing.assert_array_equal(binary_layer_by_hand(layer, inputs).output, expected)
+
+
+def test_magnitude_aware_kernels_scale_the_popcount_per_channel():
+    tf.keras.utils.set_random_seed(2)
+    layer = _binary_layer(4, 3, 1, "same", kernel_quantizer=lq.quantizers.MagnitudeAwareSign())
+    inputs = np.random.default_rng(2).normal(size=(1, 8, 8, 9)).astype(np.float32)
+    expected = layer(inputs).numpy()
+    np.testing.assert_allclose(binary_layer_by_hand(layer, inputs).output, expected,
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_binary_layer_by_hand_refuses_what_is_not_a_binary_convolution():
+    inputs = np.ones((1, 6, 6, 3), np.float32)
+    zero_padded = _binary_layer(2, 3, 1, "same", pad_values=0.0)
+    zero_padded(inputs)
+    with pytest.raises(ValueError, match="pads with 0.0"):
+        binary_layer_by_hand(zero_padded, inputs)
+    float_inputs = lq.layers.QuantConv2D(2, 3, kernel_quantizer="ste_sign")
+    float_inputs(inputs)
+    with pytest.raises(ValueError, match="does not binarize its inputs"):
+        binary_layer_by_hand(float_inputs, inputs)
+    with pytest.raises(ValueError, match="padding must be 'same' or 'valid'"):
+        binary_conv2d(inputs, np.ones((3, 3, 3, 2)), padding="causal")
+
+
+def test_binary_layer_table_finds_the_sign_convolutions_of_a_network():
+    tf.keras.utils.set_random_seed(4)
+    inputs = tf.keras.Input((10, 10, 3))
+    x = lq.layers.QuantConv2D(12, 3, kernel_quantizer="ste_sign", use_bias=False)(inputs)
+    x = tf.keras.layers.BatchNormalization()(x)
+    x = _binary_layer(9, 3, 1, "same")(x)
+    x = _binary_layer(4, 3, 2, "valid")(x)
+    model = tf.keras.Model(inputs, tf.keras.layers.GlobalAveragePooling2D()(x))
+    images = np.random.default_rng(4).normal(size=(2, 10, 10, 3)).astype(np.float32)
+    table = binary_layer_table(model, images)
+    assert len(table) == 2  # the first layer's inputs are not binarized
+    assert table["equal"].all() and (table["kernel_scale"] == "±1").all()
+    assert table["input_channels"].tolist() == [12, 9]
+    assert table["packed_weight_bytes"].tolist() == [9 * 2 * 9, 9 * 2 * 4]
+
+
+def test_layer_inputs_are_what_the_layer_receives():
+    tf.keras.utils.set_random_seed(3)
+    inputs = tf.keras.Input((6, 6, 2))
+    hidden = tf.keras.layers.Conv2D(3, 3, name="first")(inputs)
+    outputs = _binary_layer(2, 3, 1, "valid")(hidden)
+    model = tf.keras.Model(inputs, outputs)
+    images = np.random.default_rng(3).normal(size=(2, 6, 6, 2)).astype(np.float32)
+    binary_name = model.layers[-1].name
+    np.testing.assert_allclose(layer_inputs(model, binary_name, images),
+                               model.get_layer("first")(images).numpy(), rtol=1e-6)
+    with pytest.raises(ValueError, match="has no layer 'missing'"):
+        layer_inputs(model, "missing", images)
