@@ -68,10 +68,17 @@ class MultiBaseWeights(lq.quantizers.Quantizer):
                         axis=-1)
 
     def coefficients(self, kernel: tf.Tensor) -> tf.Tensor:
-        """The least-squares αᵢ of ``kernel`` by its bases (a vector of M)."""
+        """The least-squares αᵢ of ``kernel`` by its bases (a vector of M).
+
+        Solved through the M x M normal equations (BᵀB) α = Bᵀw, whose pseudo-inverse also
+        copes with bases that coincide; a dense kernel has millions of rows, which a direct
+        least-squares solve would factor at every forward pass.
+        """
         bases = tf.reshape(self.binary_bases(kernel), (-1, self.bases))
         target = tf.reshape(kernel, (-1, 1))
-        return tf.reshape(tf.linalg.lstsq(bases, target, fast=False), (self.bases,))
+        gram = tf.matmul(bases, bases, transpose_a=True)
+        return tf.reshape(tf.linalg.pinv(gram) @ tf.matmul(bases, target, transpose_a=True),
+                          (self.bases,))
 
     def call(self, inputs):
         kernel = tf.stop_gradient(inputs)
@@ -87,8 +94,10 @@ class MultiBaseWeights(lq.quantizers.Quantizer):
 class MultiBaseActivation(lq.quantizers.Quantizer):
     """Activations as N binary bases with learned shifts and coefficients (module docstring).
 
-    The shifts start spread over [−0.5, 0.5] (0 for one base) and the coefficients at 1/N, so
-    that the sum starts in [−1, 1] like a single sign.
+    Base j switches at x = 0.5 − vⱼ. The shifts start at 0.5 + 0.5·uⱼ (uⱼ as for the
+    weights: 0.5 for one base), so that the switching points spread over [−0.5, 0.5] around
+    zero, where batch-normalized inputs are, and the coefficients start at 1/N, so that the
+    sum starts in [−1, 1]: one base starts as the sign itself.
 
     Args:
         bases: N, the number of binary bases (1 to 3).
@@ -102,7 +111,7 @@ class MultiBaseActivation(lq.quantizers.Quantizer):
         super().__init__(**kwargs)
 
     def build(self, input_shape):
-        initial = [0.5 * shift for shift in weight_shifts(self.bases)]
+        initial = [0.5 + 0.5 * shift for shift in weight_shifts(self.bases)]
         self.shifts = self.add_weight(name="shifts", shape=(self.bases,), trainable=True,
                                       initializer=tf.keras.initializers.Constant(initial))
         self.scales = self.add_weight(
