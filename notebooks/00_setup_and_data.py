@@ -36,13 +36,13 @@
 # results go. Every figure is written by one helper, `utils.plots.save_fig`.
 
 # %% tags=["setup"]
-# Setup: go to the repository root (cloning it on Colab), then import `utils` before
-# TensorFlow: it switches TensorFlow to the Keras 2 API that larq needs.
+# Setup: go to the repository root (cloning it on Colab), keep the course folder on Google
+# Drive when on Colab, then import `utils` before TensorFlow: it switches TensorFlow to the
+# Keras 2 API that larq needs.
 import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's start-up chatter
 ON_COLAB = "google.colab" in sys.modules
 if ON_COLAB:
     REPO_DIR = Path("/content/rpnn-course")
@@ -57,32 +57,45 @@ elif not Path("utils").is_dir() and Path("../utils").is_dir():
 if str(Path.cwd()) not in sys.path:
     sys.path.insert(0, str(Path.cwd()))
 if ON_COLAB:
-    from utils.colab import prepare_runtime
+    from utils.colab import prepare_runtime, use_drive
 
     prepare_runtime()
+    use_drive()  # asks to mount Google Drive: the course folder then outlives the runtime
 
 import utils  # noqa: F401  (before TensorFlow: sets TF_USE_LEGACY_KERAS=1)
+from utils.environment import quiet_start
 
+quiet_start()  # hides TensorFlow's CUDA probing on CPU runtimes, and nothing you can act on
 print("working directory:", Path.cwd())
 
 # %% tags=["parameters"]
 # Parameters: papermill replaces these (see the README); edit them to explore.
 profile = "quick"  # "smoke" (seconds, tests), "quick" (CPU, minutes), "full" (report, GPU)
 dataset = "auto"  # "auto" (Cats & Dogs if available, else mnist5k), "cats_and_dogs", "mnist5k"
-figures_dir = "figures"  # where save_fig writes the PNGs
-results_dir = "results"  # where results records (JSON) go
-data_dir = "data"  # where datasets are downloaded and prepared
+course_dir = None  # None: $COURSE_DIR, else the repository (the course folder, utils.course)
+figures_dir = None  # None: the course folder's, for this profile and dataset
+results_dir = None  # None: the course folder's (training records and benchmarks)
+report_dir = None  # None: the course folder's
+data_dir = None  # None: the course folder's data/ (downloads, prepared datasets)
 download = True  # try to download Cats & Dogs from Kaggle when it is not there
 samples = 16  # images in the sample grid
 
 # %%
-from utils.data import class_counts, load_dataset, sample_images
-from utils.dataset_choice import raw_image_sizes, resolve_dataset
+import numpy as np
+
+from utils.course import notebook_folders
+from utils.data import MNIST5K_SPLIT_SIZES, class_counts, load_dataset, sample_images
+from utils.dataset_choice import raw_image_sizes
 from utils.distribute import environment_table
-from utils.names import check_notebook_parameters
+from utils.exercises import check, exercise
 from utils.plots import plot_class_balance, plot_image_grid, plot_image_sizes, save_fig
 
-check_notebook_parameters(profile, dataset)
+choice, folders = notebook_folders(profile, dataset, course_dir, results_dir=results_dir,
+                                   figures_dir=figures_dir, report_dir=report_dir,
+                                   data_dir=data_dir, download=download)
+dataset, figures_dir, results_dir, report_dir = (choice.name, folders.figures, folders.results,
+                                                 folders.report)
+data_dir = data_dir or folders.data
 
 # %% [markdown]
 # ## 1. The software stack
@@ -117,8 +130,6 @@ environment_table()
 # a second dataset (§5.5).
 
 # %%
-choice = resolve_dataset(dataset, data_dir=data_dir, download=download)
-print(choice)
 
 # %% [markdown]
 # The loader returns three `tf.data` pipelines (training, validation, test) of
@@ -187,6 +198,52 @@ save_fig(fig, "00_image_sizes", figures_dir)
 images, labels = next(iter(splits.train))
 print(f"batch {tuple(images.shape)}, pixel range [{images.numpy().min():.2f}, "
       f"{images.numpy().max():.2f}], labels {tuple(labels.shape)} (one-hot)")
+
+# %% [markdown]
+# ## Exercises
+#
+# Each question below is checked by `check`: a wrong answer raises with a hint, a
+# right one says so. Work it out in the empty cell; the worked solution follows, folded
+# (click to open it).
+
+# %%
+exercise("00_scaling")
+
+# %%
+# Your answer:
+# answer = ...
+# check("00_scaling", answer)
+
+# %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
+#@title Solution (open to read it)
+answer = tuple(np.array([0, 128, 255]) / 127.5 - 1.0)
+check("00_scaling", answer)
+
+# %%
+exercise("00_chance")
+
+# %%
+# Your answer:
+# answer = ...
+# check("00_chance", answer)
+
+# %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
+#@title Solution (open to read it)
+answer = (1 / 10, 1 / 2)  # ten digits; two animals
+check("00_chance", answer)
+
+# %%
+exercise("00_split")
+
+# %%
+# Your answer:
+# answer = ...
+# check("00_split", answer)
+
+# %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
+#@title Solution (open to read it)
+answer = MNIST5K_SPLIT_SIZES["train"] // 10  # stratified: the same for every digit
+check("00_split", answer)
 
 # %% [markdown]
 # ## Summary

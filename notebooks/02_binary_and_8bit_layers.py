@@ -31,13 +31,13 @@
 # works (their accuracies mean nothing).
 
 # %% tags=["setup"]
-# Setup: go to the repository root (cloning it on Colab), then import `utils` before
-# TensorFlow: it switches TensorFlow to the Keras 2 API that larq needs.
+# Setup: go to the repository root (cloning it on Colab), keep the course folder on Google
+# Drive when on Colab, then import `utils` before TensorFlow: it switches TensorFlow to the
+# Keras 2 API that larq needs.
 import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's start-up chatter
 ON_COLAB = "google.colab" in sys.modules
 if ON_COLAB:
     REPO_DIR = Path("/content/rpnn-course")
@@ -52,41 +52,61 @@ elif not Path("utils").is_dir() and Path("../utils").is_dir():
 if str(Path.cwd()) not in sys.path:
     sys.path.insert(0, str(Path.cwd()))
 if ON_COLAB:
-    from utils.colab import prepare_runtime
+    from utils.colab import prepare_runtime, use_drive
 
     prepare_runtime()
+    use_drive()  # asks to mount Google Drive: the course folder then outlives the runtime
 
 import utils  # noqa: F401  (before TensorFlow: sets TF_USE_LEGACY_KERAS=1)
+from utils.environment import quiet_start
 
+quiet_start()  # hides TensorFlow's CUDA probing on CPU runtimes, and nothing you can act on
 print("working directory:", Path.cwd())
 
 # %% tags=["parameters"]
 # Parameters: papermill replaces these (see the README); edit them to explore.
 profile = "quick"  # "smoke" (seconds, tests), "quick" (CPU, minutes), "full" (report, GPU)
 dataset = "auto"  # "auto" (Cats & Dogs if available, else mnist5k), "cats_and_dogs", "mnist5k"
-figures_dir = "figures"  # where save_fig writes the PNGs
-results_dir = "results"  # where results records (JSON) go
-data_dir = "data"  # where datasets are downloaded and prepared
+course_dir = None  # None: $COURSE_DIR, else the repository (the course folder, utils.course)
+figures_dir = None  # None: the course folder's, for this profile and dataset
+results_dir = None  # None: the course folder's (training records and benchmarks)
+report_dir = None  # None: the course folder's
+data_dir = None  # None: the course folder's data/ (downloads, prepared datasets)
+limit = None  # dry run: at most this many images per split (None: all)
+epochs = None  # dry run: this many epochs per run (None: the profile's)
 network = "cnn"  # the bit-width sweep's network: "cnn" or "mlp"
 bits = [1, 2, 4, 8, 32]  # 1: binary, 2..16: k-bit, 32: float
 seed = 0  # seeds weights, data split and shuffling
 
 # %%
 import larq as lq
+import numpy as np
 import pandas as pd
+import tensorflow as tf
 from IPython.display import display
 
 from utils import plots
+from utils.batches import to_arrays
 from utils.compare import bits_table
-from utils.config import make_config
-from utils.dataset_choice import resolve_dataset
+from utils.config import dry_run_overrides, make_config
+from utils.course import notebook_folders
+from utils.data import load_dataset
 from utils.demos import live_layer_demo, precision_table
+from utils.exercises import check, exercise
 from utils.experiments import run_configs
-from utils.models import build_model, summary_table
-from utils.names import check_notebook_parameters, precision_for_bits
+from utils.models import build_model, load_model, summary_table
+from utils.names import precision_for_bits
 from utils.plots import save_fig
+from utils.ptq import ptq_table
+from utils.quantizers import KBitQuantizer
 
-check_notebook_parameters(profile, dataset)
+choice, folders = notebook_folders(profile, dataset, course_dir, results_dir=results_dir,
+                                   figures_dir=figures_dir, report_dir=report_dir,
+                                   data_dir=data_dir)
+dataset, figures_dir, results_dir, report_dir = (choice.name, folders.figures, folders.results,
+                                                 folders.report)
+dry_run = dry_run_overrides(limit, epochs)  # {} unless a dry run
+data_dir = data_dir or folders.data
 
 # %% [markdown]
 # ## 1. A quantized layer (eq. 4.4)
@@ -196,7 +216,8 @@ save_fig(fig, "02_latent_weights_int4", figures_dir)
 # the smoke profile).
 
 # %%
-config = make_config("mlp", "binary", dataset="mnist5k", profile=profile, seed=seed)
+config = make_config("mlp", "binary", dataset="mnist5k", profile=profile, seed=seed,
+                     **dry_run)
 (mlp,) = run_configs([config], results_dir=results_dir, data_dir=data_dir)
 print(f"test accuracy {mlp['test_accuracy']:.2%} on {mlp['dataset']['name']} "
       f"(offline stand-in: {mlp['dataset']['is_offline_standin']}); "
@@ -229,13 +250,15 @@ save_fig(fig, "02_binary_mlp_curves", figures_dir)
 # The sweep uses the dataset chosen by the `dataset` parameter.
 
 # %%
-choice = resolve_dataset(dataset, data_dir=data_dir)
-print(choice)
 model_name = {"cnn": "small_cnn", "mlp": "mlp"}[network]
 size = {} if choice.name == "mnist5k" else {"image_size": 64}  # photos: 64 px
 configs = [make_config(model_name, precision_for_bits(b), dataset=choice.name, profile=profile,
-                       seed=seed, **size) for b in bits]
-sweep = bits_table(run_configs(configs, results_dir=results_dir, data_dir=data_dir))
+                       seed=seed, **size, **dry_run) for b in bits]
+float_config = make_config(model_name, "fp32", dataset=choice.name, profile=profile, seed=seed,
+                           **size, **dry_run)  # section 6 quantizes its trained model
+records = run_configs([*configs, float_config], results_dir=results_dir, data_dir=data_dir,
+                      require_model=[float_config])
+sweep = bits_table(records[:len(configs)])
 sweep.round(4)
 
 # %%
@@ -262,6 +285,89 @@ save_fig(fig, "02_bitwidth_curves", figures_dir)
 # 97% carries a standard error of about half a percentage point, and each precision was
 # trained once, with one seed. Differences below about one point are not evidence.
 #
+# ## 6. Quantize after training, or train quantized?
+#
+# Every network of the sweep was trained with its quantizers in the loop:
+# **quantization-aware training** (QAT). The other option, and a practitioner's first
+# try, is **post-training quantization** (PTQ): train in float, then round the trained
+# weights to k bits and calibrate each activation's range on a few hundred training
+# images (notebook 01, sections 9 and 10), with no further training. PTQ is what
+# TFLite's converter does for 8 bits; here it is simulated at 2, 4 and 8 bits
+# (`utils.ptq`), with one weight scale per kernel or one per output channel, on the
+# float network of the sweep. Like the k-bit networks, the PTQ networks keep the image
+# input and the classifier in float.
+
+# %%
+float_net = load_model(records[-1]["model_path"])
+splits = load_dataset(choice.name, float_config.image_size, 64, data_dir=data_dir, seed=seed,
+                      limit=float_config.limit)
+calibration_images, _ = to_arrays(splits.train, 256)
+test_images, test_labels = to_arrays(splits.test)
+ptq = ptq_table(float_net, calibration_images, test_images, test_labels,
+                bits=[b for b in bits if 1 < b < 32])
+display(ptq.pivot(index="bits", columns="weight scales", values="test_accuracy").round(4))
+fig = plots.plot_ptq_against_qat(ptq, sweep, title=f"PTQ against QAT ({network} on "
+                                                   f"{choice.name})")
+save_fig(fig, "02_ptq_against_qat", figures_dir)
+
+# %% [markdown]
+# ## Exercises
+#
+# Each question below is checked by `check`: a wrong answer raises with a hint, a
+# right one says so. Work it out in the empty cell; the worked solution follows, folded
+# (click to open it).
+
+# %%
+exercise("02_levels")
+
+# %%
+# Your answer:
+# answer = ...
+# check("02_levels", answer)
+
+# %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
+#@title Solution (open to read it)
+grid = KBitQuantizer(3)(tf.constant(np.linspace(-2, 2, 1001), tf.float32))
+answer = len(np.unique(grid.numpy()))
+check("02_levels", answer)
+
+# %%
+exercise("02_binary_bytes")
+
+# %%
+# Your answer:
+# answer = ...
+# check("02_binary_bytes", answer)
+
+# %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
+#@title Solution (open to read it)
+weights = 1024 * 1024
+answer = (weights // 8, weights * 4)
+check("02_binary_bytes", answer)
+
+# %%
+exercise("02_ptq_or_qat")
+
+# %%
+# Your answer:
+# answer = ...
+# check("02_ptq_or_qat", answer)
+
+# %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
+#@title Solution (open to read it)
+answer = "qat"  # section 6: below 8 bits, training at the width keeps what PTQ loses
+check("02_ptq_or_qat", answer)
+
+# %% [markdown]
+# At 8 bits PTQ loses nothing a single test set can show: the rounding is far finer than
+# what the network is sensitive to, which is why TFLite's int8 conversion of a float
+# network is the default deployment path (notebook 06). At 4 bits and below, PTQ falls
+# off, and it falls off faster with one scale per kernel: the trained weights were never
+# asked to live on so coarse a grid. The networks trained at that width learned weights
+# and activations that suit their grid, and keep their accuracy where PTQ loses it. The
+# practical rule that follows: at 8 bits quantize after training; below 8 bits, train
+# quantized.
+#
 # ## Summary
 #
 # * larq layers quantize kernel and input (eq. 4.4); the course's precision map keeps
@@ -272,5 +378,7 @@ save_fig(fig, "02_bitwidth_curves", figures_dir)
 # * The §5.5 binary MLP and every network of the sweep were trained through the same
 #   runner as AlexNet and GoogLeNet: each wrote one record to `results_dir` (named
 #   `mlp_...` and `small_cnn_...`), naming its dataset, and is reused when run again.
+# * Post-training quantization keeps a float network's accuracy at 8 bits; below that,
+#   networks trained at their width (QAT) keep it and PTQ does not.
 #
 # Next: the full networks, AlexNet (notebook 03) and GoogLeNet (notebook 04).

@@ -32,13 +32,13 @@
 # not retrained; set `force = True` to train again.
 
 # %% tags=["setup"]
-# Setup: go to the repository root (cloning it on Colab), then import `utils` before
-# TensorFlow: it switches TensorFlow to the Keras 2 API that larq needs.
+# Setup: go to the repository root (cloning it on Colab), keep the course folder on Google
+# Drive when on Colab, then import `utils` before TensorFlow: it switches TensorFlow to the
+# Keras 2 API that larq needs.
 import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's start-up chatter
 ON_COLAB = "google.colab" in sys.modules
 if ON_COLAB:
     REPO_DIR = Path("/content/rpnn-course")
@@ -53,34 +53,53 @@ elif not Path("utils").is_dir() and Path("../utils").is_dir():
 if str(Path.cwd()) not in sys.path:
     sys.path.insert(0, str(Path.cwd()))
 if ON_COLAB:
-    from utils.colab import prepare_runtime
+    from utils.colab import prepare_runtime, use_drive
 
     prepare_runtime()
+    use_drive()  # asks to mount Google Drive: the course folder then outlives the runtime
 
 import utils  # noqa: F401  (before TensorFlow: sets TF_USE_LEGACY_KERAS=1)
+from utils.environment import quiet_start
 
+quiet_start()  # hides TensorFlow's CUDA probing on CPU runtimes, and nothing you can act on
 print("working directory:", Path.cwd())
 
 # %% tags=["parameters"]
 # Parameters: papermill replaces these (see the README); edit them to explore.
 profile = "quick"  # "smoke" (seconds, tests), "quick" (CPU, minutes), "full" (report, GPU)
 dataset = "auto"  # "auto" (Cats & Dogs if available, else mnist5k), "cats_and_dogs", "mnist5k"
-figures_dir = "figures"  # where save_fig writes the PNGs
-results_dir = "results"  # where results records (JSON) go
+course_dir = None  # None: $COURSE_DIR, else the repository (the course folder, utils.course)
+figures_dir = None  # None: the course folder's, for this profile and dataset
+results_dir = None  # None: the course folder's (training records and benchmarks)
+report_dir = None  # None: the course folder's
+data_dir = None  # None: the course folder's data/ (downloads, prepared datasets)
+limit = None  # dry run: at most this many images per split (None: all)
+epochs = None  # dry run: this many epochs per run (None: the profile's)
 force = False  # retrain even if a record exists
 
 # %%
+import inspect
+
 import pandas as pd
+from IPython.display import Markdown, display
 
 from utils import plots
+from utils.blocks import LayerFactory
 from utils.compare import comparison_table, epoch_table, reference_table
-from utils.dataset_choice import resolve_dataset
-from utils.experiments import MAIN_PRECISIONS, train_precisions
-from utils.models import build_model, summary_table
+from utils.config import dry_run_overrides, make_config, recipe_table
+from utils.course import notebook_folders
+from utils.exercises import check, exercise
+from utils.experiments import train_precisions
+from utils.models import build_model, layer_table, summary_table
+from utils.names import MAIN_PRECISIONS
+from utils.nets import alexnet
 
-choice = resolve_dataset(dataset)
-print(choice)
-dataset = choice.name
+choice, folders = notebook_folders(profile, dataset, course_dir, data_dir=data_dir,
+                                   results_dir=results_dir, figures_dir=figures_dir,
+                                   report_dir=report_dir)
+dataset, figures_dir, results_dir, report_dir = (choice.name, folders.figures, folders.results,
+                                                 folders.report)
+dry_run = dry_run_overrides(limit, epochs)  # {} unless a dry run
 
 # %% [markdown]
 # ## Size and operations at full size (Table 5.1)
@@ -95,15 +114,61 @@ pd.concat([summary_table(build_model("alexnet", precision, full_size, 2))
            for precision in MAIN_PRECISIONS], axis=1).round(2)
 
 # %% [markdown]
+# ### 58 million parameters, not the report's 143 million
+#
+# The report's Table 4.1 gives AlexNet 143,233,410 parameters. The canonical network
+# (five convolutions of 96, 256, 384, 384 and 256 filters, three dense layers of 4,096,
+# 4,096 and 2 units, 227x227 inputs) has 58,289,538, and the layers the report lists
+# cannot give more. Its Table 5.1 agrees with this network exactly in the first
+# convolution's multiply-accumulates (105,415,200 = 55·55·11·11·3·96), and its count of
+# 1-bit multiply-accumulates exceeds the canonical one by 84,942,848: that is what a first
+# dense layer fed about 29,954 features instead of 6·6·256 = 9,216 would add, e.g. a
+# network without the last pooling. The course builds the canonical AlexNet.
+#
+# ## The network in code
+#
+# Every network of the course, at every precision, is built from one layer factory,
+# `utils.blocks.LayerFactory`. This is its convolution block, the code `build_model`
+# runs: a float block is convolution, batch normalization and ReLU; a quantized block is
+# a larq `QuantConv2D` (whose input quantizer is the previous layer's activation),
+# optional max-pooling, then batch normalization.
+
+# %%
+display(Markdown(f"```python\n{inspect.getsource(LayerFactory.conv)}```"))
+
+# %% [markdown]
+# AlexNet is five such blocks and three dense ones:
+
+# %%
+display(Markdown(f"```python\n{inspect.getsource(alexnet.build)}```"))
+
+# %% [markdown]
+# Layer by layer, the binary AlexNet at full size: the first convolution reads the float
+# image ("float" input bits) with binary weights, every hidden layer multiplies 1-bit
+# inputs by 1-bit weights, and the dense layers, which hold 94% of the weights, are 1x1
+# convolutions on a 1x1x9216 tensor so that LCE stores them as bits.
+
+# %%
+layer_table(build_model("alexnet", "binary", full_size, 2))
+
+# %% [markdown]
 # ## Training
 #
-# The profile sets input size, width, epochs and the optimizer recipe (see
-# `utils/config.py`); the records say which dataset was used, and whether the offline
-# digits stood in for Cats & Dogs.
+# The recipe of this profile, and why (the same for every precision, so that the
+# comparison is like for like; the values live in `utils/config.py`):
+
+# %%
+recipe_table(make_config("alexnet", "binary", dataset=dataset, profile=profile, **dry_run))
+
+# %% [markdown]
+# Each precision is trained with several seeds (three in the quick profile) to measure
+# the seed-to-seed spread. Training is deterministic: the same config and seed give the
+# same record, bit for bit, on the same machine. The records say which dataset was used,
+# and whether the offline digits stood in for Cats & Dogs.
 
 # %%
 records = train_precisions("alexnet", dataset, profile, results_dir=results_dir,
-                           force=force)
+                           data_dir=folders.data, force=force, **dry_run)
 first_seed = min(record["config"]["seed"] for record in records)
 one_seed = [record for record in records if record["config"]["seed"] == first_seed]
 comparison_table(records).round(2)
@@ -153,3 +218,51 @@ for record in one_seed:
 
 # %%
 reference_table(records).round(2)
+
+# %% [markdown]
+# ## Exercises
+#
+# Each question below is checked by `check`: a wrong answer raises with a hint, a
+# right one says so. Work it out in the empty cell; the worked solution follows, folded
+# (click to open it).
+
+# %%
+exercise("03_conv1_weights")
+
+# %%
+# Your answer:
+# answer = ...
+# check("03_conv1_weights", answer)
+
+# %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
+#@title Solution (open to read it)
+float_alexnet = build_model("alexnet", "fp32", full_size, 2)
+answer = float_alexnet.get_layer("conv1").kernel.shape.num_elements()
+check("03_conv1_weights", answer)
+
+# %%
+exercise("03_dense_share")
+
+# %%
+# Your answer:
+# answer = ...
+# check("03_dense_share", answer)
+
+# %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
+#@title Solution (open to read it)
+dense = sum(float_alexnet.get_layer(name).count_params() for name in ("fc6", "fc7"))
+answer = dense / float_alexnet.count_params()
+check("03_dense_share", answer)
+
+# %%
+exercise("03_conv1_macs")
+
+# %%
+# Your answer:
+# answer = ...
+# check("03_conv1_macs", answer)
+
+# %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
+#@title Solution (open to read it)
+answer = layer_table(float_alexnet).loc["conv1", "MACs"]
+check("03_conv1_macs", answer)

@@ -33,13 +33,13 @@
 # not retrained; set `force = True` to train again.
 
 # %% tags=["setup"]
-# Setup: go to the repository root (cloning it on Colab), then import `utils` before
-# TensorFlow: it switches TensorFlow to the Keras 2 API that larq needs.
+# Setup: go to the repository root (cloning it on Colab), keep the course folder on Google
+# Drive when on Colab, then import `utils` before TensorFlow: it switches TensorFlow to the
+# Keras 2 API that larq needs.
 import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's start-up chatter
 ON_COLAB = "google.colab" in sys.modules
 if ON_COLAB:
     REPO_DIR = Path("/content/rpnn-course")
@@ -54,34 +54,52 @@ elif not Path("utils").is_dir() and Path("../utils").is_dir():
 if str(Path.cwd()) not in sys.path:
     sys.path.insert(0, str(Path.cwd()))
 if ON_COLAB:
-    from utils.colab import prepare_runtime
+    from utils.colab import prepare_runtime, use_drive
 
     prepare_runtime()
+    use_drive()  # asks to mount Google Drive: the course folder then outlives the runtime
 
 import utils  # noqa: F401  (before TensorFlow: sets TF_USE_LEGACY_KERAS=1)
+from utils.environment import quiet_start
 
+quiet_start()  # hides TensorFlow's CUDA probing on CPU runtimes, and nothing you can act on
 print("working directory:", Path.cwd())
 
 # %% tags=["parameters"]
 # Parameters: papermill replaces these (see the README); edit them to explore.
 profile = "quick"  # "smoke" (seconds, tests), "quick" (CPU, minutes), "full" (report, GPU)
 dataset = "auto"  # "auto" (Cats & Dogs if available, else mnist5k), "cats_and_dogs", "mnist5k"
-figures_dir = "figures"  # where save_fig writes the PNGs
-results_dir = "results"  # where results records (JSON) go
+course_dir = None  # None: $COURSE_DIR, else the repository (the course folder, utils.course)
+figures_dir = None  # None: the course folder's, for this profile and dataset
+results_dir = None  # None: the course folder's (training records and benchmarks)
+report_dir = None  # None: the course folder's
+data_dir = None  # None: the course folder's data/ (downloads, prepared datasets)
+limit = None  # dry run: at most this many images per split (None: all)
+epochs = None  # dry run: this many epochs per run (None: the profile's)
 force = False  # retrain even if a record exists
 
 # %%
+import inspect
+
 import pandas as pd
+from IPython.display import Markdown, display
 
 from utils import plots
 from utils.compare import comparison_table, epoch_table, reference_table
-from utils.dataset_choice import resolve_dataset
-from utils.experiments import MAIN_PRECISIONS, train_precisions
-from utils.models import build_model, summary_table
+from utils.config import dry_run_overrides, make_config, recipe_table
+from utils.course import notebook_folders
+from utils.exercises import check, exercise
+from utils.experiments import train_precisions
+from utils.models import build_model, layer_table, summary_table
+from utils.names import MAIN_PRECISIONS
+from utils.nets import googlenet
 
-choice = resolve_dataset(dataset)
-print(choice)
-dataset = choice.name
+choice, folders = notebook_folders(profile, dataset, course_dir, data_dir=data_dir,
+                                   results_dir=results_dir, figures_dir=figures_dir,
+                                   report_dir=report_dir)
+dataset, figures_dir, results_dir, report_dir = (choice.name, folders.figures, folders.results,
+                                                 folders.report)
+dry_run = dry_run_overrides(limit, epochs)  # {} unless a dry run
 
 # %% [markdown]
 # ## Size and operations at full size (Table 6.1)
@@ -96,15 +114,58 @@ pd.concat([summary_table(build_model("googlenet", precision, full_size, 2))
            for precision in MAIN_PRECISIONS], axis=1).round(2)
 
 # %% [markdown]
+# The float network (without batch normalization) has 5,975,602 parameters, exactly the
+# report's Table 4.1.
+#
+# ## The network in code
+#
+# GoogLeNet's unit is the inception block: four branches that look at the same input
+# through a 1x1 convolution, a 1x1 then a 3x3, a 1x1 then a 5x5, and a 3x3 max-pool then a
+# 1x1, concatenated along the channels. This is the code `build_model` runs, at every
+# precision: each `layers.conv` is the convolution block of `utils.blocks.LayerFactory`
+# (notebook 03 shows it), and `layers.pool` adds the batch normalization that quantized
+# networks need after a max-pool (a max over normalized values is mostly positive, so the
+# next sign would see an almost constant +1).
+
+# %%
+display(Markdown(f"```python\n{inspect.getsource(googlenet.inception_block)}```"))
+
+# %% [markdown]
+# And the whole network: a stem, nine inception blocks in three stages, global average
+# pooling, dropout and the classifier:
+
+# %%
+display(Markdown(f"```python\n{inspect.getsource(googlenet.build)}```"))
+
+# %% [markdown]
+# Layer by layer, the binary GoogLeNet at full size (the first rows; 57 convolutions in
+# all). Its parameters are spread over many small layers, so the per-channel float
+# parameters that every binary layer keeps (batch normalization) weigh more than in
+# AlexNet (notebook 06 measures what that does to the file size).
+
+# %%
+layers = layer_table(build_model("googlenet", "binary", full_size, 2))
+print(f"{len(layers)} layers with weights or arithmetic, "
+      f"{layers['parameters'].sum():,} parameters, {layers['MACs'].sum():,} MACs")
+layers.head(16)
+
+# %% [markdown]
 # ## Training
 #
-# The profile sets input size, width, epochs and the optimizer recipe (see
-# `utils/config.py`); the records say which dataset was used, and whether the offline
-# digits stood in for Cats & Dogs.
+# The recipe of this profile, and why (the same for every precision; the values live in
+# `utils/config.py`):
+
+# %%
+recipe_table(make_config("googlenet", "binary", dataset=dataset, profile=profile, **dry_run))
+
+# %% [markdown]
+# Each precision is trained with several seeds (three in the quick profile) to measure
+# the seed-to-seed spread; training is deterministic (notebook 03). The records say which
+# dataset was used, and whether the offline digits stood in for Cats & Dogs.
 
 # %%
 records = train_precisions("googlenet", dataset, profile, results_dir=results_dir,
-                           force=force)
+                           data_dir=folders.data, force=force, **dry_run)
 first_seed = min(record["config"]["seed"] for record in records)
 one_seed = [record for record in records if record["config"]["seed"] == first_seed]
 comparison_table(records).round(2)
@@ -154,3 +215,50 @@ for record in one_seed:
 
 # %%
 reference_table(records).round(2)
+
+# %% [markdown]
+# ## Exercises
+#
+# Each question below is checked by `check`: a wrong answer raises with a hint, a
+# right one says so. Work it out in the empty cell; the worked solution follows, folded
+# (click to open it).
+
+# %%
+exercise("04_final_map")
+
+# %%
+# Your answer:
+# answer = ...
+# check("04_final_map", answer)
+
+# %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
+#@title Solution (open to read it)
+float_googlenet = build_model("googlenet", "fp32", full_size, 2)
+answer = float_googlenet.get_layer("inception5b_concat").output_shape[1]
+check("04_final_map", answer)
+
+# %%
+exercise("04_inception_channels")
+
+# %%
+# Your answer:
+# answer = ...
+# check("04_inception_channels", answer)
+
+# %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
+#@title Solution (open to read it)
+answer = float_googlenet.get_layer("inception3a_concat").output_shape[-1]
+check("04_inception_channels", answer)
+
+# %%
+exercise("04_reduce_weights")
+
+# %%
+# Your answer:
+# answer = ...
+# check("04_reduce_weights", answer)
+
+# %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
+#@title Solution (open to read it)
+answer = (1 * 1 * 192 * 64, 3 * 3 * 192 * 64)
+check("04_reduce_weights", answer)

@@ -26,13 +26,13 @@
 # regenerates `report/README.md`.
 
 # %% tags=["setup"]
-# Setup: go to the repository root (cloning it on Colab), then import `utils` before
-# TensorFlow: it switches TensorFlow to the Keras 2 API that larq needs.
+# Setup: go to the repository root (cloning it on Colab), keep the course folder on Google
+# Drive when on Colab, then import `utils` before TensorFlow: it switches TensorFlow to the
+# Keras 2 API that larq needs.
 import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's start-up chatter
 ON_COLAB = "google.colab" in sys.modules
 if ON_COLAB:
     REPO_DIR = Path("/content/rpnn-course")
@@ -47,32 +47,71 @@ elif not Path("utils").is_dir() and Path("../utils").is_dir():
 if str(Path.cwd()) not in sys.path:
     sys.path.insert(0, str(Path.cwd()))
 if ON_COLAB:
-    from utils.colab import prepare_runtime
+    from utils.colab import prepare_runtime, use_drive
 
     prepare_runtime()
+    use_drive()  # asks to mount Google Drive: the course folder then outlives the runtime
 
 import utils  # noqa: F401  (before TensorFlow: sets TF_USE_LEGACY_KERAS=1)
+from utils.environment import quiet_start
 
+quiet_start()  # hides TensorFlow's CUDA probing on CPU runtimes, and nothing you can act on
 print("working directory:", Path.cwd())
 
 # %% tags=["parameters"]
 # Parameters: papermill replaces these (see the README); edit them to explore.
 profile = "quick"  # "smoke" (seconds, tests), "quick" (CPU, minutes), "full" (report, GPU)
 dataset = "auto"  # "auto" (Cats & Dogs if available, else mnist5k), "cats_and_dogs", "mnist5k"
-figures_dir = "figures"  # where save_fig writes the PNGs
-results_dir = "results"  # where results records (JSON) go
-report_dir = "report"  # where the regenerated report goes
+course_dir = None  # None: $COURSE_DIR, else the repository (the course folder, utils.course)
+figures_dir = None  # None: the course folder's, for this profile and dataset
+results_dir = None  # None: the course folder's (training records and benchmarks)
+report_dir = None  # None: the course folder's
+data_dir = None  # None: the course folder's data/ (downloads, prepared datasets)
+limit = None  # dry run: at most this many images per split (None: all)
+epochs = None  # dry run: this many epochs per run (None: the profile's)
 
 # %%
+import math
+
+from IPython.display import Markdown, display
+
 from utils import plots
 from utils.compare import comparison_table, reference_table
-from utils.records import main_records
-from utils.report import build_report
+from utils.config import dry_run_overrides
+from utils.course import REPOSITORY_ROOT, course_folders, notebook_folders
+from utils.exercises import check, exercise
+from utils.records import main_records, missing_main_runs
+from utils.report import build_report, conclusions, main_table
 
-records = main_records(results_dir, profile)
-if not records:
-    raise RuntimeError(f"no {profile}-profile records in {results_dir}: "
-                       "run 03_alexnet and 04_googlenet first")
+choice, folders = notebook_folders(profile, dataset, course_dir, data_dir=data_dir,
+                                   results_dir=results_dir, figures_dir=figures_dir,
+                                   report_dir=report_dir)
+dataset, figures_dir, results_dir, report_dir = (choice.name, folders.figures, folders.results,
+                                                 folders.report)
+dry_run = dry_run_overrides(limit, epochs)  # {} unless a dry run
+
+# %% [markdown]
+# ## Your records
+#
+# The records of this profile and dataset in your course folder: those notebooks 03 and
+# 04 wrote (in this runtime or another that shares the folder), or, in the repository's
+# quick profile on the digits, the committed ones. Each network and precision is trained
+# with several seeds; the table gives the mean and the spread, and says whether each gap
+# to float32 is beyond that spread.
+
+# %%
+records = main_records(results_dir, profile, **dry_run)
+missing = missing_main_runs(records)
+if missing:
+    print(f"No {profile}-profile record in {results_dir} for: {', '.join(missing)}. Run "
+          "03_alexnet and 04_googlenet with this profile, dataset and course folder to make "
+          "them; the tables below show what there is.")
+main_table(records) if records else None
+
+# %% [markdown]
+# The same numbers in full (min, max, test loss, parameters, MACs, training speed):
+
+# %%
 table = comparison_table(records)
 table.round(3)
 
@@ -80,20 +119,90 @@ table.round(3)
 # ## Accuracy against model size
 #
 # Memory is larq's estimate: 1 bit per binary weight, k bits per k-bit weight, 32 per
-# float weight. Moving left costs accuracy; how much is the gap to float.
+# float weight. Moving left costs accuracy; how much is the gap to float. The error bars
+# are the spread over seeds.
 
 # %%
-figure = plots.plot_accuracy_vs_size(table)
-plots.save_fig(figure, "05_accuracy_vs_size", figures_dir)
+if records:
+    figure = plots.plot_accuracy_vs_size(table)
+    plots.save_fig(figure, "05_accuracy_vs_size", figures_dir)
+
+# %% [markdown]
+# ## What the comparison says
+
+# %%
+display(Markdown(conclusions(records) if records else "No records yet."))
+
+# %% [markdown]
+# ## Your run next to the course's reference run
+#
+# When your course folder is not the repository's reference run (another course folder,
+# such as Google Drive on Colab, or another profile), the committed quick-profile records
+# on the digits are shown here for comparison, labelled as such.
+
+# %%
+reference = course_folders("quick", "mnist5k", REPOSITORY_ROOT)
+if folders.results != reference.results:
+    committed = main_records(reference.results, "quick")
+    print(f"Reference: the committed quick-profile records on mnist5k ({len(committed)} "
+          "records), not your run")
+    display(main_table(committed))
 
 # %% [markdown]
 # ## Against the reference report (Tables 5.2 and 6.2)
 
 # %%
-reference_table(records).round(2)
+reference_table(records).round(2) if records else None
+
+# %% [markdown]
+# ## Exercises
+#
+# Each question below is checked by `check`: a wrong answer raises with a hint, a
+# right one says so. Work it out in the empty cell; the worked solution follows, folded
+# (click to open it).
+
+# %%
+exercise("05_standard_error")
+
+# %%
+# Your answer:
+# answer = ...
+# check("05_standard_error", answer)
+
+# %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
+#@title Solution (open to read it)
+answer = math.sqrt(0.3**2 / 3 + 0.4**2 / 3)
+check("05_standard_error", answer)
+
+# %%
+exercise("05_beyond_spread")
+
+# %%
+# Your answer:
+# answer = ...
+# check("05_beyond_spread", answer)
+
+# %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
+#@title Solution (open to read it)
+answer = "yes" if 1.5 > 2 * math.sqrt(0.3**2 / 3 + 0.4**2 / 3) else "no"
+check("05_beyond_spread", answer)
+
+# %%
+exercise("05_compression")
+
+# %%
+# Your answer:
+# answer = ...
+# check("05_compression", answer)
+
+# %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
+#@title Solution (open to read it)
+answer = (1_010_000 * 32) / (1_000_000 * 1 + 10_000 * 32)
+check("05_compression", answer)
 
 # %% [markdown]
 # ## Regenerate the report
 
 # %%
-print(build_report(results_dir, figures_dir, report_dir, profile=profile))
+print(build_report(results_dir, figures_dir, report_dir, profile=profile,
+                   written_by="notebook 05_comparison", **dry_run))

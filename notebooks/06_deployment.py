@@ -44,13 +44,13 @@
 # 03 and 04, whose converted files must keep their Keras accuracy.
 
 # %% tags=["setup"]
-# Setup: go to the repository root (cloning it on Colab), then import `utils` before
-# TensorFlow: it switches TensorFlow to the Keras 2 API that larq needs.
+# Setup: go to the repository root (cloning it on Colab), keep the course folder on Google
+# Drive when on Colab, then import `utils` before TensorFlow: it switches TensorFlow to the
+# Keras 2 API that larq needs.
 import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's start-up chatter
 ON_COLAB = "google.colab" in sys.modules
 if ON_COLAB:
     REPO_DIR = Path("/content/rpnn-course")
@@ -65,54 +65,77 @@ elif not Path("utils").is_dir() and Path("../utils").is_dir():
 if str(Path.cwd()) not in sys.path:
     sys.path.insert(0, str(Path.cwd()))
 if ON_COLAB:
-    from utils.colab import prepare_runtime
+    from utils.colab import prepare_runtime, use_drive
 
     prepare_runtime()
+    use_drive()  # asks to mount Google Drive: the course folder then outlives the runtime
 
 import utils  # noqa: F401  (before TensorFlow: sets TF_USE_LEGACY_KERAS=1)
+from utils.environment import quiet_start
 
+quiet_start()  # hides TensorFlow's CUDA probing on CPU runtimes, and nothing you can act on
 print("working directory:", Path.cwd())
 
 # %% tags=["parameters"]
 # Parameters: papermill replaces these (see the README); edit them to explore.
 profile = "quick"  # "smoke" (seconds, tests), "quick" (CPU, minutes), "full" (report, GPU)
 dataset = "auto"  # "auto" (Cats & Dogs if available, else mnist5k), "cats_and_dogs", "mnist5k"
-figures_dir = "figures"  # where save_fig writes the PNGs
-results_dir = "results"  # where results records (JSON) go
-report_dir = "report"  # not used here (the main job passes it to every notebook)
+course_dir = None  # None: $COURSE_DIR, else the repository (the course folder, utils.course)
+figures_dir = None  # None: the course folder's, for this profile and dataset
+results_dir = None  # None: the course folder's (training records and benchmarks)
+report_dir = None  # None: the course folder's
+data_dir = None  # None: the course folder's data/ (downloads, prepared datasets)
+limit = None  # dry run: at most this many images per split (None: all)
+epochs = None  # dry run: this many epochs per run (None: the profile's)
 files_dir = None  # keep the .tflite files in this folder (None: delete them)
 
 # %%
+import math
+
 import pandas as pd
+from IPython.display import display
 
 from utils import plots
-from utils.dataset_choice import resolve_dataset
+from utils.config import dry_run_overrides, make_config
+from utils.course import notebook_folders
 from utils.deploy_bench import run_deployment_bench
 from utils.deploy_tables import binary_ratio_ceiling, composition_table, size_table
 from utils.environment import LCE_MISSING, lce_available
-from utils.experiments import train_precisions
+from utils.exercises import check, exercise
+from utils.experiments import run_configs
 from utils.models import build_model, summary_figures
+from utils.names import MAIN_MODELS, MAIN_PRECISIONS
 
-choice = resolve_dataset(dataset)
-print(choice)
-dataset = choice.name
+choice, folders = notebook_folders(profile, dataset, course_dir, data_dir=data_dir,
+                                   results_dir=results_dir, figures_dir=figures_dir,
+                                   report_dir=report_dir)
+dataset, figures_dir, results_dir, report_dir = (choice.name, folders.figures, folders.results,
+                                                 folders.report)
+dry_run = dry_run_overrides(limit, epochs)  # {} unless a dry run
 
 # %% [markdown]
 # ## The trained models
 #
 # The second half of the benchmark converts the models trained in notebooks 03 and 04
-# in this profile. `train_precisions` loads their records and saved models when they
-# exist, which takes a moment. When they do not (this notebook run on its own), or
-# when only the record exists (a fresh clone has the committed records but not the
-# models, which are too large to commit), it trains them now, which takes as long as
-# notebooks 03 and 04 do, and says so.
+# in this profile (their first seed). When their records and saved models exist, they
+# are used as they are. When a model is missing (this notebook run on its own, or a fresh
+# clone, which has the committed records but not the models, too large to commit), the
+# network is trained again now, and the new result is compared with the record: training
+# is deterministic (notebook 03), so on the machine that made the record the two agree
+# bit for bit, and any difference is printed here and kept in the new record.
 
 # %%
-for model in ("alexnet", "googlenet"):
-    records = train_precisions(model, dataset, profile, results_dir=results_dir,
-                               seeds=(0,), require_model=True)
-    print(model, {record["config"]["precision"]: round(record["test_accuracy"], 4)
-                  for record in records})
+configs = [make_config(model, precision, dataset=dataset, profile=profile, seed=0, **dry_run)
+           for model in MAIN_MODELS for precision in MAIN_PRECISIONS]
+records = run_configs(configs, results_dir=results_dir, data_dir=folders.data,
+                      require_model=True)
+reproduced = pd.DataFrame([
+    {"model": record["config"]["model"], "precision": record["config"]["precision"],
+     "test accuracy": record["test_accuracy"],
+     "retrained now": "reproduction" in record,
+     "identical to its record": record.get("reproduction", {}).get("identical")}
+    for record in records]).set_index(["model", "precision"])
+reproduced.round(4)
 
 # %% [markdown]
 # ## Is Larq Compute Engine here?
@@ -138,7 +161,8 @@ if not lce_available():
 # float32 file alone is over 200 MB, so this takes a few minutes).
 
 # %%
-record = run_deployment_bench(profile, results_dir, files_dir=files_dir)
+record = run_deployment_bench(profile, results_dir, data_dir=folders.data, files_dir=files_dir,
+                              **dry_run)
 environment = record["environment"]
 print(f"{environment['cpu']} ({environment['cpu_count']} cores), TensorFlow "
       f"{environment['tensorflow']}, LCE {environment['larq_compute_engine']}")
@@ -155,7 +179,11 @@ sizes.round(3)
 # met each goal, whatever the outcome.
 
 # %%
-for (architecture, file), row in sizes.dropna(subset=["goal_ratio"]).iterrows():
+judged = sizes.dropna(subset=["goal_ratio"])
+if judged.empty:
+    print(f"The goals are defined for the full-size networks (width 1.0); this profile "
+          f"measured width {record['full_size']['width']}, so they are not judged here.")
+for (architecture, file), row in judged.iterrows():
     verdict = "met" if row["meets_goal"] else "MISSED"
     print(f"{architecture:>9} {file:<15} {row['ratio_vs_fp32']:5.1f}x smaller than "
           f"float32, goal {row['goal_ratio']:.1f}x: {verdict}")
@@ -224,7 +252,12 @@ kilobytes = composition_table(record)
 percent = composition_table(record, percent=True)
 both = pd.concat({"KB": kilobytes, "% of file": percent}, axis=1)
 binary = both.query("file == 'binary'")
-binary.loc[:, (binary > 0).any()].round(1)
+if binary.empty:  # no binary file was made (the reason is in the status column above)
+    print("No binary file in this run: " + "; ".join(
+        f"{name}: {row['status']}" for (name, kind), row in sizes.iterrows()
+        if kind == "binary"))
+else:
+    display(binary.loc[:, (binary > 0).any()].round(1))
 
 # %% [markdown]
 # ### How close can a binary file get?
@@ -251,7 +284,10 @@ binary.loc[:, (binary > 0).any()].round(1)
 # fewer normalized channels) and a converter that makes these folds.
 
 # %%
-binary_ratio_ceiling(record).round(2)
+ceiling = binary_ratio_ceiling(record)
+if ceiling.empty:
+    print("No binary file in this run, so no ceiling to compute (see the status column).")
+ceiling.round(2)
 
 # %% [markdown]
 # ### And the int8 files
@@ -343,6 +379,53 @@ verdict = {True: "yes", False: "NO", None: "no trained file was measured"}
 print(f"every file within {record['accuracy_tolerance_points']} points of its Keras model:",
       verdict[record["trained"]["all_preserved"]])
 size_table(record, "trained").round(4)
+
+# %% [markdown]
+# ## Exercises
+#
+# Each question below is checked by `check`: a wrong answer raises with a hint, a
+# right one says so. Work it out in the empty cell; the worked solution follows, folded
+# (click to open it).
+
+# %%
+exercise("06_packed_bytes")
+
+# %%
+# Your answer:
+# answer = ...
+# check("06_packed_bytes", answer)
+
+# %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
+#@title Solution (open to read it)
+words = math.ceil(24 / 32)  # 32-bit words per kernel position and filter
+answer = (5 * 5 * 64 * words * 4, 5 * 5 * 64 * 24 // 8)
+check("06_packed_bytes", answer)
+
+# %%
+exercise("06_latency_here")
+
+# %%
+# Your answer:
+# answer = ...
+# check("06_latency_here", answer)
+
+# %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
+#@title Solution (open to read it)
+answer = "no"  # x86 runs LCE's reference kernels, not its ARM ones
+check("06_latency_here", answer)
+
+# %%
+exercise("06_int8_ceiling")
+
+# %%
+# Your answer:
+# answer = ...
+# check("06_int8_ceiling", answer)
+
+# %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
+#@title Solution (open to read it)
+answer = 32 / 8
+check("06_int8_ceiling", answer)
 
 # %% [markdown]
 # ## What an engineer gets

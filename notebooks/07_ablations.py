@@ -37,13 +37,13 @@
 # retrained; set `force = True` to train again.
 
 # %% tags=["setup"]
-# Setup: go to the repository root (cloning it on Colab), then import `utils` before
-# TensorFlow: it switches TensorFlow to the Keras 2 API that larq needs.
+# Setup: go to the repository root (cloning it on Colab), keep the course folder on Google
+# Drive when on Colab, then import `utils` before TensorFlow: it switches TensorFlow to the
+# Keras 2 API that larq needs.
 import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's start-up chatter
 ON_COLAB = "google.colab" in sys.modules
 if ON_COLAB:
     REPO_DIR = Path("/content/rpnn-course")
@@ -58,36 +58,44 @@ elif not Path("utils").is_dir() and Path("../utils").is_dir():
 if str(Path.cwd()) not in sys.path:
     sys.path.insert(0, str(Path.cwd()))
 if ON_COLAB:
-    from utils.colab import prepare_runtime
+    from utils.colab import prepare_runtime, use_drive
 
     prepare_runtime()
+    use_drive()  # asks to mount Google Drive: the course folder then outlives the runtime
 
 import utils  # noqa: F401  (before TensorFlow: sets TF_USE_LEGACY_KERAS=1)
+from utils.environment import quiet_start
 
+quiet_start()  # hides TensorFlow's CUDA probing on CPU runtimes, and nothing you can act on
 print("working directory:", Path.cwd())
 
 # %% tags=["parameters"]
 # Parameters: papermill replaces these (see the README); edit them to explore.
 profile = "quick"  # "smoke" (seconds, tests), "quick" (CPU, minutes), "full" (report, GPU)
 dataset = "auto"  # "auto" (Cats & Dogs if available, else mnist5k), "cats_and_dogs", "mnist5k"
-figures_dir = "figures"  # where save_fig writes the PNGs
-results_dir = "results"  # where results records (JSON) go
-report_dir = "report"  # where the regenerated report goes
+course_dir = None  # None: $COURSE_DIR, else the repository (the course folder, utils.course)
+figures_dir = None  # None: the course folder's, for this profile and dataset
+results_dir = None  # None: the course folder's (training records and benchmarks)
+report_dir = None  # None: the course folder's
 force = False  # retrain even if a record exists
 
 # %%
+import math
+
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from utils import ablations, plots
 from utils.ablation_runs import measured, run_ablations
 from utils.ablation_stats import condition_table, summary_table, verdict
-from utils.dataset_choice import resolve_dataset
+from utils.course import notebook_folders
+from utils.exercises import check, exercise
 from utils.report import build_report
 
-choice = resolve_dataset(dataset)
-print(choice)
-dataset = choice.name
+choice, folders = notebook_folders(profile, dataset, course_dir, results_dir=results_dir,
+                                   figures_dir=figures_dir, report_dir=report_dir)
+dataset, figures_dir, results_dir, report_dir = (choice.name, folders.figures, folders.results,
+                                                 folders.report)
 
 # %% [markdown]
 # ## The baseline and the runs
@@ -109,7 +117,8 @@ ablations.plan_table(profile, dataset)
 # profile uses the report's setup and is meant for a GPU.
 
 # %%
-runs = run_ablations(profile, dataset, results_dir=results_dir, force=force)
+runs = run_ablations(profile, dataset, results_dir=results_dir, data_dir=folders.data,
+                     force=force)
 summary = summary_table(runs)
 summary.round(2)
 
@@ -146,10 +155,58 @@ for key in measured(runs):
     print(verdict(key, summary))
 
 # %% [markdown]
+# ## Exercises
+#
+# Each question below is checked by `check`: a wrong answer raises with a hint, a
+# right one says so. Work it out in the empty cell; the worked solution follows, folded
+# (click to open it).
+
+# %%
+exercise("07_small_difference")
+
+# %%
+# Your answer:
+# answer = ...
+# check("07_small_difference", answer)
+
+# %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
+#@title Solution (open to read it)
+error = math.sqrt(0.8**2 / 3 + 0.6**2 / 3)
+answer = "yes" if 1.0 > 2 * error else "no"
+check("07_small_difference", answer)
+
+# %%
+exercise("07_seeds_needed")
+
+# %%
+# Your answer:
+# answer = ...
+# check("07_seeds_needed", answer)
+
+# %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
+#@title Solution (open to read it)
+answer = next(n for n in range(2, 100) if 1.0 > 2 * math.sqrt(2 * 0.5**2 / n))
+check("07_seeds_needed", answer)
+
+# %%
+exercise("07_dead_run")
+
+# %%
+# Your answer:
+# answer = ...
+# check("07_dead_run", answer)
+
+# %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
+#@title Solution (open to read it)
+answer = "did not train"  # 10% is chance on ten balanced classes
+check("07_dead_run", answer)
+
+# %% [markdown]
 # ## Regenerate the report
 #
 # The report gains an ablations section with the claims, tables, figures and verdicts
 # above, rebuilt from the results records.
 
 # %%
-print(build_report(results_dir, figures_dir, report_dir, profile=profile))
+print(build_report(results_dir, figures_dir, report_dir, profile=profile,
+                   written_by="notebook 07_ablations"))

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_the_issue_s_ablations_are_all_defined():
     assert [a.key for a in ABLATIONS] == ["loss", "dropout", "first_layer", "last_layer",
                                           "optimizer", "padding", "gain", "batch_norm",
-                                          "range", "bits"]
+                                          "recipe_binary", "recipe_float", "range", "bits"]
     for ablation in ABLATIONS:
         assert ablation.sections and all(s.startswith("§") for s in ablation.sections)
         assert ablation.claim and ablation.claim_short and ablation.note
@@ -62,12 +62,29 @@ def test_every_condition_is_a_valid_config_of_binary_alexnet(profile):
 @pytest.mark.parametrize("ablation", ABLATIONS, ids=lambda a: a.key)
 def test_each_variant_differs_from_the_baseline_in_exactly_its_fields(ablation):
     shared = ablations.base_config("quick", "mnist5k", seed=1)
-    base = shared.replace(**ablation.baseline_overrides).to_dict()
-    for label, overrides in ablation.variants.items():
-        variant = shared.replace(**{**ablation.baseline_overrides, **overrides})
-        changed = {name for name, value in variant.to_dict().items() if base[name] != value}
-        assert changed == set(overrides), label
+    (_, base), *variants = ablation.configs(shared)
+    for (label, variant), overrides in zip(variants, ablation.variants.values(), strict=True):
+        changed = {name for name, value in variant.to_dict().items()
+                   if base.to_dict()[name] != value}
+        # a field kept at the profile's value may equal the baseline's in this profile
+        kept = {name for name, value in overrides.items() if value == ablations.FROM_PROFILE}
+        assert set(overrides) - kept <= changed <= set(overrides), label
     assert ablation.fields == {name for o in ablation.variants.values() for name in o}
+
+
+@pytest.mark.parametrize("profile", ["quick", "full"])
+@pytest.mark.parametrize("key", ["recipe_binary", "recipe_float"])
+def test_the_recipe_ablations_end_at_the_profile_s_own_recipe(profile, key):
+    planned = ablations.plan(profile, "mnist5k", keys=[key, "bits"])
+    recipe = [run for run in planned if run.ablation == key and run.seed == 0]
+    report, *_, course = (run.config for run in recipe)
+    assert (report.learning_rate, report.lr_schedule, report.warmup_epochs) == (
+        1e-3, "constant", 0)
+    assert not report.augment and report.dropout == 0.0
+    precision = "binary" if key == "recipe_binary" else "fp32"
+    expected = next(run.config for run in planned if run.ablation == "bits"
+                    and run.seed == 0 and run.config.precision == precision)
+    assert course.config_hash() == expected.config_hash()
 
 
 def test_the_range_ablation_has_its_own_8_bit_baseline():
@@ -88,17 +105,24 @@ def test_the_range_ablation_has_its_own_8_bit_baseline():
 def test_baseline_is_shared_and_trained_once_per_seed():
     planned = ablations.plan("quick", "mnist5k")
     own_baseline = {a.key for a in ABLATIONS if a.baseline_overrides}
-    assert own_baseline == {"range"}
+    assert own_baseline == {"range", "recipe_binary", "recipe_float"}
     baselines = {run.seed: set() for run in planned}
     for run in planned:
         if run.is_baseline and run.ablation not in own_baseline:
             baselines[run.seed].add(run.config.config_hash())
     assert all(len(hashes) == 1 for hashes in baselines.values())
-    # 1 baseline + 8 single variants + 5 extra bit widths + 4 range variants (its baseline
-    # and float reference are the sweep's 8 and 32 bits), for each quick seed
+    # 1 baseline + 9 variants of the shared baseline + 5 extra bit widths + 4 range variants
+    # (its baseline and float reference are the sweep's 8 and 32 bits) + 3 new conditions
+    # in each recipe ablation (their last step is the baseline, resp. the sweep's float end),
+    # for each quick seed
     seeds = ABLATION_PROFILES["quick"].seeds
     assert ABLATION_PROFILES["quick"].sweep_seeds == seeds
-    assert len(ablations.plan_table("quick", "mnist5k")) == 18 * len(seeds)
+    assert len(ablations.plan_table("quick", "mnist5k")) == 25 * len(seeds)
+    recipe = {run.condition: run.config.config_hash() for run in planned
+              if run.ablation == "recipe_binary" and run.seed == seeds[0]}
+    shared = next(run.config.config_hash() for run in planned
+                  if run.ablation == "loss" and run.is_baseline and run.seed == seeds[0])
+    assert recipe["course's recipe (+ augmentation, dropout 0.5)"] == shared
     base = ablations.base_config("quick", "mnist5k")
     assert base.precision == "binary" and base.batch_norm and base.dropout == 0.5
     assert base.image_size == 67 and base.width == 0.25 and base.epochs == 6
@@ -298,6 +322,37 @@ def test_verdicts_put_claim_against_measurement():
     assert verdict("bits", summary).endswith("Not measured yet.")
 
 
+def test_a_condition_at_chance_is_reported_as_not_trained_not_as_an_effect():
+    values = {**HAND_MADE, ("loss", "mean squared error"): [0.101, 0.098, 0.113],
+              ("loss", "mean squared error, Adam 1e-3"): [0.90, 0.91, 0.92]}
+    summary = summary_table(_runs(values))
+    dead, alive = (summary.loc[("loss", label)] for label in (
+        "mean squared error", "mean squared error, Adam 1e-3"))
+    assert (dead["chance"], dead["trained"], alive["trained"]) == (10.0, 0, 3)
+    assert dead["beyond_spread"]  # the statistics alone would call it a large effect
+    text = verdict("loss", summary)
+    assert "mean squared error did not train: every seed stayed at chance (10.4% against " \
+           "10% chance), so its -81.6 points are the size of a failure to train" in text
+    assert "Agrees with the report" not in text.split("did not train")[0]
+    assert "cross-entropy 92.0 ± 2.0% against mean squared error, Adam 1e-3 91.0 ± 1.0%" in text
+    one_alive = {**values, ("loss", "mean squared error"): [0.101, 0.098, 0.40]}
+    assert summary_table(_runs(one_alive)).loc[("loss", "mean squared error"), "trained"] == 1
+    assert "did not train" not in verdict("loss", summary_table(_runs(one_alive))).split(
+        "Adam 1e-3")[0]
+    dead_base = {**HAND_MADE, ("dropout", "dropout 0.5"): [0.1, 0.1, 0.1]}
+    assert "The baseline (dropout 0.5) did not train" in verdict(
+        "dropout", summary_table(_runs(dead_base)))
+
+
+def test_chance_follows_the_number_of_classes():
+    runs = _runs({("padding", "pad with +1"): [0.52, 0.53, 0.51],
+                  ("padding", "pad with 0"): [0.80, 0.82, 0.81]}).assign(chance_accuracy=0.5)
+    summary = summary_table(runs)
+    assert list(summary["chance"]) == [50.0, 50.0]
+    assert list(summary["trained"]) == [0, 3]
+    assert "The baseline (pad with +1) did not train" in verdict("padding", summary)
+
+
 def test_bit_sweep_verdict_and_figure():
     sweep = get_ablation("bits")
     bits = ablations.condition_bits(sweep)
@@ -308,6 +363,7 @@ def test_bit_sweep_verdict_and_figure():
     summary = summary_table(runs)
     text = verdict("bits", summary)
     assert "1 bit 91.0%, 2 bits 10.0%, 4 bits 95.0%" in text
+    assert "Did not train (every seed at chance): 2 bits." in text
     assert "Within the seed spread of 32 bits: 8, 16 bits." in text
     assert text.endswith("(float > 8-bit > binary) holds in the means.")
     figure = plots.plot_ablation(runs, "bits")
@@ -347,14 +403,17 @@ def test_runs_are_read_from_records_and_the_report_section_is_written(tmp_path):
     # the sweep's 8- and 32-bit records are also the range ablation's baseline and float
     assert measured(runs) == ["loss", "range", "bits"]
     every_plan = ablations.plan("smoke", "mnist5k")
-    # the shared baseline record counts for every ablation but the range ablation (which
-    # has its own), the variants only for theirs
-    assert len(runs) == len(planned) + (len(ABLATIONS) - 3) + 2
+    # the shared baseline record counts for the 7 other ablations that share it and as the
+    # binary recipe's last step; the sweep's 32 bits as the float recipe's last step and the
+    # range ablation's float reference, its 8 bits as the range ablation's baseline
+    assert len(runs) == len(planned) + 7 + 4
     assert set(runs["ablation"]) == {a.key for a in ABLATIONS}
     assert runs.loc[runs["condition"] == "32 bits (float)", "bits"].tolist() == [32]
-    assert runs["is_baseline"].sum() == len(ABLATIONS) == len(
-        {run.ablation for run in every_plan if run.is_baseline})
-    assert load_runs("smoke", "mnist5k", results, keys=["loss"]).shape[0] == 2
+    # the recipe ablations' own baselines (the report's recipe) were not written
+    assert runs["is_baseline"].sum() == len(ABLATIONS) - 2 == len(
+        {run.ablation for run in every_plan if run.is_baseline}) - 2
+    assert not {"recipe_binary", "recipe_float"} & set(measured(runs))
+    assert load_runs("smoke", "mnist5k", results, keys=["loss"]).shape[0] == 3
     assert load_runs("smoke", "cats_and_dogs", results).empty
     report = build_report(results, tmp_path / "figures", tmp_path / "report",
                           profile="smoke").read_text()

@@ -1,5 +1,6 @@
 """Tests for utils.colab: the runtime plans, and prepare_runtime on a faked Colab (no pip runs)."""
 
+import os
 import subprocess
 import sys
 import types
@@ -246,3 +247,50 @@ def test_prepare_runtime_reports_pip_failure_and_unsupported_python(fake_colab, 
     requirements = fake_colab((3, 10), COLAB)
     with pytest.raises(RuntimeError, match="Python 3.10 is not supported"):
         colab.prepare_runtime(requirements=requirements)
+
+
+def test_drive_becomes_the_course_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("COURSE_DIR", raising=False)
+    mounted = []
+    course = colab.use_drive(mount=mounted.append, mount_point=tmp_path / "drive")
+    assert mounted == [str(tmp_path / "drive")]
+    assert course == tmp_path / "drive" / "MyDrive" / "rpnn-course" and course.is_dir()
+    assert os.environ["COURSE_DIR"] == str(course)
+    assert "Course folder on Google Drive" in capsys.readouterr().out
+    from utils.course import course_folders  # every notebook now reads and writes there
+
+    assert course_folders("quick", "mnist5k").results == course / "runs" / "quick_mnist5k" / (
+        "results")
+    assert colab.use_drive(mount=lambda path: 1 / 0) == course  # already set: nothing to do
+
+
+def test_without_drive_the_loss_is_said_once(monkeypatch, capsys):
+    monkeypatch.delenv("COURSE_DIR", raising=False)
+    monkeypatch.delenv("COURSE_DRIVE_DECLINED", raising=False)
+
+    def refuse(path):
+        raise RuntimeError("mount failed")
+
+    assert colab.use_drive(mount=refuse) is None
+    assert colab.use_drive(mount=refuse) is None
+    output = capsys.readouterr().out
+    assert output.count("Google Drive is not mounted (mount failed)") == 1
+    assert "loses the training records, saved models, resume checkpoints" in output
+    assert "COURSE_DIR" not in os.environ
+    assert colab.use_drive() is None  # not on Colab: nothing happens
+
+
+def test_quiet_start_hides_cuda_probing_on_a_cpu_machine(monkeypatch):
+    import logging
+
+    from utils import environment
+
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    monkeypatch.setattr(environment, "_has_nvidia_device", lambda: False)
+    environment.quiet_start()
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3"
+    assert logging.getLogger("tensorflow").level == logging.ERROR
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL")
+    monkeypatch.setattr(environment, "_has_nvidia_device", lambda: True)
+    environment.quiet_start()
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "2"  # GPU errors stay visible

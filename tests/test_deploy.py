@@ -59,8 +59,21 @@ def alexnet_table(alexnet, tmp_path_factory):
     images = _images(SHAPES["alexnet"], 16, seed=1)
     labels = np.eye(2, dtype=np.float32)[np.random.default_rng(2).integers(0, 2, len(images))]
     calibration = _images(SHAPES["alexnet"], 16, seed=3)
-    return deploy.deploy_and_measure(alexnet, images, labels, calibration,
+    return deploy.deploy_and_measure(alexnet, (images, labels), calibration,
                                      tmp_path_factory.mktemp("files"), runs=2, warmup=1)
+
+
+def test_a_streamed_test_set_scores_like_the_arrays(alexnet, alexnet_table, tmp_path):
+    images = _images(SHAPES["alexnet"], 16, seed=1)
+    labels = np.eye(2, dtype=np.float32)[np.random.default_rng(2).integers(0, 2, len(images))]
+    stream = tf.data.Dataset.from_tensor_slices((images, labels)).batch(5)  # 5+5+5+1
+    table = deploy.deploy_and_measure({"fp32": alexnet["fp32"]}, stream, images[:4], tmp_path,
+                                      runs=1, warmup=0)
+    streamed = table.set_index("file").loc["fp32"]
+    arrays = alexnet_table.set_index("file").loc["fp32"]
+    assert streamed["test_images"] == arrays["test_images"] == 16
+    for column in ("keras_accuracy", "tflite_accuracy", "accuracy_change_images"):
+        assert streamed[column] == arrays[column], column
 
 
 @pytest.fixture(scope="module")
@@ -221,14 +234,40 @@ def test_without_lce_binary_files_are_skipped_with_a_clear_error(monkeypatch, al
     monkeypatch.setattr(deploy, "lce_available", lambda: False)
     with pytest.raises(RuntimeError, match=r"larq-compute-engine \(LCE\) is not usable here"):
         deploy.convert_binary(alexnet["binary"])
-    table = deploy.deploy_and_measure({"binary": alexnet["binary"]}, None, None, None,
-                                      tmp_path)
+    table = deploy.deploy_and_measure({"binary": alexnet["binary"]}, None, None, tmp_path)
     (row,) = table.to_dict(orient="records")  # the file is listed, with the reason
     assert row["file"] == "binary" and row["status"].startswith("not made: larq-compute")
     assert np.isnan(row["ratio_vs_fp32"]) and not list(tmp_path.glob("*.tflite"))
     # float and int8 files still run, in TensorFlow's interpreter
     _compare(alexnet_files["fp32"], alexnet["fp32"], "alexnet", FLOAT_ATOL)
     _compare(alexnet_files["int8_from_fp32"], alexnet["fp32"], "alexnet", INT8_ATOL)
+
+
+def test_a_converter_failure_lists_the_file_with_the_op_it_could_not_convert(
+        monkeypatch, alexnet, tmp_path):
+    class ConverterError(Exception):  # the name of TFLite's error, in a private module
+        pass
+
+    def fail(model):  # what the converter says for full-size AlexNet's QAT fc6 kernel
+        raise ConverterError("Could not translate MLIR to FlatBuffer.\nDetails:\n\t"
+                             "tf.FakeQuantWithMinMaxVarsPerChannel(tensor<1x1x9216x4096xf32>)")
+
+    monkeypatch.setattr(deploy, "convert_float", fail)
+    with pytest.warns(UserWarning, match="the TFLite converter failed"):
+        table = deploy.deploy_and_measure({"fp32": alexnet["fp32"]}, None, alexnet_images(),
+                                          tmp_path, runs=1, warmup=0)
+    rows = table.set_index("file")
+    assert rows.loc["fp32", "status"] == ("not made: the TFLite converter failed: "
+                                          "tf.FakeQuantWithMinMaxVarsPerChannel(tensor<1x1x9216"
+                                          "x4096xf32>)")
+    assert rows.loc["int8_from_fp32", "status"] == "measured"  # the other file is still made
+    monkeypatch.setattr(deploy, "convert_float", lambda model: 1 / 0)
+    with pytest.raises(ZeroDivisionError):  # any other error is a bug, and is raised
+        deploy.deploy_and_measure({"fp32": alexnet["fp32"]}, None, None, tmp_path)
+
+
+def alexnet_images():
+    return _images(SHAPES["alexnet"], 4, seed=3)
 
 
 def test_runtime_failure_is_reported_not_fatal(tmp_path):

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.test_deploy_bench import check_deployment_record
-from utils.pipeline import list_notebooks, output_dirs, run_pipeline
+from utils.course import course_folders
+from utils.pipeline import list_notebooks, run_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,43 +45,66 @@ def test_pipeline_cli_rejects_unknown_choices():
 def test_unknown_notebook_is_reported(tmp_path):
     with pytest.raises(ValueError, match="no such notebooks"):
         run_pipeline("smoke", "mnist5k", root=ROOT, notebooks=["99_missing.ipynb"],
-                     executed_dir=str(tmp_path / "executed"))
+                     course_dir=tmp_path)
 
 
 @pytest.mark.slow
-def test_training_notebooks_run_in_smoke_profile_and_write_their_outputs(tmp_path):
-    dirs = {name: str(tmp_path / name) for name in ("figures", "results", "report", "executed")}
+def test_notebooks_in_separate_kernels_share_the_course_folder_and_write_their_outputs(tmp_path):
+    """03, 04, 05 and 06 each run in their own kernel (as on Colab, each its own runtime);
+    they share only the course folder, and 05 shows the records that 03 and 04 wrote."""
     notebooks = ["03_alexnet.ipynb", "04_googlenet.ipynb", "05_comparison.ipynb",
                  "06_deployment.ipynb"]
+    before = _git_status()
     timings = run_pipeline("smoke", "mnist5k", root=ROOT, notebooks=notebooks,
-                           figures_dir=dirs["figures"], results_dir=dirs["results"],
-                           report_dir=dirs["report"], executed_dir=dirs["executed"])
+                           course_dir=tmp_path / "course")
     assert list(timings) == notebooks
-    for name in notebooks:  # executed copies, with outputs, outside notebooks/
-        executed = json.loads((tmp_path / "executed" / name).read_text())
+    assert _git_status() == before  # nothing written into the repository
+    run = tmp_path / "course" / "runs" / "smoke_mnist5k"
+    for name in notebooks:  # executed copies, with outputs, next to the run's results
+        executed = json.loads((run / "executed" / name).read_text())
         assert any(cell.get("outputs") for cell in executed["cells"])
-    figures = {path.stem for path in (tmp_path / "figures").glob("*.png")}
+    comparison = (run / "executed" / "05_comparison.ipynb").read_text()
+    assert "No smoke-profile record" not in comparison  # 05 found every network's records
+    assert all(word in comparison for word in ("alexnet", "googlenet", "int8_qat"))
+    figures = {path.stem for path in (run / "figures").glob("*.png")}
     for model in ("03_alexnet", "04_googlenet"):
         assert {f"{model}_accuracy", f"{model}_loss"} <= figures
-        assert {f"{model}_confusion_{p}" for p in ("binary", "int8", "fp32")} <= figures
+        assert {f"{model}_confusion_{p}" for p in ("binary", "int8", "int8_qat", "fp32")} <= figures
     assert {"05_accuracy_vs_size", "06_deployment"} <= figures
-    deployed = json.loads((tmp_path / "results" / "bench_deploy.json").read_text())
-    check_deployment_record(deployed, tmp_path / "results")
-    records = [json.loads(p.read_text()) for p in (tmp_path / "results").glob("*_smoke_*.json")]
+    deployed = json.loads((run / "results" / "bench_deploy.json").read_text())
+    check_deployment_record(deployed, run / "results")
+    records = [json.loads(p.read_text()) for p in (run / "results").glob("*_smoke_*.json")]
     assert sorted((r["config"]["model"], r["config"]["precision"]) for r in records) == sorted(
-        (m, p) for m in ("alexnet", "googlenet") for p in ("binary", "int8", "fp32"))
+        (m, p) for m in ("alexnet", "googlenet") for p in ("binary", "int8", "int8_qat", "fp32"))
     assert all(r["dataset"]["is_offline_standin"] for r in records)
-    report = (tmp_path / "report" / "README.md").read_text()
+    report = (run / "report" / "README.md").read_text()
     assert "offline stand-in was used" in report and "googlenet" in report
+    assert "by `python -m utils.pipeline --profile smoke --dataset mnist5k`" in report
     assert "## Deployment: real files at each precision" in report
-    assert json.loads((tmp_path / "results" / "pipeline_smoke.json").read_text())
-    assert "--profile smoke" not in (ROOT / "report" / "README.md").read_text()
+    assert json.loads((run / "results" / "pipeline_smoke.json").read_text())
 
 
-def test_smoke_runs_never_replace_the_committed_outputs():
-    assert output_dirs("smoke") == {"figures_dir": "runs/smoke/figures",
-                                    "results_dir": "runs/smoke/results",
-                                    "report_dir": "runs/smoke/report"}
-    assert output_dirs("quick") == output_dirs("full") == {
-        "figures_dir": "figures", "results_dir": "results", "report_dir": "report"}
+def _git_status() -> str:
+    return subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"],
+                          capture_output=True, text=True, cwd=ROOT, check=True).stdout
+
+
+def test_each_profile_and_dataset_has_its_own_folders(tmp_path, monkeypatch):
+    monkeypatch.delenv("COURSE_DIR", raising=False)
+    reference = course_folders("quick", "mnist5k")
+    assert reference.is_reference and reference.results == ROOT / "results"
+    assert (reference.figures, reference.report) == (ROOT / "figures", ROOT / "report")
+    smoke = course_folders("smoke", "mnist5k")
+    assert smoke.results == ROOT / "runs" / "smoke_mnist5k" / "results" and not smoke.is_reference
+    full = course_folders("full", "cats_and_dogs")
+    assert full.figures == ROOT / "runs" / "full_cats_and_dogs" / "figures"
+    assert full.data == ROOT / "data"
     assert "runs/" in (ROOT / ".gitignore").read_text().splitlines()
+    monkeypatch.setenv("COURSE_DIR", str(tmp_path / "drive"))  # what use_drive() sets
+    elsewhere = course_folders("quick", "mnist5k")
+    assert elsewhere.results == tmp_path / "drive" / "runs" / "quick_mnist5k" / "results"
+    assert elsewhere.data == tmp_path / "drive" / "data" and not elsewhere.is_reference
+    given = course_folders("quick", "mnist5k", results_dir=tmp_path / "mine")
+    assert given.results == tmp_path / "mine" and given.figures == elsewhere.figures
+    with pytest.raises(ValueError, match="accepted: smoke, quick, full"):
+        course_folders("huge", "mnist5k")

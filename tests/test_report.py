@@ -2,12 +2,14 @@
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from utils.compare import comparison_table, epoch_choices, epoch_table, reference_table
 from utils.config import make_config
+from utils.deploy_tables import runtime_summary
 from utils.records import main_records
 from utils.report import build_report
 
@@ -155,3 +157,45 @@ def test_a_partial_run_updates_only_its_notebooks_times(tmp_path):
     timing = json.loads((results / "pipeline_quick.json").read_text())["notebook_seconds"]
     assert timing == {"03_alexnet.ipynb": 60.0, "06_deployment.ipynb": 300.0}
     assert "Total: 6.0 min." in (tmp_path / "report" / "README.md").read_text()
+
+
+def test_report_has_the_energy_section_of_notebook_08(tmp_path):
+    # the energy.json that notebook 08 wrote in a smoke run (width 1/16 networks)
+    energy = (Path(__file__).parent / "data" / "energy_smoke.json").read_text()
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "energy.json").write_text(energy)
+    report = build_report(tmp_path / "results", tmp_path / "figures", tmp_path / "report",
+                          profile="smoke").read_text()
+    section = report[report.index("## What the hardware computes"):]
+    assert ("Every convolution of the int8 file of alexnet int8_qat (7 ops, 3,222 int8 "
+            "outputs for one test image)") in section
+    assert "Largest difference: 0 int8 steps against TFLite's reference kernels" in section
+    assert "6 of 6 equal to larq's output" in section
+    assert f"{336512 / 10616:.1f}x fewer bytes than float32" in section
+    assert re.search(r"\| alexnet +\| fp32 +\| +48.74 +\|", section)
+    assert "### Accuracy against energy" in section
+    assert "(an estimate, not a measurement)" in section
+    assert "## What the hardware computes" not in build_report(
+        tmp_path / "none", tmp_path / "figures", tmp_path / "report2",
+        profile="smoke").read_text()
+
+
+def test_deployment_section_names_the_runtimes_that_ran_and_the_files_that_did_not():
+    record = _deploy_record(1000)
+    fp32, binary = record["full_size"]["files"]
+    fp32.update(status="measured", runtime="TensorFlow's TFLite interpreter, builtin kernels "
+                "without delegate", runtime_notes=["XNNPACK could not run it: failed to prepare"])
+    binary.update(status="not made: larq-compute-engine (LCE) is not usable here")
+    record["environment"]["kernels"] = None  # LCE absent: no note on its kernels
+    text = runtime_summary(record)
+    assert text.startswith("Latency is the median single-image time after warm-up; "
+                           "TensorFlow's TFLite interpreter, builtin kernels without delegate "
+                           "ran the fp32 file.")
+    assert "On the way: googlenet fp32: XNNPACK could not run it: failed to prepare." in text
+    assert text.endswith("Not made or not run: googlenet binary: not made: larq-compute-engine "
+                         "(LCE) is not usable here.")
+    assert "LCE's interpreter" not in text
+    nothing = _deploy_record(1000)
+    for entry in nothing["full_size"]["files"]:
+        entry["status"] = "written, but no runtime here could run it: aborted"
+    assert runtime_summary(nothing).startswith("No file could be run here.")

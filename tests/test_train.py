@@ -141,13 +141,20 @@ def test_profiles_give_each_model_its_settings():
     assert make_config("alexnet", "fp32", profile="smoke").image_size == 67
     full = make_config("alexnet", "int8", dataset="cats_and_dogs", profile="full")
     assert (full.image_size, full.width, full.epochs, full.optimizer, full.loss) == (
-        227, 1.0, 30, "adam", "categorical_crossentropy")
-    assert full.early_stopping_patience and full.limit is None
+        227, 1.0, 40, "adam", "categorical_crossentropy")
+    assert (full.learning_rate, full.lr_schedule, full.warmup_epochs) == (2e-3, "cosine", 2)
+    assert full.early_stopping_patience == 8 and full.limit is None and full.augment
     full_googlenet = make_config("googlenet", "fp32", profile="full")
-    assert (full_googlenet.image_size, full_googlenet.epochs) == (224, 150)
+    assert (full_googlenet.image_size, full_googlenet.epochs) == (224, 40)
+    # the report's own recipe (§5.4): Adam at a constant 1e-3, no augmentation, batch norm
+    # directly after each layer and only in the quantized networks (None: the precision's own)
+    report = make_config("alexnet", "fp32", dataset="cats_and_dogs", profile="report")
+    assert (report.learning_rate, report.lr_schedule, report.augment, report.batch_norm,
+            report.bn_after_pool, report.dropout) == (1e-3, "constant", False, None, False, 0.0)
+    assert make_config("alexnet", "int8", profile="report").dropout == 0.5
     quick_binary = make_config("alexnet", "binary")
     assert quick_binary.profile == "quick" and quick_binary.lr_schedule == "cosine"
-    assert {row[0] for row in PROFILE_TABLE} == {"smoke", "quick", "full"}
+    assert {row[0] for row in PROFILE_TABLE} == {"smoke", "quick", "full", "report"}
 
 
 def test_config_round_trip_and_hash():

@@ -52,9 +52,10 @@ def runs_frame(planned: Sequence[PlannedRun], records: Mapping[str, Mapping[str,
 
 
 def measured(runs: pd.DataFrame) -> list[str]:
-    """Keys of the ablations with at least one variant run (a baseline alone is not a
-    comparison), in the order of :data:`ABLATIONS`."""
-    keys = set(runs.loc[~runs["is_baseline"].astype(bool), "ablation"])
+    """Keys of the ablations with a baseline run and at least one variant run (either alone
+    is not a comparison), in the order of :data:`ABLATIONS`."""
+    baseline = runs["is_baseline"].astype(bool)
+    keys = set(runs.loc[baseline, "ablation"]) & set(runs.loc[~baseline, "ablation"])
     return [ablation.key for ablation in ABLATIONS if ablation.key in keys]
 
 

@@ -2,8 +2,11 @@
 
 :func:`summary_table` gives, per ablation and condition, the mean and spread of test accuracy
 over seeds and the difference to the baseline, read against the seed spread with the rule of
-:mod:`utils.stats`. :func:`verdict` sets the report's claim beside that measurement. No
-TensorFlow here.
+:mod:`utils.stats`. :func:`verdict` sets the report's claim beside that measurement.
+
+A condition whose every seed stayed within :data:`CHANCE_MARGIN` points of chance did not
+train: its difference to the baseline is the size of a failure, not of an effect of the
+setting, and the verdict says so instead of scoring it. No TensorFlow here.
 """
 
 from __future__ import annotations
@@ -15,11 +18,13 @@ import pandas as pd
 from utils.ablations import Ablation, condition_bits, get_ablation
 from utils.stats import SPREAD_FACTOR, difference, seed_summary, standard_error
 
-__all__ = ["SIZE_FACTOR", "condition_table", "summary_table", "verdict"]
+__all__ = ["CHANCE_MARGIN", "SIZE_FACTOR", "condition_table", "summary_table", "verdict"]
 
 # A measured difference in the claimed direction "agrees" in size when it is within this
 # factor of the claimed size (only where the report gives a size).
 SIZE_FACTOR = 3.0
+# A run "did not train" when its test accuracy is within this many points of chance.
+CHANCE_MARGIN = 5.0
 
 
 def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
@@ -28,10 +33,13 @@ def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
 
     Accuracies and differences are in percentage points; std is the sample standard
     deviation over seeds (NaN for one seed); ``se_diff`` is ``sqrt(s_b²/n_b + s_v²/n_v)``
-    and ``beyond_spread`` is ``|diff| > 2 se_diff`` (False with fewer than two seeds).
-    Index: (ablation, condition), conditions in the order of the runs frame.
+    and ``beyond_spread`` is ``|diff| > 2 se_diff`` (False with fewer than two seeds);
+    ``chance`` is chance accuracy and ``trained`` how many seeds got beyond
+    :data:`CHANCE_MARGIN` points above it. Index: (ablation, condition), conditions in the
+    order of the runs frame.
     """
-    columns = ["seeds", "mean", "std", "min", "max", "diff", "se_diff", "beyond_spread"]
+    columns = ["seeds", "mean", "std", "min", "max", "diff", "se_diff", "beyond_spread",
+               "chance", "trained"]
     if runs.empty:
         return pd.DataFrame(columns=columns,
                             index=pd.MultiIndex.from_tuples([], names=["ablation", "condition"]))
@@ -45,6 +53,11 @@ def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
         rows.append(difference(row, base))
     table[["diff", "se_diff", "beyond_spread"]] = pd.DataFrame(rows, index=table.index)
     table["beyond_spread"] = table["beyond_spread"].astype(bool)
+    chance = 100.0 * accuracy.get("chance_accuracy", pd.Series(0.1, index=accuracy.index))
+    grouped = accuracy.assign(chance=chance, trained=accuracy["accuracy"] > chance
+                              + CHANCE_MARGIN).groupby(["ablation", "condition"], sort=False)
+    table["chance"] = grouped["chance"].first()
+    table["trained"] = grouped["trained"].sum().astype(int)
     return table[columns]
 
 
@@ -79,12 +92,29 @@ def _assessment(ablation: Ablation, diff: float, beyond: bool, seeds: int) -> st
     return f"Contradicts the report: the variant is {direction}, by more than the seed spread."
 
 
+def _did_not_train(row: pd.Series) -> bool:
+    return row["trained"] == 0
+
+
+def _failure(ablation: Ablation, summary: pd.DataFrame, label: str) -> str:
+    row = summary.loc[(ablation.key, label)]
+    return (f"{label} did not train: every seed stayed at chance ({row['mean']:.1f}% against "
+            f"{row['chance']:.0f}% chance), so its {row['diff']:+.1f} points are the size of "
+            "a failure to train, not an effect of the setting.")
+
+
 def _pair_verdict(ablation: Ablation, summary: pd.DataFrame) -> str:
+    if _did_not_train(summary.loc[(ablation.key, ablation.baseline)]):
+        return (f"The baseline ({ablation.baseline}) did not train: every seed stayed at "
+                "chance, so no difference here measures the setting.")
     parts = []
     for label in ablation.variants:
         if (ablation.key, label) not in summary.index:
             continue
         row = summary.loc[(ablation.key, label)]
+        if _did_not_train(row):
+            parts.append(_failure(ablation, summary, label))
+            continue
         spread = ("beyond the seed spread" if row["beyond_spread"] else "within the seed spread")
         if row["seeds"] < 2:
             spread = "one seed, so no spread"
@@ -103,6 +133,10 @@ def _sweep_verdict(ablation: Ablation, summary: pd.DataFrame) -> str:
     means = ", ".join(f"{row.bits} bit{'s' if row.bits > 1 else ''} {row.mean:.1f}%"
                       for row in rows.itertuples())
     text = f"Mean test accuracy: {means}."
+    dead = [f"{row.bits}" for row in rows.itertuples() if row.trained == 0]
+    if dead:
+        text += (f" Did not train (every seed at chance): {', '.join(dead)} "
+                 f"bit{'s' if dead != ['1'] else ''}.")
     widest = rows.iloc[-1]
     errors = [standard_error(row, widest) for _, row in rows.iloc[:-1].iterrows()]
     if not errors or any(math.isnan(error) for error in errors):

@@ -24,6 +24,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import math
 import multiprocessing
 import sys
 import time
@@ -39,10 +40,12 @@ from utils.config import make_config
 from utils.distribute import choose_strategy, device_name
 from utils.environment import environment_info
 from utils.files import write_json_atomic
+from utils.models import summary_figures
 from utils.names import ACCEPTED_PRECISIONS, DATASETS, MAIN_MODELS, MIN_INPUT_SIZE
 from utils.training import build_from_config, compile_from_config
 
-__all__ = ["bench_training", "image_size_for", "main", "measure_training"]
+__all__ = ["T4_EFFECTIVE_FLOPS", "bench_training", "image_size_for", "main",
+           "measure_epoch_time", "measure_training", "t4_estimate"]
 
 NUM_CLASSES = {"mnist5k": 10, "cats_and_dogs": 2}
 SIZE_PRESETS = ("min", "quick", "full")
@@ -183,6 +186,45 @@ def bench_training(
     if out is not None:
         write_json_atomic(out, report)
     return report
+
+
+# The assumption behind the T4 estimate of the full profile: a Colab T4 GPU (8.1 TFLOPS
+# peak in float32) sustains about a quarter of its peak on these networks, with batches of
+# 64, larq's quantizer ops and no mixed precision. Training costs 6 FLOPs per
+# multiply-accumulate of the forward pass (2 forward, 4 backward), evaluation 2.
+T4_EFFECTIVE_FLOPS = 2.0e12
+# Kaggle Cats & Dogs: 8,005 training photos, a tenth kept for validation.
+CATS_AND_DOGS_SPLIT = {"train": 7205, "validation": 800}
+
+
+def t4_estimate(config, *, train_images: int = CATS_AND_DOGS_SPLIT["train"],
+                validation_images: int = CATS_AND_DOGS_SPLIT["validation"],
+                flops_per_second: float = T4_EFFECTIVE_FLOPS) -> dict[str, float]:
+    """Expected seconds per epoch and hours for all of ``config``'s epochs on a Colab T4,
+    from the network's multiply-accumulates (larq's count) and :data:`T4_EFFECTIVE_FLOPS`.
+
+    An estimate from stated assumptions, not a measurement; early stopping can end a run
+    sooner. :func:`measure_epoch_time` times the machine at hand instead.
+    """
+    model = build_from_config(config, (config.image_size, config.image_size, 3),
+                              NUM_CLASSES[config.dataset])
+    macs = summary_figures(model)["macs_total"]
+    epoch = (6 * train_images + 2 * validation_images) * macs / flops_per_second
+    return {"macs_per_image": macs, "epoch_s": epoch, "run_h": epoch * config.epochs / 3600}
+
+
+def measure_epoch_time(config, *, train_images: int, steps: int = 5, warmup: int = 2
+                       ) -> dict[str, float]:
+    """Time a few training steps of ``config`` on this machine and extrapolate to one epoch
+    of ``train_images`` and to the run (what a notebook prints before a long run)."""
+    strategy, _ = choose_strategy()
+    measured = measure_training(
+        config.model, config.precision, image_size=config.image_size, width=config.width,
+        batch_size=config.batch_size, steps=steps, warmup=warmup,
+        num_classes=NUM_CLASSES[config.dataset], strategy=strategy, profile=config.profile)
+    epoch = measured["step_ms"] / 1000 * math.ceil(train_images / config.batch_size)
+    return {"step_s": measured["step_ms"] / 1000, "epoch_s": epoch,
+            "run_h": epoch * config.epochs / 3600}
 
 
 def _positive(text: str) -> int:

@@ -43,14 +43,18 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from utils.environment import LCE_MISSING
+from utils.names import COURSE_DIR_VARIABLE
 
 __all__ = [
+    "DRIVE_COURSE_FOLDER",
+    "DRIVE_MOUNT_POINT",
     "RuntimePlan",
     "installed_versions",
     "on_colab",
     "prepare_runtime",
     "read_pins",
     "runtime_plan",
+    "use_drive",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -291,3 +295,50 @@ def prepare_runtime(*, requirements="requirements.txt", dry_run=False) -> Runtim
         )
         _restart_kernel()
     return plan
+
+
+DRIVE_MOUNT_POINT = "/content/drive"
+DRIVE_COURSE_FOLDER = "MyDrive/rpnn-course"
+# Set once the student was told, in this runtime, what a course folder off Drive loses.
+_DECLINED_VARIABLE = "COURSE_DRIVE_DECLINED"
+LOST_WITHOUT_DRIVE = (
+    "The course folder stays on this runtime's disk (/content): Colab wipes it when the "
+    "runtime is recycled, which loses the training records, saved models, resume "
+    "checkpoints and the Kaggle download, and every notebook (each its own runtime) sees "
+    "only its own records. Run this cell again and allow Google Drive to keep them."
+)
+
+
+def use_drive(*, mount=None, mount_point: str | os.PathLike = DRIVE_MOUNT_POINT,
+              folder: str = DRIVE_COURSE_FOLDER) -> Path | None:
+    """On Colab, keep the course folder on Google Drive so that it outlives the runtime.
+
+    Mounts Drive (Colab asks the student for permission) and points ``COURSE_DIR`` (see
+    :mod:`utils.course`) at ``MyDrive/rpnn-course``: every notebook then reads and writes
+    the same records, the Kaggle download happens once, and a long run resumes after the
+    runtime is recycled. If Drive is not mounted, says once per runtime what that loses and
+    returns None. Does nothing outside Colab or when ``COURSE_DIR`` is already set.
+    ``mount`` and ``mount_point`` replace ``google.colab.drive.mount`` and its folder (for
+    tests).
+    """
+    if os.environ.get(COURSE_DIR_VARIABLE):
+        return Path(os.environ[COURSE_DIR_VARIABLE])
+    if mount is None:
+        if not on_colab():
+            return None
+        from google.colab import drive  # only on Colab
+
+        mount = drive.mount
+    try:
+        mount(str(mount_point))
+    except Exception as error:  # refused, timed out, or no Drive: Colab raises many kinds
+        if not os.environ.get(_DECLINED_VARIABLE):
+            print(f"[colab setup] Google Drive is not mounted ({error}). {LOST_WITHOUT_DRIVE}")
+            os.environ[_DECLINED_VARIABLE] = "1"
+        return None
+    course = Path(mount_point) / folder
+    course.mkdir(parents=True, exist_ok=True)
+    os.environ[COURSE_DIR_VARIABLE] = str(course)
+    print(f"[colab setup] Course folder on Google Drive: {course} (data, records, models, "
+          "figures and reports of every notebook go there)")
+    return course

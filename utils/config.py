@@ -5,8 +5,13 @@
 
 - ``smoke``: seconds per run, for tests and CI (the model's smallest input, tiny width).
 - ``quick``: the offline default on a 2-core CPU and MNIST-5k (reduced input and width).
-- ``full``: the report's setup (227/224 px, full width, Adam, cross-entropy, 30 epochs for
-  AlexNet and 150 for GoogLeNet, early stopping on validation accuracy), for GPUs.
+- ``full``: the course's recipe at the papers' size (227/224 px, full width, warm-up and
+  cosine decay, batch norm everywhere, photo augmentation), for GPUs and Cats & Dogs.
+- ``report``: the reference report's own setup at full size (Adam 1e-3 constant, no batch
+  norm in the float networks, no augmentation), to see what the course's recipe changed.
+
+``config_from_file(path, **overrides)`` does the same from a YAML run file of config fields
+(``configs/*.yml``; the presets of RWTH's ``config/*.yml``), ``overrides`` taking precedence.
 
 A config is frozen and hashable; :meth:`TrainConfig.config_hash` names its results record, so
 two runs with the same settings share one record and a changed setting starts a new one.
@@ -20,18 +25,25 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import pandas as pd
+import yaml
 
 from utils.names import (
     ACTIVATION_RANGES,
     ACTIVATIONS,
     DATASETS,
+    MAIN_MODELS,
     MIN_INPUT_SIZE,
     MODEL_NAMES,
     PROFILES,
     QAT_PRECISION,
     WEIGHT_RANGES,
+    check_block_sizes,
     check_choice,
     check_precision,
 )
@@ -44,9 +56,14 @@ __all__ = [
     "OPTIMIZERS",
     "PROFILES",
     "PROFILE_TABLE",
+    "RECIPE_REASONS",
     "TrainConfig",
+    "config_from_file",
+    "dry_run_of",
+    "dry_run_overrides",
     "field_names",
     "make_config",
+    "recipe_table",
 ]
 
 OPTIMIZERS = ("adam", "bop")
@@ -54,21 +71,25 @@ LR_SCHEDULES = ("constant", "cosine")
 LOSSES = ("categorical_crossentropy", "mse")
 _FLOAT_FIELDS = ("width", "learning_rate", "dropout", "bn_momentum", "pad_value",
                  "bop_threshold", "bop_gamma")
+# Fields that hold one size per block A, B, C of the "qnn" network (lists in JSON and YAML).
+_BLOCK_FIELDS = ("block_layers", "block_filters")
+# The fields that build_model takes as options (the rest shape data, training or the name).
+MODEL_OPTIONS = ("batch_norm", "bn_momentum", "dropout", "quantize_first", "quantize_last",
+                 "pad_value", "bn_after_pool", "magnitude_aware_sign", "activation_range",
+                 "weight_range", "activation", *_BLOCK_FIELDS)
 # Fields added after the first records were written, with their defaults. config_hash() leaves
 # a field out while it holds this default, so the configs of older records hash as before.
 # A new field goes here (and at the end of TrainConfig), with the default that reproduces
 # the behaviour from before it existed.
-# The fields that build_model takes as options (the rest shape data, training or the name).
-MODEL_OPTIONS = ("batch_norm", "bn_momentum", "dropout", "quantize_first", "quantize_last",
-                 "pad_value", "bn_after_pool", "magnitude_aware_sign", "activation_range",
-                 "weight_range", "activation")
 _LATER_FIELDS: dict[str, Any] = {"magnitude_aware_sign": False, "activation_range": "fixed",
-                                 "weight_range": "fixed", "activation": "relu"}
+                                 "weight_range": "fixed", "activation": "relu",
+                                 "block_layers": None, "block_filters": None}
 
 # Seeds of the main comparison (notebooks 03-05 and the report) per profile: three in the
 # quick profile, so that every difference between precisions is read against the seed
 # spread; one in smoke (tests) and full (a GPU's hours per run).
-MAIN_SEEDS: dict[str, tuple[int, ...]] = {"smoke": (0,), "quick": (0, 1, 2), "full": (0,)}
+MAIN_SEEDS: dict[str, tuple[int, ...]] = {"smoke": (0,), "quick": (0, 1, 2), "full": (0,),
+                                          "report": (0,)}
 
 # Per-profile defaults: rows (profile, model, precision, settings), "*" matching any model or
 # precision. Later matching rows override earlier ones, so the general rows come first.
@@ -83,9 +104,28 @@ PROFILE_TABLE: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
                              lr_schedule="cosine", batch_norm=True, augment=True)),
     ("quick", "alexnet", "*", dict(image_size=67)),
     ("quick", "googlenet", "*", dict(image_size=48, width=0.5, epochs=20)),
-    ("full", "*", "*", dict(width=1.0, batch_size=64, early_stopping_patience=10)),
-    ("full", "alexnet", "*", dict(image_size=227, epochs=30)),
-    ("full", "googlenet", "*", dict(image_size=224, epochs=150)),
+    # full: the course's recipe at the papers' size, for a GPU and Kaggle's Cats & Dogs.
+    # Adam with a linear warm-up and cosine decay (larq's zoo trains binary AlexNet with Adam
+    # at 1e-2 in batches of 512 and BiRealNet at 5e-3 in batches of 256; at batches of 64,
+    # 2e-3), batch normalization everywhere, photo augmentation (flips, zoom, shifts, small
+    # turns; utils.data). Epochs from the T4 estimate of utils.bench.t4_estimate (about 25 s
+    # per AlexNet epoch, 35 s per GoogLeNet epoch on Cats & Dogs): each network's four
+    # precisions in under two hours, before early stopping on validation accuracy ends them.
+    ("full", "*", "*", dict(width=1.0, batch_size=64, learning_rate=2e-3,
+                            lr_schedule="cosine", warmup_epochs=2, batch_norm=True,
+                            augment=True, early_stopping_patience=8)),
+    ("full", "alexnet", "*", dict(image_size=227, epochs=40)),
+    ("full", "googlenet", "*", dict(image_size=224, epochs=40)),
+    # report: the reference report's own setup at full size, to compare with (§5, §6):
+    # Adam at a constant 1e-3, batch normalization only in the quantized networks, placed
+    # directly after each layer, no augmentation, early stopping; binary and float AlexNet
+    # without dropout and 8-bit AlexNet with 0.5 after fc6 (§5.1-5.3), GoogLeNet's 0.4.
+    ("report", "*", "*", dict(width=1.0, batch_size=64, learning_rate=1e-3,
+                              lr_schedule="constant", bn_after_pool=False, augment=False,
+                              early_stopping_patience=10)),
+    ("report", "alexnet", "*", dict(image_size=227, epochs=30, dropout=0.0)),
+    ("report", "alexnet", "int8", dict(dropout=0.5)),
+    ("report", "googlenet", "*", dict(image_size=224, epochs=150)),
     # The small networks of notebook 02 (utils.nets.small): 28 px digits, no augmentation,
     # five epochs of the quick recipe at their own width (1.0 = 512-unit MLP, 32/64-filter CNN).
     ("smoke", "mlp", "*", dict(image_size=28, epochs=1, width=0.125, limit=128)),
@@ -98,6 +138,29 @@ PROFILE_TABLE: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
     ("full", "small_cnn", "*", dict(image_size=28, width=2.0, epochs=20, learning_rate=1e-2,
                                     lr_schedule="cosine", batch_norm=True,
                                     early_stopping_patience=None)),
+    # The related systems (utils.nets.reference, utils.nets.qnn) on 28 px digits (VGG-7 at 32,
+    # CIFAR-10's size), the quick recipe without augmentation. Widths and epochs keep one quick
+    # run of 3,500 digits under about a minute on one core; measured with one thread while two
+    # other trainings shared the 2 cores, seconds per epoch (55 batches of 64 + validation):
+    # lenet5 at width 1.0 (32/64 filters, 512 units): fp32 4.0, binary 5.8 -> 5 epochs, ~30 s;
+    # vgg7 at 0.25 (32..128 filters, 256 units): fp32 10.6, binary 16.2 -> 3 epochs, ~50 s
+    # (at 0.125: fp32 6.4, binary 12.3, so binary gains little from the narrower net);
+    # qnn at 1.0 (64 filters per block), int4 hardtanh: 3.7 -> 5 epochs, ~20 s.
+    ("smoke", "lenet5", "*", dict(image_size=28, epochs=1, width=0.125, limit=128)),
+    ("smoke", "vgg7", "*", dict(image_size=28, epochs=1, width=0.0625, limit=128)),
+    ("smoke", "qnn", "*", dict(image_size=28, epochs=1, width=0.25, limit=128)),
+    ("quick", "lenet5", "*", dict(image_size=28, width=1.0, epochs=5, augment=False)),
+    ("quick", "vgg7", "*", dict(image_size=32, width=0.25, epochs=3, augment=False)),
+    ("quick", "qnn", "*", dict(image_size=28, width=1.0, epochs=5, augment=False)),
+    ("full", "lenet5", "*", dict(image_size=28, epochs=20, learning_rate=1e-2,
+                                 lr_schedule="cosine", batch_norm=True,
+                                 early_stopping_patience=None)),
+    ("full", "vgg7", "*", dict(image_size=32, epochs=20, learning_rate=1e-2,
+                               lr_schedule="cosine", batch_norm=True,
+                               early_stopping_patience=None)),
+    ("full", "qnn", "*", dict(image_size=28, epochs=20, learning_rate=1e-2,
+                              lr_schedule="cosine", batch_norm=True,
+                              early_stopping_patience=None)),
 )
 
 
@@ -131,6 +194,8 @@ class TrainConfig:
             [-1, 1) grids), or "learned" activation ranges and "per_channel" weight ranges.
         activation: "relu", or "hardtanh" (Moons et al.'s symmetric k-bit activations;
             float and k-bit networks).
+        block_layers, block_filters: "qnn" only; convolutions and filters of its blocks A, B
+            and C (three positive integers each; None = one layer of 64 filters per block).
     """
 
     model: str
@@ -163,8 +228,14 @@ class TrainConfig:
     activation_range: str = "fixed"
     weight_range: str = "fixed"
     activation: str = "relu"
+    block_layers: tuple[int, int, int] | None = None
+    block_filters: tuple[int, int, int] | None = None
 
     def __post_init__(self):
+        for name in _BLOCK_FIELDS:  # JSON and YAML give lists
+            value = getattr(self, name)
+            if isinstance(value, list):
+                object.__setattr__(self, name, tuple(value))
         _validate(self)
         for name in _FLOAT_FIELDS:  # 1 and 1.0 must give the same hash
             value = getattr(self, name)
@@ -214,9 +285,68 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
 
+# Why the quick profile's recipe is what it is (shown by notebooks 03 and 04 next to the
+# values; the evidence is in the records and in notebook 07).
+RECIPE_REASONS = {
+    "image_size": "the smallest input the network admits (AlexNet) or a quarter of the "
+                  "report's side (GoogLeNet): a 2-core CPU trains it in minutes",
+    "width": "a quarter (AlexNet) or half (GoogLeNet) of the papers' channels, for the same "
+             "reason; 3,500 digits do not need more",
+    "epochs": "long enough for the cosine schedule to settle every precision (validation "
+              "accuracy flat over the last epochs)",
+    "batch_size": "64 images: 55 steps per epoch on 3,500 training digits",
+    "optimizer": "Adam on the latent float weights, as the report and larq's zoo",
+    "learning_rate": "1e-2, as larq's zoo trains binary AlexNet; at the report's 1e-3 the "
+                     "8-bit and binary GoogLeNet barely learned in a few epochs",
+    "lr_schedule": "cosine decay to zero: large steps early, fine ones at the end",
+    "batch_norm": "after every layer at every precision, float included, so that the "
+                  "comparison is like for like (the report's float nets had none)",
+    "augment": "random shifts of up to 10%: 3,500 digits are few, and quantized networks "
+               "overfit them",
+    "dropout": "None: the paper's rate (AlexNet 0.5 after fc6, GoogLeNet 0.4)",
+    "seed": "one of the seeds of the main comparison (0, 1, 2)",
+}
+
+
+def recipe_table(config: TrainConfig) -> pd.DataFrame:
+    """The training recipe of ``config``, field by field, with the reason for each choice
+    that :data:`RECIPE_REASONS` explains."""
+    values = config.to_dict()
+    return pd.DataFrame({"value": {name: values[name] for name in RECIPE_REASONS},
+                         "why": RECIPE_REASONS})
+
+
 def field_names() -> tuple[str, ...]:
     """Names of the :class:`TrainConfig` fields, in declaration order."""
     return tuple(field.name for field in dataclasses.fields(TrainConfig))
+
+
+def dry_run_overrides(limit: int | None = None, epochs: int | None = None) -> dict[str, int]:
+    """The config overrides of a dry run (at most ``limit`` images per split, ``epochs``
+    epochs); empty for a real run. Notebooks take ``limit`` and ``epochs`` as parameters
+    and pass these to every run and record lookup, so a dry run's records never pass for
+    the profile's own (their config hash differs).
+    """
+    overrides = {}
+    for name, value in (("limit", limit), ("epochs", epochs)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive whole number or None, not {value!r}")
+        overrides[name] = value
+    if overrides:
+        print("Dry run: " + ", ".join(f"{name} {value}" for name, value in overrides.items())
+              + " (a check of the path, not results)")
+    return overrides
+
+
+def dry_run_of(config: TrainConfig) -> dict[str, int]:
+    """The ``limit`` and ``epochs`` by which ``config`` departs from its profile's recipe
+    (a dry run, labelled so in its record and the report); empty for a real run."""
+    default = make_config(config.model, config.precision, dataset=config.dataset,
+                          profile=config.profile)
+    return {name: getattr(config, name) for name in ("limit", "epochs")
+            if getattr(config, name) != getattr(default, name)}
 
 
 def make_config(
@@ -224,12 +354,18 @@ def make_config(
 ) -> TrainConfig:
     """The ``profile``'s defaults for ``model`` at ``precision``, with ``overrides`` applied.
 
-    Example: ``make_config("alexnet", "binary", profile="smoke", epochs=3)``.
+    Example: ``make_config("alexnet", "binary", profile="smoke", epochs=3)``. When
+    ``epochs`` is given and leaves no epoch after the profile's warm-up (a dry run of the
+    full profile with ``epochs=1``), the warm-up is shortened to ``epochs - 1`` unless
+    ``warmup_epochs`` is given too; the config records the value used.
     Raises ValueError for an unknown profile or an invalid value, TypeError for an unknown
     setting name.
     """
     check_choice("profile", profile, PROFILES)
     _check_names(overrides, "make_config")
+    if profile == "report" and model not in MAIN_MODELS:
+        raise ValueError(f"the report profile reproduces the reference report's AlexNet and "
+                         f"GoogLeNet; accepted models: {', '.join(MAIN_MODELS)}, got {model!r}")
     settings: dict[str, Any] = {}
     for row_profile, row_model, row_precision, values in PROFILE_TABLE:
         if row_profile == profile and row_model in ("*", model) and row_precision in (
@@ -238,9 +374,60 @@ def make_config(
         ):
             settings.update(values)
     settings.update(overrides)
+    if "epochs" in overrides and "warmup_epochs" not in overrides:
+        settings["warmup_epochs"] = min(settings.get("warmup_epochs", 0),
+                                        max(settings["epochs"] - 1, 0))
     settings.setdefault("image_size", MIN_INPUT_SIZE.get(model, 0))
     return TrainConfig(model=model, precision=precision, dataset=dataset, profile=profile,
                        **settings)
+
+
+class _RunFileLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, also reading 1e-3 as a number (YAML 1.2 does; PyYAML's YAML 1.1
+    wants a dot, 1.0e-3, and would give the string "1e-3")."""
+
+
+_RunFileLoader.add_implicit_resolver("tag:yaml.org,2002:float",
+                                     re.compile(r"^[-+]?[0-9]+[eE][-+]?[0-9]+$"),
+                                     list("-+0123456789"))
+
+
+def config_from_file(path: str | Path, **overrides) -> TrainConfig:
+    """The config of a YAML run file: ``key: value`` lines of :class:`TrainConfig` fields.
+
+    ``model`` and ``precision`` are required; ``dataset`` and ``profile`` default as in
+    :func:`make_config`, whose profile defaults fill every field the file leaves out.
+    ``overrides`` (for example the command line's flags) take precedence over the file.
+    Example: ``config_from_file("configs/lenet5_binary.yml", epochs=1)``.
+
+    Raises ValueError naming the file and the problem: unreadable, not YAML, not a mapping,
+    an unknown key (listing the accepted ones) or an invalid value.
+    """
+    path = Path(path)
+    try:
+        values = yaml.load(path.read_text(), Loader=_RunFileLoader)
+    except OSError as error:
+        raise ValueError(f"cannot read the run file {path}: {error.strerror}") from error
+    except yaml.YAMLError as error:
+        raise ValueError(f"{path} is not valid YAML: {error}") from error
+    values = {} if values is None else values
+    if not isinstance(values, dict):
+        raise ValueError(f"{path} must hold 'field: value' lines of TrainConfig fields, not a "
+                         f"{type(values).__name__}")
+    unknown = sorted(str(key) for key in values if key not in field_names())
+    if unknown:
+        raise ValueError(f"unknown key(s) {', '.join(unknown)} in {path}; accepted: "
+                         f"{', '.join(field_names())}")
+    _check_names(overrides, "config_from_file")
+    settings = {**values, **overrides}
+    missing = [name for name in ("model", "precision") if settings.get(name) is None]
+    if missing:
+        raise ValueError(f"{path} must name the {' and '.join(missing)} (e.g. 'model: lenet5', "
+                         f"'precision: binary')")
+    try:
+        return make_config(**settings)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from error
 
 
 def _check_names(settings: dict[str, Any], caller: str) -> None:
@@ -325,6 +512,12 @@ def _validate(config: TrainConfig) -> None:
             and config.precision != QAT_PRECISION):
         raise ValueError(f"activation 'hardtanh' applies to fp32 and the k-bit precisions "
                          f"int2..int16, not {config.precision!r}")
+    for name in _BLOCK_FIELDS:
+        if getattr(config, name) is not None:
+            if config.model != "qnn":
+                raise ValueError(f"{name} sizes the blocks of model 'qnn', not of "
+                                 f"{config.model!r}; leave it unset (None)")
+            check_block_sizes(name, getattr(config, name))
     check_choice("activation_range", config.activation_range, ACTIVATION_RANGES)
     check_choice("weight_range", config.weight_range, WEIGHT_RANGES)
     if (config.activation_range, config.weight_range) != ("fixed", "fixed") and not (

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from utils.batches import to_arrays
 from utils.data import load_dataset
 from utils.deploy import (
     ACCURACY_TOLERANCE_POINTS,
@@ -85,16 +86,18 @@ def _vary_constant_weights(model: tf.keras.Model, rng: np.random.Generator) -> N
             weight.assign(values + rng.uniform(0.0, 0.1, values.shape).astype(values.dtype))
 
 
-def _with_contents(table: pd.DataFrame) -> pd.DataFrame:
+def _with_contents(table: pd.DataFrame, judge_goals: bool = True) -> pd.DataFrame:
     """Add each file's op counts and byte composition (read back from its path; None for a
-    file that was not made)."""
+    file that was not made), and its size goal and verdict. The goals are defined for the
+    full-size networks only: with ``judge_goals`` False (another width, trained networks)
+    both are None."""
     flatbuffers = [Path(path).read_bytes() if isinstance(path, str) else None
                    for path in table.get("path", pd.Series([None] * len(table)))]
     table = table.copy()
     table["ops"] = [flatbuffer and count_lce_ops(flatbuffer) for flatbuffer in flatbuffers]
     table["composition_bytes"] = [flatbuffer and file_composition(flatbuffer)
                                   for flatbuffer in flatbuffers]
-    goals = [goal_for(kind) for kind in table["file"]]
+    goals = [goal_for(kind) if judge_goals else None for kind in table["file"]]
     table["goal_ratio"] = goals
     table["meets_goal"] = [None if goal is None or np.isnan(ratio) else bool(ratio >= goal)
                            for goal, ratio in zip(goals, table["ratio_vs_fp32"], strict=True)]
@@ -120,29 +123,21 @@ def full_size_table(width: float = 1.0, *, runs: int = 20, warmup: int = 3,
             for model in models.values():
                 _vary_constant_weights(model, rng)
             calibration = rng.random((calibration_images, *shape), dtype=np.float32)
-            table = deploy_and_measure(models, None, None, calibration, files_dir or scratch,
+            table = deploy_and_measure(models, None, calibration, files_dir or scratch,
                                        runs=runs, warmup=warmup,
                                        int8_per_channel=int8_per_channel)
-            tables.append(_with_contents(table))
+            tables.append(_with_contents(table, judge_goals=width == 1.0))
             print(tables[-1][["architecture", "file", "size_mb", "ratio_vs_fp32"]]
                   .to_string(index=False), file=sys.stderr)
     return pd.concat(tables, ignore_index=True)
 
 
-def _arrays(dataset: tf.data.Dataset, limit: int | None) -> tuple[np.ndarray, np.ndarray]:
-    images, labels = [], []
-    for batch_images, batch_labels in dataset:
-        images.append(batch_images.numpy())
-        labels.append(batch_labels.numpy())
-        if limit is not None and sum(map(len, images)) >= limit:
-            break
-    return np.concatenate(images)[:limit], np.concatenate(labels)[:limit]
-
-
-def _trained_models(results_dir, profile: str) -> dict[tuple[str, str], dict[str, dict]]:
-    """Main-comparison records of ``profile`` by (model, dataset), then precision."""
+def _trained_models(results_dir, profile: str, **overrides
+                    ) -> dict[tuple[str, str], dict[str, dict]]:
+    """Main-comparison records of ``profile`` (with a dry run's ``overrides``) by (model,
+    dataset), then precision."""
     grouped: dict[tuple[str, str], dict[str, dict]] = {}
-    for record in main_records(results_dir, profile, seeds=(0,)):
+    for record in main_records(results_dir, profile, seeds=(0,), **overrides):
         config = record["config"]
         if config["precision"] in PRECISIONS:
             grouped.setdefault((config["model"], config["dataset"]), {})[
@@ -152,19 +147,22 @@ def _trained_models(results_dir, profile: str) -> dict[tuple[str, str], dict[str
 
 def trained_table(results_dir="results", profile: str = "quick", *, runs: int = 20,
                   warmup: int = 3, test_images: int | None = None, data_dir="data",
-                  files_dir=None, int8_per_channel: bool = INT8_PER_CHANNEL) -> pd.DataFrame:
+                  files_dir=None, int8_per_channel: bool = INT8_PER_CHANNEL,
+                  **overrides) -> pd.DataFrame:
     """Files of the networks trained in ``profile`` (notebooks 03, 04), with their accuracy.
 
     For every (model, dataset) with saved fp32, int8 and binary models among the profile's
     main records, loads the models, converts them, and measures each file's size, latency
     and test accuracy next to its Keras model's (at most ``test_images`` test images).
-    Int8 calibration uses the first 200 training images, unaugmented. Returns an empty
-    table when no complete set of trained models exists.
+    Int8 calibration uses the first 200 training images, unaugmented. The test set is
+    streamed batch by batch (never held as float32 arrays: at 227 px, 2,500 photos would
+    take 1.5 GB). ``overrides`` (``limit``, ``epochs``) select a dry run's records.
+    Returns an empty table when no complete set of trained models exists.
     """
     tables = []
     with tempfile.TemporaryDirectory() as scratch:
-        for (model_name, dataset), records in sorted(_trained_models(results_dir,
-                                                                     profile).items()):
+        for (model_name, dataset), records in sorted(_trained_models(
+                results_dir, profile, **overrides).items()):
             paths = {p: Path(r.get("model_path", "")) for p, r in records.items()}
             if set(paths) != set(PRECISIONS) or not all(p.exists() for p in paths.values()):
                 print(f"{model_name} on {dataset}: no saved model for every precision "
@@ -174,18 +172,18 @@ def trained_table(results_dir="results", profile: str = "quick", *, runs: int = 
             config = records["fp32"]["config"]
             splits = load_dataset(dataset, config["image_size"], 64, data_dir=data_dir,
                                   seed=config["seed"], limit=config.get("limit"))
-            test_x, test_y = _arrays(splits.test, test_images)
-            calibration, _ = _arrays(splits.train, MAX_CALIBRATION_IMAGES)
+            test_set = (splits.test if test_images is None else
+                        splits.test.unbatch().take(test_images).batch(64))
+            calibration, _ = to_arrays(splits.train, MAX_CALIBRATION_IMAGES)
             models = {p: load_model(paths[p]) for p in PRECISIONS}
-            table = deploy_and_measure(models, test_x, test_y, calibration,
+            table = deploy_and_measure(models, test_set, calibration,
                                        files_dir or scratch, runs=runs, warmup=warmup,
                                        int8_per_channel=int8_per_channel)
             table.insert(1, "dataset", dataset)
             table.insert(2, "image_size", config["image_size"])
             table.insert(3, "width", config["width"])
-            table["test_images"] = len(test_x)
             table["offline_standin"] = splits.is_offline_standin
-            tables.append(_with_contents(table))
+            tables.append(_with_contents(table, judge_goals=False))
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
 
 
@@ -200,13 +198,14 @@ def _ratios(table: pd.DataFrame) -> dict[str, dict[str, float]]:
 
 
 def run_deployment_bench(profile: str = "quick", results_dir="results", *, out=None,
-                         data_dir="data", files_dir=None) -> dict[str, Any]:
+                         data_dir="data", files_dir=None, **overrides) -> dict[str, Any]:
     """Measure the full-size and the trained files of ``profile``; write and return the record.
 
     Writes ``{results_dir}/bench_deploy.json`` (or ``out``) atomically: environment, goals,
     ``full_size`` (settings, ``ratios``, ``meets_goal`` per architecture and file, ``files``)
     and ``trained`` (``files`` with Keras and TFLite accuracy, ``all_preserved``). Files are
     kept under ``files_dir`` when given (one sub-folder per part), else deleted.
+    ``overrides`` (``limit``, ``epochs``) measure a dry run's models, and the record says so.
     """
     if profile not in DEPLOY_PROFILES:
         raise ValueError(f"unknown profile {profile!r}; accepted: {', '.join(DEPLOY_PROFILES)}")
@@ -222,12 +221,14 @@ def run_deployment_bench(profile: str = "quick", results_dir="results", *, out=N
                            files_dir=folder("full_size"))
     trained = trained_table(results_dir, profile, runs=settings["runs"],
                             warmup=settings["warmup"], test_images=settings["test_images"],
-                            data_dir=data_dir, files_dir=folder("trained"))
+                            data_dir=data_dir, files_dir=folder("trained"), **overrides)
     record = {
         "profile": profile,
-        "note": "MB = 10^6 bytes; latency = median of single-image runs after warm-up, "
-                "LCE interpreter; ratio = float32 file size / this file's size",
-        "environment": environment_info(kernels=KERNELS_NOTE),
+        "dry_run": dict(overrides) or None,
+        "note": "MB = 10^6 bytes; latency = median of single-image runs after warm-up, in "
+                "the runtime named per file; ratio = float32 file size / this file's size",
+        # the note on LCE's x86 kernels applies only where LCE ran the binary files
+        "environment": environment_info(kernels=KERNELS_NOTE if lce_available() else None),
         "int8_weight_scales": "per channel" if INT8_PER_CHANNEL else "per tensor",
         "goal_ratios": {"binary": BINARY_RATIO_GOAL, "int8": INT8_RATIO_GOAL},
         "accuracy_tolerance_points": ACCURACY_TOLERANCE_POINTS,

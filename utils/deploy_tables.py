@@ -18,6 +18,7 @@ __all__ = [
     "binary_ratio_ceiling",
     "composition_table",
     "goal_for",
+    "runtime_summary",
     "size_table",
 ]
 
@@ -121,3 +122,31 @@ def binary_ratio_ceiling(record: dict[str, Any], part: str = "full_size") -> pd.
                               "per-channel and float bytes (KB)":
                                   (entry["size_bytes"] - essential) / 1e3}
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def runtime_summary(record: dict[str, Any]) -> str:
+    """In words, from what was measured: which runtime timed and scored which files, and
+    which files were not made or not run, with the reason (never a silent gap)."""
+    files = [entry for part in ("full_size", "trained") for entry in record[part]["files"]]
+    by_runtime: dict[str, list[str]] = {}
+    problems = []
+    for entry in files:
+        kind = entry["file"]
+        if entry.get("status", "measured") == "measured" and entry.get("runtime"):
+            kinds = by_runtime.setdefault(entry["runtime"], [])
+            if kind not in kinds:
+                kinds.append(kind)
+        elif entry.get("status", "measured") != "measured":
+            problems.append(f"{entry['architecture']} {kind}: {entry['status']}")
+    parts = [f"{runtime} ran the {', '.join(kinds)} file{'s' if len(kinds) > 1 else ''}"
+             for runtime, kinds in by_runtime.items()]
+    text = ("Latency is the median single-image time after warm-up; " + "; ".join(parts) + "."
+            if parts else "No file could be run here.")
+    notes = [f"{entry['architecture']} {entry['file']}: {note}" for entry in files
+             if entry.get("status", "measured") == "measured"
+             for note in entry.get("runtime_notes") or []]
+    if notes:
+        text += " On the way: " + "; ".join(notes) + "."
+    if problems:
+        text += " Not made or not run: " + "; ".join(problems) + "."
+    return text

@@ -7,11 +7,13 @@ accelerator's name (which needs TensorFlow) is passed in by the code that trains
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from importlib.util import find_spec
+from pathlib import Path
 
 __all__ = [
     "LCE_MISSING",
@@ -20,6 +22,7 @@ __all__ = [
     "environment_info",
     "lce_available",
     "package_version",
+    "quiet_start",
 ]
 
 # Distributions whose versions every record keeps, by the key they get in the record.
@@ -86,3 +89,22 @@ def environment_info(**extra: str | None) -> dict[str, str | int | bool | None]:
     info.update({key: package_version(name) for key, name in PACKAGES.items()})
     info.update(extra)
     return info
+
+
+def _has_nvidia_device() -> bool:
+    return any(Path("/dev").glob("nvidia[0-9]*"))
+
+
+def quiet_start() -> None:
+    """Hide what TensorFlow prints that a student cannot act on, and nothing else.
+
+    Call before TensorFlow is imported. On a machine without an NVIDIA GPU (a CPU runtime),
+    TensorFlow's C++ start-up logs errors about CUDA libraries it looks for and cannot use
+    ("Unable to register cuDNN factory", "failed call to cuInit"): those logs are switched
+    off (``TF_CPP_MIN_LOG_LEVEL=3``); with a GPU only its informational logs are. Python's
+    ``tensorflow`` logger keeps errors and drops warnings such as "N retracings of a
+    tf.function", which are about TensorFlow's internals, not the course's code.
+    """
+    level = "2" if _has_nvidia_device() else "3"
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", level)
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)

@@ -21,14 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from utils.config import MAIN_SEEDS, TrainConfig, make_config
-from utils.names import model_file_suffix
+from utils.names import MAIN_PRECISIONS, model_file_suffix
 from utils.records import load_record, record_path
 
-__all__ = ["MAIN_PRECISIONS", "run_configs", "train_precisions", "training_workers"]
-
-# The main comparison: the report's three precisions (binary, its fixed-range 8-bit network,
-# float) and the field's 8-bit network, trained with quantization-aware training (utils.qat).
-MAIN_PRECISIONS = ("binary", "int8", "int8_qat", "fp32")
+__all__ = ["run_configs", "train_precisions", "training_workers"]
 
 
 def training_workers() -> int:

@@ -30,7 +30,8 @@ SHARED_MODULES = ("quantizers", "precision", "layers", "blocks", "data", "traini
                   "callbacks")
 # The module that holds each network's architecture, and modules only some precisions use.
 ARCHITECTURE_MODULES = {"alexnet": "nets.alexnet", "googlenet": "nets.googlenet",
-                        "mlp": "nets.small", "small_cnn": "nets.small"}
+                        "mlp": "nets.small", "small_cnn": "nets.small",
+                        "lenet5": "nets.reference", "vgg7": "nets.reference", "qnn": "nets.qnn"}
 PRECISION_MODULES: dict[str, tuple[str, ...]] = {"int8_qat": ("qat",)}
 
 

