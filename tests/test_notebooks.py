@@ -36,10 +36,12 @@ SMOKE_FIGURES = {
         "01_throughput", "01_quantizer_staircase", "01_kbit_staircase",
         "01_clipping_tradeoff", "01_clipping", "01_symmetric_vs_asymmetric",
         "01_weight_histograms", "01_quantization_error", "01_ste_gradients",
+        "01_affine_grids", "01_calibration", "01_weight_scales_alexnet",
+        "01_weight_scales_googlenet",
     ],
     "02_binary_and_8bit_layers.ipynb": [
         "02_latent_weights", "02_latent_weights_int4", "02_binary_mlp_curves",
-        "02_accuracy_vs_bits", "02_bitwidth_curves",
+        "02_accuracy_vs_bits", "02_bitwidth_curves", "02_ptq_against_qat",
     ],
 }
 

@@ -18,7 +18,7 @@ import pytest
 import tensorflow as tf
 
 import utils.train
-from utils.config import PROFILE_TABLE, TrainConfig, make_config
+from utils.config import PROFILE_TABLE, TrainConfig, dry_run_of, make_config
 from utils.data import DatasetSplits
 from utils.files import write_json_atomic
 from utils.records import (
@@ -36,7 +36,7 @@ RECORD_KEYS = {
     "epochs_run", "stopped_early", "resumed_at_epoch", "best_epoch", "best_val_accuracy",
     "best_val_loss", "final_val_accuracy", "final_val_loss", "test_accuracy", "test_loss",
     "confusion_matrix", "wall_time_s", "train_time_s", "train_images_per_s", "summary",
-    "record_path", "model_path", "log_dir", "created", "notes", "code_fingerprint",
+    "record_path", "model_path", "log_dir", "created", "notes", "code_fingerprint", "dry_run",
 }
 
 
@@ -221,6 +221,7 @@ def test_run_writes_a_complete_record(recorded_run):
     assert set(record) == RECORD_KEYS
     assert record == load_record(root / "results" / f"{config.run_name}.json")
     assert record["config"] == config.to_dict()
+    assert record["dry_run"] == (dry_run_of(config) or None)
     assert record["history"]["epoch"] == [0, 1]
     assert all(len(values) == config.epochs for values in record["history"].values())
     assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(record["history"])

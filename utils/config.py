@@ -374,7 +374,7 @@ def make_config(
         ):
             settings.update(values)
     settings.update(overrides)
-    if "epochs" in overrides and "warmup_epochs" not in overrides:
+    if isinstance(overrides.get("epochs"), int) and "warmup_epochs" not in overrides:
         settings["warmup_epochs"] = min(settings.get("warmup_epochs", 0),
                                         max(settings["epochs"] - 1, 0))
     settings.setdefault("image_size", MIN_INPUT_SIZE.get(model, 0))
