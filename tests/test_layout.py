@@ -85,7 +85,8 @@ def test_no_module_imports_another_modules_private_names():
 def test_the_base_modules_load_without_tensorflow():
     code = ("import sys, utils.config, utils.records, utils.report, utils.pipeline, "
             "utils.compare, utils.colab, utils.ablations, utils.ablation_stats, "
-            "utils.deploy_tables, utils.plots, utils.notebook_sources\n"
+            "utils.deploy_tables, utils.plots, utils.notebook_sources, utils.energy, "
+            "utils.related, utils.report_sections, utils.markdown, utils.course\n"
             "loaded = sorted(m for m in ('tensorflow', 'larq', 'tf_keras') if m in sys.modules)\n"
             "print(','.join(loaded))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

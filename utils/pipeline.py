@@ -29,7 +29,8 @@ from utils.names import DATASET_CHOICES, PROFILES, check_choice
 __all__ = ["NOTEBOOK_DIR", "list_notebooks", "main", "run_pipeline"]
 
 NOTEBOOK_DIR = Path("notebooks")
-ABLATIONS_NOTEBOOK = "07_ablations.ipynb"
+# The notebooks that train tens of networks (ablations; related systems), hours at full size.
+EXPERIMENT_NOTEBOOKS = ("07_ablations.ipynb", "09_related_systems.ipynb")
 
 
 def list_notebooks(notebook_dir: str | Path = NOTEBOOK_DIR) -> list[Path]:
@@ -60,7 +61,8 @@ def run_pipeline(
     its defaults. ``notebooks`` restricts the run to the given file names. ``limit`` and
     ``epochs`` make a dry run (at most ``limit`` images per split, ``epochs`` epochs), which
     every record and the report say. In the full profile the ablations of notebook 07 (tens
-    of full-size runs) run only with ``full_ablations``.
+    of full-size runs) and the related systems of notebook 09 run only with
+    ``full_ablations``.
     """
     import papermill  # imported here: `--help` should not pay for Jupyter's start-up
 
@@ -81,9 +83,9 @@ def run_pipeline(
                              f"available: {[path.name for path in paths]}")
         paths = [path for path in paths if path.name in notebooks]
     elif profile == "full" and not full_ablations:
-        paths = [path for path in paths if path.name != ABLATIONS_NOTEBOOK]
-        print(f"Full profile: {ABLATIONS_NOTEBOOK} is left out (its runs at full size take "
-              "many GPU hours); pass --full-ablations to run it.")
+        paths = [path for path in paths if path.name not in EXPERIMENT_NOTEBOOKS]
+        print(f"Full profile: {' and '.join(EXPERIMENT_NOTEBOOKS)} are left out (their runs "
+              "at full size take many GPU hours); pass --full-ablations to run them.")
     out_dir = Path(executed_dir) if executed_dir else folders.results.parent / "executed"
     out_dir.mkdir(parents=True, exist_ok=True)
     parameters = dict(profile=profile, dataset=choice.name, course_dir=str(folders.root),
@@ -134,7 +136,8 @@ def _parser() -> argparse.ArgumentParser:
                         "per split")
     parser.add_argument("--epochs", type=_positive, help="dry run: this many epochs per run")
     parser.add_argument("--full-ablations", action="store_true",
-                        help="in the full profile, also run notebook 07's ablations")
+                        help="in the full profile, also run notebooks 07 (ablations) and 09 "
+                             "(related systems), tens of full-size runs")
     return parser
 
 

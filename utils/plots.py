@@ -40,6 +40,7 @@ __all__ = [
     "plot_ptq_against_qat",
     "plot_weight_scales",
     "plot_deployment",
+    "plot_system_memory",
     "plot_ablation",
     "plot_bit_sweep",
     "plot_differences",
@@ -619,6 +620,32 @@ def plot_accuracy_vs_size(table: pd.DataFrame, title: str = "Accuracy against mo
     ax.set_xscale("log")
     ax.set_xlabel("memory of the weights (MiB, larq's estimate)")
     ax.set_ylabel("test accuracy (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_system_memory(table: pd.DataFrame, title: str) -> Figure:
+    """Test accuracy against larq's weight memory for one related system (notebook 09).
+
+    ``table`` is :func:`utils.related.system_table`'s output (index model, precision, width;
+    columns seeds, mean, std, memory_kib): the mean over seeds with ± one standard deviation
+    as an error bar, one line per (model, width) through its precisions in order of memory,
+    memory on a log axis. Rows without a run (0 seeds) are left out.
+    """
+    fig, (ax,) = _figure(size=(6.4, 4.2))
+    frame = table[table["seeds"] > 0].reset_index().sort_values("memory_kib")
+    for (model, width), rows in frame.groupby(["model", "width"], sort=False):
+        ax.errorbar(rows["memory_kib"], rows["mean"], yerr=rows["std"].fillna(0.0),
+                    marker="o", capsize=3, label=f"{model}, width {width:g}")
+        for row in rows.itertuples():
+            ax.annotate(row.precision, (row.memory_kib, row.mean), textcoords="offset points",
+                        xytext=(4, 4), fontsize=7)
+    ax.set_xscale("log")
+    ax.set_xlabel("memory of the weights (KiB, larq's estimate)")
+    ax.set_ylabel("test accuracy (%), mean ± std over seeds")
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)

@@ -29,9 +29,11 @@ from utils.ablations import (
 from utils.compare import comparison_table, epoch_table, reference_table, training_bench_table
 from utils.deploy_tables import binary_ratio_ceiling, runtime_summary, size_table
 from utils.files import write_bytes_atomic, write_json_atomic
+from utils.markdown import figure_lines, markdown_table
 from utils.names import PROFILES
 from utils.records import is_stale, main_records, missing_main_runs
 from utils.reference import REFERENCE_PARAMETERS, REFERENCE_SUMMARY
+from utils.report_sections import energy_section, related_section
 
 __all__ = ["build_report", "conclusions", "main", "main_table", "markdown_table"]
 
@@ -94,25 +96,6 @@ def _limitations(profile: str, standin: bool) -> str:
                else "") + COMMON_LIMITATIONS)
 
 
-def markdown_table(frame: pd.DataFrame, floatfmt: str = ".2f") -> str:
-    """A pipe table; index levels become ordinary leading columns."""
-    if any(name is not None for name in frame.index.names):
-        frame = frame.reset_index()
-        return frame.to_markdown(index=False, floatfmt=floatfmt)
-    return frame.to_markdown(floatfmt=floatfmt)
-
-
-def _figure_lines(figures_dir: Path, report_dir: Path, names: Mapping[str, str]) -> list[str]:
-    lines = []
-    for name, caption in names.items():
-        path = figures_dir / f"{name}.png"
-        if path.exists():
-            relative = Path("..") / path.relative_to(report_dir.parent) \
-                if path.is_relative_to(report_dir.parent) else path
-            lines.append(f"![{caption}]({relative.as_posix()})\n\n*{caption}*\n")
-    return lines
-
-
 def _summary_section(profile: str) -> str:
     rows = {f"{model} (report)": {"parameters": REFERENCE_PARAMETERS[model],
                                   **REFERENCE_SUMMARY[model]} for model in REFERENCE_SUMMARY}
@@ -125,60 +108,6 @@ def _summary_section(profile: str) -> str:
               + ("networks of this run, at full size, " if profile not in ("smoke", "quick")
                  else "networks of this run, reduced to fit a CPU, ")
               + "are in the comparison table above.\n")
-
-
-def _energy_section(results_dir: Path, figures_dir: Path, report_dir: Path) -> list[str]:
-    """Layers by hand and energy per inference (``results/energy.json``, notebook 08)."""
-    path = results_dir / "energy.json"
-    if not path.exists():
-        return []
-    record = json.loads(path.read_text())
-    a, checks = record["assumptions"], record["checks"]
-    int8, binary = checks["int8"], checks["binary"]
-    full = pd.DataFrame(record["full_size"]).set_index(["network", "precision"])
-    table = full[["compute_uj", "weights_uj", "activations_uj", "total_uj", "fp32_over_this"]]
-    table.columns = ["compute µJ", "weights µJ", "activations µJ", "total µJ", "float32 / this"]
-    lines = [
-        "## What the hardware computes, and what it costs\n\n"
-        "From `results/energy.json` (notebook `08_arithmetic_and_energy`).\n\n"
-        f"**Layers by hand.** Every convolution of the int8 file of {int8['file']} "
-        f"({int8['ops']} ops, {int8['outputs']:,} int8 outputs for one test image) was "
-        "recomputed in numpy from the stored integers: int32 sums, TFLite's 31-bit "
-        "fixed-point multiplier and rounding shift, zero point and clamp. Largest difference: "
-        f"{int8['max_difference_reference']} int8 steps against TFLite's reference kernels, "
-        f"{int8['max_difference_optimized']} against its optimized kernels "
-        f"({int8['differing_optimized']} outputs differ, rounding ties). Every binary layer "
-        f"of the binary AlexNet ({binary['layers']} layers) was recomputed as "
-        "2·popcount(XNOR(a, w)) − n on bit-packed operands: "
-        f"{binary['equal']} of {binary['layers']} equal to larq's output (largest relative "
-        f"difference {binary['max_relative_difference']:.1e}); the packed kernels take "
-        f"{binary['float_bytes'] / binary['packed_bytes']:.1f}x fewer bytes than float32, and "
-        f"one byte-wide XNOR-popcount stands for {binary['macs'] / binary['xnor_popcounts']:.1f} "
-        "MACs.\n\n"
-        "**Energy per inference** (an estimate, not a measurement): Horowitz's 45 nm costs "
-        "(ISSCC 2014; 640 pJ per 32-bit DRAM word as quoted by Han et al. 2015), other widths "
-        "scaled (adders linearly, multipliers with the square of the width), a binary MAC "
-        "counted as one 1-bit add, integer MACs accumulating at "
-        f"{a['accumulator_bits']} bits, every parameter read once per image from "
-        f"{a['weight_memory']}, activations written and read once on chip. Networks at "
-        f"width {a.get('full_size_width', 1.0)}, 227/224 px, 2 classes.\n\n"
-        + markdown_table(table, ".4g") + "\n",
-    ]
-    lines += _figure_lines(figures_dir, report_dir, {
-        "08_mac_energy": "Energy of one multiply-accumulate per precision (45 nm)",
-        "08_energy_breakdown": "Energy of one inference: compute, weights, activations"})
-    cheapest = record["cheapest_within"]
-    if cheapest:
-        lines.append(
-            "### Accuracy against energy\n\nThe trained networks of this profile (their "
-            "trained size; compute and weights only). The cheapest network within a margin "
-            "of the most accurate one:\n\n"
-            + markdown_table(pd.DataFrame(cheapest)[[
-                "margin_points", "model", "precision", "width", "accuracy_mean",
-                "total_uj"]].set_index("margin_points"), ".4g") + "\n")
-        lines += _figure_lines(figures_dir, report_dir, {
-            "08_accuracy_vs_energy": "Test accuracy against estimated energy per inference"})
-    return lines
 
 
 def _deployment_section(results_dir: Path, figures_dir: Path, report_dir: Path) -> list[str]:
@@ -221,7 +150,7 @@ def _deployment_section(results_dir: Path, figures_dir: Path, report_dir: Path) 
                      "weights and structure. By this estimate, a goal above the first cannot be "
                      "met without changing the network.\n\n"
                      + markdown_table(binary_ratio_ceiling(record)) + "\n")
-    lines += _figure_lines(figures_dir, report_dir, {
+    lines += figure_lines(figures_dir, report_dir, {
         "06_deployment": "File size and latency of the deployed networks at full size"})
     trained = record["trained"]["files"]
     if trained:
@@ -286,7 +215,7 @@ def _ablations_section(results_dir: Path, figures_dir: Path, report_dir: Path,
         "the baseline's in points, and a difference is *beyond the seed spread* when it "
         "exceeds twice its standard error.\n",
     ]
-    parts += _figure_lines(figures_dir, report_dir, {
+    parts += figure_lines(figures_dir, report_dir, {
         OVERVIEW_FIGURE: "Every ablation: variant minus baseline, ± 2 standard errors"})
     keys = measured(runs)
     for ablation in map(get_ablation, keys):
@@ -294,7 +223,7 @@ def _ablations_section(results_dir: Path, figures_dir: Path, report_dir: Path,
         parts.append(f"### {ablation.title} (report {ablation.section_text})\n\n"
                      f"**Claim.** {ablation.claim}\n\n*Note.* {ablation.note}\n\n"
                      + markdown_table(table) + "\n")
-        parts += _figure_lines(figures_dir, report_dir,
+        parts += figure_lines(figures_dir, report_dir,
                                {figure_name(ablation.key): ablation.title})
         parts.append(f"**Verdict.** {verdict(ablation.key, summary)}\n")
     return "\n".join(parts)
@@ -325,9 +254,8 @@ def main_table(records: list[dict]) -> pd.DataFrame:
             "MACs (M)": row["MACs (M)"],
             "stale records": int(row["stale records"]),
         }
-    frame = pd.DataFrame.from_dict(rows, orient="index")
-    frame.index.names = ["model", "precision"]
-    return frame
+    index = pd.MultiIndex.from_tuples(list(rows), names=["model", "precision"])
+    return pd.DataFrame(list(rows.values()), index=index)
 
 
 def conclusions(records: list[dict]) -> str:
@@ -439,13 +367,13 @@ def build_report(
                             "and 04 in this profile to make them).\n")
         sections.append("### What each precision costs and saves\n\n" + conclusions(records)
                         + "\n")
-        sections += _figure_lines(figures_dir, report_dir, {
+        sections += figure_lines(figures_dir, report_dir, {
             "05_accuracy_vs_size": "Test accuracy against model memory (larq's estimate)"})
         first = [record for record in records if record["config"]["seed"] == seeds[0]]
         sections.append("## Accuracy and loss at the optimal, best and final epochs "
                         f"(Tables 5.2 and 6.2), seed {seeds[0]}\n\n"
                         + markdown_table(epoch_table(first)) + "\n")
-        sections += _figure_lines(figures_dir, report_dir, {
+        sections += figure_lines(figures_dir, report_dir, {
             "03_alexnet_accuracy": "AlexNet accuracy per epoch, mean ± std over seeds "
                                    "(Fig. 5.1)",
             "03_alexnet_loss": "AlexNet loss per epoch (Fig. 5.2)",
@@ -465,7 +393,8 @@ def build_report(
     if ablations:
         sections.append(ablations)
     sections += _deployment_section(results_dir, figures_dir, report_dir)
-    sections += _energy_section(results_dir, figures_dir, report_dir)
+    sections += energy_section(results_dir, figures_dir, report_dir)
+    sections += related_section(results_dir, figures_dir, report_dir, profile)
     bench = _bench_section(results_dir)
     if bench:
         sections.append(bench)
