@@ -90,6 +90,7 @@ from utils.ablation_runs import measured, run_ablations
 from utils.ablation_stats import condition_table, summary_table, verdict
 from utils.course import notebook_folders
 from utils.exercises import check, exercise
+from utils.records import load_record
 from utils.report import build_report
 
 choice, folders = notebook_folders(profile, dataset, course_dir, results_dir=results_dir,
@@ -121,6 +122,33 @@ runs = run_ablations(profile, dataset, results_dir=results_dir, data_dir=folders
                      force=force)
 summary = summary_table(runs)
 summary.round(2)
+
+# %% [markdown]
+# ## Runs that did not train
+#
+# A run whose test accuracy stays within 5 points of chance (10% on the digits) did not
+# learn: its difference to the baseline measures a failure, not an effect of the setting,
+# so the verdicts below report it as "did not train" and leave it out of the scores.
+# The evidence is in its loss curve: a network that trains brings its training loss
+# down within an epoch or two, one that does not keeps it near ln(10) ≈ 2.3 for ten
+# classes. Each ablation's note says what the likely cause is.
+
+# %%
+dead = summary[summary["trained"] < summary["seeds"]]
+if dead.empty:
+    print("Every seed of every condition trained (test accuracy beyond chance + 5 points).")
+else:
+    display(dead[["seeds", "trained", "mean", "chance"]].round(2))
+    histories = {}
+    for key, condition in dead.index:
+        names = runs.query("ablation == @key and condition == @condition")["run_name"]
+        histories[f"{key}: {condition}"] = [
+            load_record(Path(results_dir) / f"{name}.json")["history"] for name in names]
+    baseline = runs.query("ablation == 'loss' and is_baseline")["run_name"]
+    histories["baseline"] = [load_record(Path(results_dir) / f"{name}.json")["history"]
+                             for name in baseline]
+    figure = plots.plot_seed_histories(histories, "loss", "Loss of the runs that did not train")
+    plots.save_fig(figure, ablations.NOT_TRAINED_FIGURE, figures_dir)
 
 # %% [markdown]
 # ## Overview

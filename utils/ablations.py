@@ -32,6 +32,7 @@ __all__ = [
     "ABLATION_PROFILES",
     "BASE_OVERRIDES",
     "FIGURE_PREFIX",
+    "NOT_TRAINED_FIGURE",
     "OVERVIEW_FIGURE",
     "Ablation",
     "AblationSettings",
@@ -51,6 +52,8 @@ MODEL = "alexnet"
 BASE_PRECISION = "binary"
 FIGURE_PREFIX = "07_ablation_"
 OVERVIEW_FIGURE = "07_ablations_overview"
+# The loss curves of the conditions that did not train (only when some did not).
+NOT_TRAINED_FIGURE = f"{FIGURE_PREFIX}not_trained"
 
 
 @dataclass(frozen=True)
