@@ -84,6 +84,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from utils import plots
+from utils.bench import run_time_table
 from utils.blocks import LayerFactory
 from utils.compare import comparison_table, epoch_table, reference_table
 from utils.config import dry_run_overrides, make_config, recipe_table
@@ -165,6 +166,20 @@ recipe_table(make_config("alexnet", "binary", dataset=dataset, profile=profile, 
 # the seed-to-seed spread. Training is deterministic: the same config and seed give the
 # same record, bit for bit, on the same machine. The records say which dataset was used,
 # and whether the offline digits stood in for Cats & Dogs.
+
+# %% [markdown]
+# Before a long run (the full and report profiles: full size, tens of epochs), the time it
+# will take: on a Colab T4, estimated from the network's multiply-accumulates at a quarter
+# of the T4's float32 peak (`utils.bench.t4_estimate`), and on this machine, from a few
+# timed training steps. The full profile's 40 epochs were chosen so that the four
+# precisions of one network finish within about two hours on a T4 by this estimate;
+# early stopping may end a run sooner.
+
+# %%
+if profile in ("full", "report"):
+    display(run_time_table("alexnet", dataset, profile, **dry_run).round(2))
+else:
+    print(f"The {profile} profile trains reduced networks: minutes, no estimate needed.")
 
 # %%
 records = train_precisions("alexnet", dataset, profile, results_dir=results_dir,

@@ -2,9 +2,12 @@
 
 import json
 
+import pandas as pd
 import pytest
 
+from utils import bench
 from utils.bench import main
+from utils.config import make_config
 
 
 @pytest.mark.slow
@@ -37,3 +40,20 @@ def test_bench_rejects_bad_arguments(capsys):
         main(["train", "--image-size", "large"])
     assert exit_info.value.code == 2
     assert "min, quick, full or a number of pixels" in capsys.readouterr().err
+
+
+def test_run_time_table_estimates_a_t4_and_times_this_machine():
+    table = bench.run_time_table("alexnet", "mnist5k", "smoke", precisions=("binary", "fp32"),
+                                 limit=128)
+    assert list(table.index) == ["binary", "fp32", "all"]
+    row = table.loc["binary"]
+    config = make_config("alexnet", "binary", profile="smoke", limit=128)
+    estimate = bench.t4_estimate(config, train_images=128, validation_images=128)
+    assert row["T4 estimate: hours"] == pytest.approx(estimate["run_h"])
+    # 6 FLOPs per MAC per training image, 2 per validation image, at the assumed rate
+    macs = estimate["macs_per_image"]
+    assert estimate["epoch_s"] == pytest.approx(8 * 128 * macs / bench.T4_EFFECTIVE_FLOPS)
+    assert row["here: s per step"] > 0
+    assert row["here: s per epoch"] == pytest.approx(row["here: s per step"] * 128 / 16)
+    assert table.loc["all", "here: hours"] == pytest.approx(table["here: hours"][:2].sum())
+    assert pd.isna(table.loc["all", "epochs"])

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import tensorflow as tf
 
 from utils.compare import training_bench_table
@@ -41,11 +42,17 @@ from utils.distribute import choose_strategy, device_name
 from utils.environment import environment_info
 from utils.files import write_json_atomic
 from utils.models import summary_figures
-from utils.names import ACCEPTED_PRECISIONS, DATASETS, MAIN_MODELS, MIN_INPUT_SIZE
+from utils.names import (
+    ACCEPTED_PRECISIONS,
+    DATASETS,
+    MAIN_MODELS,
+    MAIN_PRECISIONS,
+    MIN_INPUT_SIZE,
+)
 from utils.training import build_from_config, compile_from_config
 
 __all__ = ["T4_EFFECTIVE_FLOPS", "bench_training", "image_size_for", "main",
-           "measure_epoch_time", "measure_training", "t4_estimate"]
+           "measure_epoch_time", "measure_training", "run_time_table", "t4_estimate"]
 
 NUM_CLASSES = {"mnist5k": 10, "cats_and_dogs": 2}
 SIZE_PRESETS = ("min", "quick", "full")
@@ -225,6 +232,34 @@ def measure_epoch_time(config, *, train_images: int, steps: int = 5, warmup: int
     epoch = measured["step_ms"] / 1000 * math.ceil(train_images / config.batch_size)
     return {"step_s": measured["step_ms"] / 1000, "epoch_s": epoch,
             "run_h": epoch * config.epochs / 3600}
+
+
+# Training images per dataset after the validation split (mnist5k: 5,000 digits, 1,000 for
+# test and 500 for validation).
+TRAIN_IMAGES = {"mnist5k": 3500, "cats_and_dogs": CATS_AND_DOGS_SPLIT["train"]}
+
+
+def run_time_table(model: str, dataset: str, profile: str,
+                   precisions=MAIN_PRECISIONS, **overrides) -> pd.DataFrame:
+    """What a notebook prints before a long run: per precision, the expected hours on a
+    Colab T4 (:func:`t4_estimate`) and on this machine, from a few timed training steps
+    (:func:`measure_epoch_time`); ``overrides`` as for :func:`utils.config.make_config`
+    (a dry run's ``limit`` and ``epochs``). Early stopping may end a run sooner."""
+    rows = {}
+    for precision in precisions:
+        config = make_config(model, precision, dataset=dataset, profile=profile, **overrides)
+        images = min(TRAIN_IMAGES[dataset], config.limit or TRAIN_IMAGES[dataset])
+        t4 = t4_estimate(config, train_images=images,
+                         validation_images=min(CATS_AND_DOGS_SPLIT["validation"], images))
+        here = measure_epoch_time(config, train_images=images)
+        rows[precision] = {"epochs": config.epochs, "T4 estimate: s per epoch": t4["epoch_s"],
+                           "T4 estimate: hours": t4["run_h"],
+                           "here: s per step": here["step_s"],
+                           "here: s per epoch": here["epoch_s"], "here: hours": here["run_h"]}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.loc["all"] = table.sum(numeric_only=True).where(
+        [column.endswith("hours") for column in table.columns])
+    return table
 
 
 def _positive(text: str) -> int:
