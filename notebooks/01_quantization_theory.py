@@ -118,7 +118,8 @@ n = 5_000 if profile == "smoke" else 200_000  # sampled weights per experiment
 # quarter of the memory of a float. Math throughput grows faster than that, because a
 # narrow multiplier is much smaller than a wide one and more of them fit on a chip; at
 # one bit a product becomes an XNOR and a sum of products a population count, hence
-# 128×. The products are accumulated in 32-bit integers so that long sums of small
+# 128×. (The 32× saving in memory comes from storing one bit per weight, not from the
+# XNOR.) The products are accumulated in 32-bit integers so that long sums of small
 # products cannot overflow.
 
 # %%

@@ -182,9 +182,10 @@ save_fig(fig, "02_latent_weights", figures_dir)
 # %% [markdown]
 # * The forward pass only ever sees ±1 (middle panel: the quantized kernel against the
 #   latent weight is the sign function).
-# * Latent weights spread out as training pushes them; those that reach ±1 stay there
-#   (left panel, the piles at the red lines) because the constraint clips them after
-#   every update.
+# * Latent weights spread out as training pushes them; those pushed past ±1 are clipped
+#   back to ±1 by the constraint after every update, so they pile up at the red lines
+#   (left panel). They are not stuck there: a gradient that points inward moves them off
+#   the bound again, and the share of weights at ±1 rises and falls during training.
 # * A binary weight changes only when its latent weight crosses zero (right panel).
 #   Such flips are common at first and grow rare as training settles: a latent weight
 #   far from zero is one the optimizer is sure about, and it takes many updates the

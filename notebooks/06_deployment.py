@@ -31,8 +31,9 @@
 #   post-training quantization, with int8 weights, activations, input and output,
 #   calibrated on a few images;
 # - **int8 from the 8-bit-trained model** (`int8_from_int8`): the same converter
-#   applied to the network trained with 8-bit quantizers (through an equivalent copy
-#   built from ops TFLite can run on integers);
+#   applied to the network trained with 8-bit quantizers, through a float twin built
+#   from ops TFLite can run on integers (`deploy.float_twin`: its clipping matches the
+#   8-bit network's, its grid is TFLite's, close to but not equal to the 8-bit grid);
 # - **binary** (`binary`): Larq Compute Engine (LCE)'s converter, which turns binary
 #   convolutions and dense layers into `LceBconv2d` ops whose weights are bit-packed,
 #   32 to an int32 word.

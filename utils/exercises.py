@@ -163,6 +163,32 @@ EXERCISES: dict[str, Exercise] = {exercise.key: exercise for exercise in (
              "on ten balanced classes. Is its 84-point gap to the baseline an effect of the "
              "ablated setting (\"effect\") or a run that did not train (\"did not train\")?",
              lambda: "did not train", "10% is chance on ten balanced classes"),
+    # 08: arithmetic and energy
+    Exercise("08_xnor_dot", "Two ±1 vectors of 64 elements agree in 40 positions. What is "
+             "their dot product, computed as 2·popcount(XNOR(a, w)) − n?",
+             lambda: 2 * 40 - 64, "XNOR is 1 where the signs agree; each agreement adds +1 "
+             "and each disagreement −1"),
+    Exercise("08_requant_multiplier", "An int8 convolution has input scale 0.02, weight "
+             "scale 0.005 and output scale 0.1. By which real multiplier M does it rescale "
+             "its int32 accumulator into output codes?", lambda: 0.02 * 0.005 / 0.1,
+             "M = S_input · S_weight / S_output", tolerance=1e-6),
+    Exercise("08_mac_energy_ratio", "By Horowitz's 45 nm figures (float32 multiply 3.7 pJ, "
+             "add 0.9 pJ; 8-bit integer multiply 0.2 pJ, 32-bit integer add 0.1 pJ), how "
+             "many times less energy does an int8 MAC with a 32-bit accumulator take than a "
+             "float32 MAC?", lambda: (3.7 + 0.9) / (0.2 + 0.1),
+             "a MAC is one multiply and one add; the accumulator add is 32 bits wide",
+             tolerance=1e-3),
+    # 09: related systems
+    Exercise("09_abc_convolutions", "An ABC-Net layer has M = 3 weight bases and N = 3 "
+             "activation bases. How many binary convolutions does it compute per input?",
+             lambda: 3 * 3, "every weight base meets every activation base"),
+    Exercise("09_abc_bytes", "How many bytes do the weights of a 1,000,000-weight layer take "
+             "with M = 5 binary bases (ignoring the five scales α), and how many as int8? "
+             "Give two numbers.", lambda: (5 * 1_000_000 // 8, 1_000_000),
+             "each base stores one bit per weight"),
+    Exercise("09_training_share", "mnist5k trains on 3,500 digits, MNIST on 60,000. What "
+             "fraction of MNIST's training set does a network here see?",
+             lambda: 3_500 / 60_000, "divide the two counts", tolerance=1e-3),
     # 06: files
     Exercise("06_packed_bytes", "LCE packs the input channels of each kernel position into "
              "32-bit words. How many bytes does a binary 5x5 convolution from 24 to 64 "
