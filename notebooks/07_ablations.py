@@ -127,8 +127,10 @@ summary.round(2)
 # ## Runs that did not train
 #
 # A run whose test accuracy stays within 5 points of chance (10% on the digits) did not
-# learn: its difference to the baseline measures a failure, not an effect of the setting,
-# so the verdicts below report it as "did not train" and leave it out of the scores.
+# learn. A condition most of whose seeds did not learn is reported by the verdicts below
+# as "did not train": its difference to the baseline measures a failure, not an effect
+# of the setting, and it is left out of the scores (one lucky seed does not make it one
+# that trains).
 # The evidence is in its loss curve: a network that trains brings its training loss
 # down within an epoch or two, one that does not keeps it near ln(10) ≈ 2.3 for ten
 # classes. Each ablation's note says what the likely cause is.

@@ -16,6 +16,7 @@ and read back by the report; no TensorFlow here.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -109,7 +110,8 @@ def system_table(records: Iterable[dict[str, Any]],
     rows = [{"model": r["config"]["model"], "precision": r["config"]["precision"],
              "width": r["config"]["width"], "seed": r["config"]["seed"],
              "accuracy": 100.0 * r["test_accuracy"],
-             "memory_kib": r["summary"]["memory_mib"] * 1024} for r in records]
+             "memory_kib": r.get("summary", {}).get("memory_mib", math.nan) * 1024}
+            for r in records]
     keys = ["model", "precision", "width"]
     frame = pd.DataFrame(rows, columns=[*keys, "seed", "accuracy", "memory_kib"])
     table = seed_summary(frame, keys, "accuracy") if len(frame) else pd.DataFrame(
