@@ -5,6 +5,7 @@
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import utils  # noqa: F401  (selects tf-keras)
@@ -26,6 +27,7 @@ def check_deployment_record(record: dict, results: Path) -> None:
     """What a smoke run of the benchmark must have measured and written."""
     assert json.loads((results / "bench_deploy.json").read_text()) == record
     assert record["profile"] == "smoke"
+    assert record["goal_ratios"] == {"binary": BINARY_RATIO_GOAL, "int8": INT8_RATIO_GOAL}
     full = size_table(record)
     assert set(full.index.get_level_values("architecture")) == {"alexnet", "googlenet"}
     for architecture in ("alexnet", "googlenet"):
@@ -33,9 +35,10 @@ def check_deployment_record(record: dict, results: Path) -> None:
         assert set(rows.index) == FILES
         assert rows.loc["fp32", "ratio_vs_fp32"] == 1.0
         for kind in FILES - {"fp32"}:
-            goal = BINARY_RATIO_GOAL if kind == "binary" else INT8_RATIO_GOAL
-            assert rows.loc[kind, "goal_ratio"] == goal
-            assert rows.loc[kind, "meets_goal"] == (rows.loc[kind, "ratio_vs_fp32"] >= goal)
+            # the size goals are defined for the full-size networks, so a smoke width
+            # (1/16) is measured but not judged
+            assert pd.isna(rows.loc[kind, "goal_ratio"])
+            assert pd.isna(rows.loc[kind, "meets_goal"])
             assert rows.loc[kind, "ratio_vs_fp32"] > 1  # smaller, even at width 1/16
         assert (rows[["latency_ms_1_threads", "latency_ms_2_threads"]] > 0).all().all()
     for architecture in ("alexnet", "googlenet"):
