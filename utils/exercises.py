@@ -110,9 +110,9 @@ EXERCISES: dict[str, Exercise] = {exercise.key: exercise for exercise in (
              "How many bytes do its weights take as bits, and as float32? Give two numbers.",
              lambda: (1024 * 1024 // 8, 1024 * 1024 * 4),
              "one bit per binary weight, four bytes per float32 weight"),
-    Exercise("02_ptq_or_qat", "For a 4-bit network, quantize after training (\"ptq\") or "
+    Exercise("02_ptq_or_qat", "For a 2-bit network, quantize after training (\"ptq\") or "
              "train quantized (\"qat\")? Answer with the word.", lambda: "qat",
-             "compare the two curves of section 6 at 4 bits"),
+             "compare the two curves of section 6 at 2 bits"),
     # 03 and 04: the networks
     Exercise("03_conv1_weights", "How many weights does AlexNet's first convolution have "
              "(96 filters of 11x11 over 3 channels, without biases)?",
