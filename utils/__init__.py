@@ -6,6 +6,11 @@ Import this package before TensorFlow. larq 0.14 is written against the Keras 2 
 ``tf.keras`` is the ``tf_keras`` package (Keras 2.16). This module sets the variable,
 and refuses to continue when TensorFlow was already loaded in Keras 3 mode, because
 larq layers would then fail later with far less helpful errors.
+
+It also hides TensorFlow's start-up logs that nobody can act on
+(:func:`utils.environment.quiet_start`), and pins TensorFlow's CPU numerics to settings
+meant to give the same result on any x86 CPU (:func:`utils.environment.pin_cpu_numerics`;
+``COURSE_NUMERICS=native`` opts out).
 """
 
 import os
@@ -16,6 +21,13 @@ __all__ = ["LEGACY_KERAS_VARIABLE", "keras_major_version"]
 LEGACY_KERAS_VARIABLE = "TF_USE_LEGACY_KERAS"
 
 os.environ[LEGACY_KERAS_VARIABLE] = "1"
+
+# After the variable, before TensorFlow: every command line and notebook starts the same way,
+# with the portable numerics and without TensorFlow's CUDA probing on a CPU machine.
+from utils.environment import pin_cpu_numerics, quiet_start  # noqa: E402
+
+pin_cpu_numerics()
+quiet_start()
 
 
 def keras_major_version() -> int:

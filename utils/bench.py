@@ -15,18 +15,33 @@ determinism switched on, as every training run of the course has it
 the two is the price of bit-identical reruns. (Op determinism cannot be switched off again
 in a process once it is on, hence the separate processes.)
 
+``python -m utils.bench numerics``: what the numeric settings do (see
+:mod:`utils.environment`). The reproduction probe (``configs/reproduction_probe.yml``) is
+trained in fresh processes under several oneDNN instruction-set caps, twice under the
+portable settings, and the records are compared: on one machine, two instruction-set levels
+give two different records, the portable settings the same one each time. Then the training
+throughput of both networks is measured ``--repeats`` times under the portable and the
+native settings (``bench train`` in a fresh process each time), and the median ratio is the
+price of the pin, with its spread over the repeats. Writes ``results/bench_numerics.json``.
+
 Examples::
 
     python -m utils.bench train                      # quick sizes (AlexNet 67, GoogLeNet 48)
+    python -m utils.bench numerics --repeats 5
     python -m utils.bench train --image-size full --width 1.0 --batch-size 64   # on a GPU
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import multiprocessing
+import os
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,7 +54,12 @@ import tensorflow as tf
 from utils.compare import training_bench_table
 from utils.config import make_config
 from utils.distribute import choose_strategy, device_name
-from utils.environment import environment_info
+from utils.environment import (
+    NUMERICS_VARIABLE,
+    PORTABLE_NUMERICS,
+    environment_info,
+    numeric_settings,
+)
 from utils.files import write_json_atomic
 from utils.models import summary_figures
 from utils.names import (
@@ -51,8 +71,9 @@ from utils.names import (
 )
 from utils.training import build_from_config, compile_from_config
 
-__all__ = ["T4_EFFECTIVE_FLOPS", "bench_training", "image_size_for", "main",
-           "measure_epoch_time", "measure_training", "run_time_table", "t4_estimate"]
+__all__ = ["NUMERIC_CONDITIONS", "T4_EFFECTIVE_FLOPS", "bench_numerics", "bench_training",
+           "image_size_for", "main", "measure_epoch_time", "measure_training",
+           "run_time_table", "t4_estimate"]
 
 NUM_CLASSES = {"mnist5k": 10, "cats_and_dogs": 2}
 SIZE_PRESETS = ("min", "quick", "full")
@@ -195,6 +216,106 @@ def bench_training(
     return report
 
 
+# The numeric conditions the probe is trained under: the environment variables each sets
+# (on top of COURSE_NUMERICS=native, which leaves the variables to these entries).
+NUMERIC_CONDITIONS: dict[str, dict[str, str]] = {
+    "portable (AVX2, oneDNN rewrites off)": PORTABLE_NUMERICS,
+    "native (TensorFlow's default on this CPU)": {},
+    "AVX-512, oneDNN rewrites off": {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE",
+                                     "TF_ENABLE_ONEDNN_OPTS": "0"},
+    "SSE4.1, oneDNN rewrites off": {"ONEDNN_MAX_CPU_ISA": "SSE41",
+                                    "TF_ENABLE_ONEDNN_OPTS": "0"},
+}
+PROBE_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "reproduction_probe.yml"
+
+
+def _environment_for(condition: dict[str, str] | None) -> dict[str, str]:
+    """This process's environment with the numeric variables replaced: ``None`` is the
+    portable default (``import utils`` pins it), a dict the native mode plus its variables."""
+    env = {name: value for name, value in os.environ.items()
+           if name not in PORTABLE_NUMERICS and name != NUMERICS_VARIABLE}
+    if condition is not None:
+        env.update({NUMERICS_VARIABLE: "native", **condition})
+    return env
+
+
+def _train_probe(condition: dict[str, str] | None, scratch: Path) -> dict[str, Any]:
+    subprocess.run([sys.executable, "-m", "utils.train", "--config", str(PROBE_CONFIG),
+                    "--results-dir", str(scratch / "results"),
+                    "--models-dir", str(scratch / "models"),
+                    "--checkpoint-dir", str(scratch / "checkpoints"),
+                    "--logs-dir", str(scratch / "logs"), "--verbose", "0"],
+                   env=_environment_for(condition), check=True, capture_output=True)
+    (path,) = (scratch / "results").glob("*.json")
+    record = json.loads(path.read_text())
+    return {"numerics": record["environment"]["numerics"],
+            "test_accuracy": record["test_accuracy"], "test_loss": record["test_loss"],
+            "val_loss": record["history"]["val_loss"],
+            "train_images_per_s": record["train_images_per_s"]}
+
+
+def bench_numerics(*, repeats: int = 5, steps: int = 20, width: float = 0.25,
+                   out: str | Path | None = "results/bench_numerics.json",
+                   verbose: bool = True) -> dict[str, Any]:
+    """The probe under each of :data:`NUMERIC_CONDITIONS` (and the portable settings twice),
+    and the training throughput under the portable and native settings (see the module
+    docstring); writes ``out`` (unless None)."""
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, got {repeats}")
+    probes: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="bench_numerics_") as scratch:
+        runs = [(name, None if name.startswith("portable") else condition)
+                for name, condition in NUMERIC_CONDITIONS.items()]
+        runs.insert(1, ("portable, again", None))
+        for index, (name, condition) in enumerate(runs):
+            probes[name] = _train_probe(condition, Path(scratch) / str(index))
+            if verbose:
+                print(f"probe, {name}: test loss {probes[name]['test_loss']:.8f}, accuracy "
+                      f"{probes[name]['test_accuracy']:.4f}", flush=True)
+        throughput: dict[str, list] = {"portable": [], "native": []}
+        for repeat in range(repeats):
+            for mode, condition in (("portable", None), ("native", {})):
+                path = Path(scratch) / f"train_{mode}_{repeat}.json"
+                subprocess.run([sys.executable, "-m", "utils.bench", "train", "--precisions",
+                                "fp32", "binary", "--steps", str(steps), "--width",
+                                str(width), "--out", str(path)],
+                               env=_environment_for(condition), check=True,
+                               capture_output=True)
+                throughput[mode].append(json.loads(path.read_text())["models"])
+    portable = probes["portable (AVX2, oneDNN rewrites off)"]
+    same = {name: probe["val_loss"] == portable["val_loss"]
+            and probe["test_loss"] == portable["test_loss"] for name, probe in probes.items()}
+    cost = {}
+    for model, result in throughput["native"][0].items():
+        for precision in result["precisions"]:
+            ratios = [pinned[model]["precisions"][precision]["images_per_s"]
+                      / native[model]["precisions"][precision]["images_per_s"]
+                      for pinned, native in zip(throughput["portable"], throughput["native"],
+                                                strict=True)]
+            cost[f"{model} {precision}"] = {
+                "portable_over_native_median": statistics.median(ratios),
+                "min": min(ratios), "max": max(ratios), "repeats": len(ratios)}
+            if verbose:
+                print(f"{model} {precision}: portable / native images/s, median "
+                      f"{statistics.median(ratios):.3f} (range {min(ratios):.3f} to "
+                      f"{max(ratios):.3f}, {len(ratios)} repeats)", flush=True)
+    report = {
+        "benchmark": "numerics",
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "environment": environment_info(),
+        "settings": {"probe": PROBE_CONFIG.name, "repeats": repeats, "steps": steps,
+                     "width": width, "conditions": NUMERIC_CONDITIONS,
+                     "numerics_of_this_process": numeric_settings()},
+        "probe": probes,
+        "same_as_portable": same,
+        "throughput_portable_over_native": cost,
+        "throughput": throughput,
+    }
+    if out is not None:
+        write_json_atomic(out, report)
+    return report
+
+
 # The assumption behind the T4 estimate of the full profile: a Colab T4 GPU (8.1 TFLOPS
 # peak in float32) sustains about a quarter of its peak on these networks, with batches of
 # 64, larq's quantizer ops and no mixed precision. Training costs 6 FLOPs per
@@ -298,12 +419,22 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--warmup", type=_positive, default=2,
                        help="untimed steps first (graph tracing)")
     train.add_argument("--out", default="results/bench_train.json")
+    numerics = commands.add_parser(
+        "numerics", help="the probe under several instruction-set caps; the pin's cost")
+    numerics.add_argument("--repeats", type=_positive, default=5,
+                          help="throughput measurements per setting")
+    numerics.add_argument("--steps", type=_positive, default=20)
+    numerics.add_argument("--out", default="results/bench_numerics.json")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     args = _parser().parse_args(argv)
+    if args.command == "numerics":
+        bench_numerics(repeats=args.repeats, steps=args.steps, out=args.out)
+        print(f"written to {args.out}")
+        return 0
     report = bench_training(
         models=args.models, precisions=args.precisions, dataset=args.dataset,
         image_size=args.image_size, width=args.width, batch_size=args.batch_size,

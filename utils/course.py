@@ -39,6 +39,7 @@ __all__ = [
     "course_folders",
     "course_root",
     "notebook_folders",
+    "reproductions_dir",
 ]
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
@@ -75,6 +76,17 @@ def course_root(course_dir: str | os.PathLike | None = None) -> Path:
     """The course folder: ``course_dir``, else ``$COURSE_DIR``, else the repository."""
     chosen = course_dir or os.environ.get(COURSE_DIR_VARIABLE) or REPOSITORY_ROOT
     return Path(chosen).expanduser().resolve()
+
+
+def reproductions_dir(results_dir: str | os.PathLike) -> Path:
+    """Where a retrained run that does not reproduce its record exactly is written, beside
+    the record it was compared with, which stays as it was: ``runs/reproductions/`` for the
+    repository's committed records (git-ignored), else ``reproductions/`` next to
+    ``results_dir``."""
+    results = Path(results_dir).expanduser().resolve()
+    if results == REPOSITORY_ROOT / "results":
+        return REPOSITORY_ROOT / "runs" / "reproductions"
+    return results.parent / "reproductions"
 
 
 def course_folders(profile: str, dataset: str, course_dir: str | os.PathLike | None = None, *,

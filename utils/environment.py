@@ -1,8 +1,20 @@
-"""What this runtime is: software versions, CPU, and whether Larq Compute Engine can be used.
+"""What this runtime is: software versions, CPU, numeric settings, and whether Larq Compute
+Engine can be used.
 
 One source for the "environment" of every record and benchmark and for notebook 00's table.
 Versions come from package metadata, so nothing here imports TensorFlow, larq or LCE; the
 accelerator's name (which needs TensorFlow) is passed in by the code that trains.
+
+**Portable numerics.** TensorFlow's CPU kernels (its oneDNN primitives, and the oneDNN
+matrix product under Eigen's convolutions) pick their machine code by the instruction set
+found at run time: the same seed trained on a CPU with AVX-512 and on one without adds in
+another order and ends in another record. Op determinism only promises the same result on
+the same hardware. :func:`pin_cpu_numerics`, called by ``import utils`` before TensorFlow
+loads, caps oneDNN at AVX2 (which every x86 CPU of the last ten years has) and turns off
+TensorFlow's oneDNN graph rewrites, on CPU runtimes only; every record keeps the settings
+in force (:func:`numeric_settings`) and the CPU's instruction-set flags, so a reproduction
+can say whether two records were made under the same conditions. Set
+``COURSE_NUMERICS=native`` before ``import utils`` to train with the CPU's own best kernels.
 """
 
 from __future__ import annotations
@@ -16,13 +28,22 @@ from importlib.util import find_spec
 from pathlib import Path
 
 __all__ = [
+    "CPU_FLAGS",
     "LCE_MISSING",
+    "NUMERICS_MODES",
+    "NUMERICS_VARIABLE",
     "PACKAGES",
+    "PORTABLE_NUMERICS",
+    "cpu_flags",
     "cpu_model",
+    "cpu_vendor",
     "environment_info",
     "lce_available",
+    "numeric_settings",
     "package_version",
+    "pin_cpu_numerics",
     "quiet_start",
+    "same_machine_and_settings",
 ]
 
 # Distributions whose versions every record keeps, by the key they get in the record.
@@ -66,23 +87,101 @@ def lce_available() -> bool:
 
 def cpu_model() -> str:
     """The CPU's model name (from /proc/cpuinfo on Linux)."""
+    return _cpuinfo_field("model name") or platform.processor() or platform.machine()
+
+
+# The instruction-set flags (as /proc/cpuinfo names them) that decide which kernels oneDNN
+# and Eigen run: vector width (AVX2, AVX-512), fused multiply-add, and the dot-product and
+# matrix extensions (VNNI, BF16, AMX) that oneDNN's int8/bf16 paths use.
+CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile",
+             "amx_bf16", "amx_int8")
+
+# The settings that make CPU training portable across x86 CPUs (see the module docstring).
+PORTABLE_NUMERICS = {"ONEDNN_MAX_CPU_ISA": "AVX2", "TF_ENABLE_ONEDNN_OPTS": "0"}
+NUMERICS_VARIABLE = "COURSE_NUMERICS"
+NUMERICS_MODES = ("portable", "native")
+
+# What pin_cpu_numerics found and set when `import utils` ran (before TensorFlow loaded).
+_numerics_at_start: dict[str, str | bool | None] = {}
+
+
+def _cpuinfo_field(name: str) -> str | None:
     try:
         with open("/proc/cpuinfo") as stream:
             for line in stream:
-                if line.startswith("model name"):
+                if line.split(":", 1)[0].strip() == name:
                     return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return None
+
+
+def cpu_vendor() -> str:
+    """The CPU's vendor (``GenuineIntel``, ``AuthenticAMD``), or the machine type."""
+    return _cpuinfo_field("vendor_id") or platform.machine()
+
+
+def cpu_flags() -> list[str]:
+    """Which of :data:`CPU_FLAGS` this CPU has (empty where /proc/cpuinfo is missing)."""
+    present = set((_cpuinfo_field("flags") or "").split())
+    return [flag for flag in CPU_FLAGS if flag in present]
+
+
+def pin_cpu_numerics() -> dict[str, str | bool | None]:
+    """Set :data:`PORTABLE_NUMERICS` before TensorFlow loads, on CPU runtimes; what is in force.
+
+    ``COURSE_NUMERICS`` chooses: ``portable`` (the default) or ``native`` (TensorFlow's own
+    choice of kernels for this CPU). A variable the user set already is kept (and recorded).
+    On a runtime with an NVIDIA GPU nothing is pinned: the GPU's kernels decide the result.
+    When TensorFlow was imported before ``utils``, the settings can no longer take effect,
+    and the record says so.
+    """
+    mode = os.environ.get(NUMERICS_VARIABLE, "portable")
+    if mode not in NUMERICS_MODES:
+        raise ValueError(f"{NUMERICS_VARIABLE}={mode!r} is not a numerics mode; accepted: "
+                         f"{', '.join(NUMERICS_MODES)}")
+    tensorflow_first = "tensorflow" in sys.modules
+    gpu = _has_nvidia_device()
+    if mode == "portable" and not gpu and not tensorflow_first:
+        for name, value in PORTABLE_NUMERICS.items():
+            os.environ.setdefault(name, value)
+    _numerics_at_start.clear()
+    _numerics_at_start.update({
+        "mode": "native (GPU runtime)" if gpu and mode == "portable" else mode,
+        **{name: os.environ.get(name) for name in PORTABLE_NUMERICS},
+        "tensorflow_loaded_first": tensorflow_first,
+    })
+    return dict(_numerics_at_start)
+
+
+def numeric_settings() -> dict[str, str | bool | None]:
+    """The numeric settings TensorFlow started with in this process (see the module doc)."""
+    return dict(_numerics_at_start) or pin_cpu_numerics()
+
+
+def same_machine_and_settings(first: dict, second: dict) -> bool | None:
+    """Whether two records' environments name the same CPU, flags and numeric settings.
+
+    None when either record does not say (records made before CPU flags were kept): then
+    nothing can be concluded from a difference beyond "other or unknown conditions".
+    """
+    keys = ("cpu", "cpu_vendor", "cpu_flags", "numerics")
+    if any(key not in environment for environment in (first, second) for key in keys):
+        return None
+    return all(first[key] == second[key] for key in keys)
 
 
 def environment_info(**extra: str | None) -> dict[str, str | int | bool | None]:
-    """Python, platform, CPU and package versions; ``extra`` adds keys (device, strategy...)."""
+    """Python, platform, CPU (model, vendor, instruction-set flags), the numeric settings in
+    force and package versions; ``extra`` adds keys (device, strategy...)."""
     info: dict[str, str | int | bool | None] = {
         "python": platform.python_version(),
         "platform": platform.platform(),
         "machine": platform.machine(),
         "cpu": cpu_model(),
+        "cpu_vendor": cpu_vendor(),
+        "cpu_flags": cpu_flags(),
+        "numerics": numeric_settings(),
         "cpu_count": os.cpu_count(),
         "on_colab": "google.colab" in sys.modules,
     }

@@ -9,6 +9,8 @@ and the report read only these files. No TensorFlow here.
 from __future__ import annotations
 
 import json
+import math
+import statistics
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -16,10 +18,15 @@ from typing import Any
 import pandas as pd
 
 from utils.config import field_names, make_config
+from utils.environment import same_machine_and_settings
 from utils.fingerprint import code_fingerprint
 from utils.names import MAIN_MODELS, MAIN_PRECISIONS
+from utils.stats import SPREAD_FACTOR
 
 __all__ = [
+    "DIFFERS_DEFECT",
+    "DIFFERS_ELSEWHERE",
+    "IDENTICAL",
     "compare_records",
     "find_records",
     "format_record",
@@ -29,8 +36,14 @@ __all__ = [
     "missing_main_runs",
     "record_path",
     "records_frame",
+    "seed_spread",
     "staleness",
 ]
+
+# The three answers of a reproduction (compare_records' "verdict").
+IDENTICAL = "identical"
+DIFFERS_ELSEWHERE = "differs within the seed spread, on another CPU or other settings"
+DIFFERS_DEFECT = "DIFFERS: a defect"
 
 REQUIRED_KEYS = ("config", "config_hash", "history", "test_accuracy")
 
@@ -132,13 +145,42 @@ def is_stale(record: dict[str, Any]) -> bool:
     return staleness(record) is not None
 
 
-def compare_records(previous: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+def seed_spread(results_dir: str | Path, config: dict[str, Any]) -> float | None:
+    """Sample standard deviation of the test accuracy over the records in ``results_dir``
+    whose config equals ``config`` but for the seed; None with fewer than two seeds."""
+    same = {name: value for name, value in config.items() if name != "seed"}
+    accuracies = [record["test_accuracy"] for record in _all_records(results_dir)
+                  if {n: v for n, v in record["config"].items() if n != "seed"} == same]
+    return statistics.stdev(accuracies) if len(accuracies) >= 2 else None
+
+
+def _conditions(environment: dict[str, Any]) -> str:
+    numerics = environment.get("numerics")
+    settings = (", ".join(f"{name}={value}" for name, value in numerics.items()
+                          if name.isupper()) if numerics else "numeric settings not recorded")
+    flags = environment.get("cpu_flags")
+    isa = "/".join(flags) if flags else "flags not recorded"
+    return f"{environment.get('cpu', 'unknown CPU')} ({isa}; {settings})"
+
+
+def compare_records(previous: dict[str, Any], new: dict[str, Any],
+                    spread: float | None = None) -> dict[str, Any]:
     """How a retrained run compares with its earlier record of the same config.
 
     Returns ``identical`` (test metrics, every per-epoch metric and the confusion matrix
     equal), the largest absolute difference over the per-epoch metrics, both test
-    accuracies, the earlier record's date, code fingerprint and machine, and a one-line
-    ``summary``.
+    accuracies, the earlier record's date, code fingerprint and machine, a ``verdict`` and
+    a one-line ``summary``. The verdict has three answers:
+
+    - *identical*;
+    - *differs within the seed spread, on another CPU or other settings*: the two records
+      name different CPUs, instruction-set flags or numeric settings (or the earlier one
+      does not say), and the accuracies differ by no more than two runs of different seeds
+      would: ``|difference| <= 2 · sqrt(2) · spread`` (the rule of :mod:`utils.stats`
+      for two single runs), with ``spread`` the sample standard deviation of the test
+      accuracy over the seeds of that network and precision (:func:`seed_spread`);
+    - *DIFFERS: a defect*: beyond that spread, or on the same CPU and settings (where op
+      determinism promises identical bits), or with no spread to judge by.
     """
     old_history, new_history = previous["history"], new["history"]
     names = sorted((set(old_history) | set(new_history)) - {"epoch"})
@@ -152,23 +194,50 @@ def compare_records(previous: dict[str, Any], new: dict[str, Any]) -> dict[str, 
                  and previous.get("test_loss") == new.get("test_loss")
                  and previous.get("confusion_matrix") == new.get("confusion_matrix"))
     old_accuracy, new_accuracy = previous["test_accuracy"], new["test_accuracy"]
+    old_environment = previous.get("environment", {})
+    new_environment = new.get("environment", {})
+    same_conditions = same_machine_and_settings(old_environment, new_environment)
+    bound = (SPREAD_FACTOR * math.sqrt(2) * spread) if spread is not None else None
+    gap = new_accuracy - old_accuracy
+    where = (f"recorded on {_conditions(old_environment)}, retrained on "
+             f"{_conditions(new_environment)}")
     if identical:
+        verdict = IDENTICAL
         summary = f"reproduced the recorded run exactly (test accuracy {new_accuracy:.4f})"
     else:
-        summary = (f"DIFFERS from the recorded run: test accuracy {new_accuracy:.4f} against "
-                   f"{old_accuracy:.4f} recorded ({100 * (new_accuracy - old_accuracy):+.1f} "
-                   f"points); largest per-epoch difference "
-                   f"{max(differences, default=0.0):.3g}")
+        change = (f"test accuracy {new_accuracy:.4f} against {old_accuracy:.4f} recorded "
+                  f"({100 * gap:+.2f} points; largest per-epoch difference "
+                  f"{max(differences, default=0.0):.3g})")
+        if same_conditions:
+            verdict = DIFFERS_DEFECT
+            reason = "on the same CPU and numeric settings, where it must be identical"
+        elif bound is None:
+            verdict = DIFFERS_DEFECT
+            reason = "and there is no seed spread to judge it by"
+        elif abs(gap) > bound:
+            verdict = DIFFERS_DEFECT
+            reason = (f"beyond the seed spread (limit {100 * bound:.2f} points from a "
+                      f"seed std of {100 * spread:.2f})")
+        else:
+            verdict = DIFFERS_ELSEWHERE
+            reason = (f"inside the seed spread (limit {100 * bound:.2f} points from a seed "
+                      f"std of {100 * spread:.2f})")
+        summary = (f"{verdict.upper() if verdict == DIFFERS_DEFECT else verdict}: {change}, "
+                   f"{reason}; {where}")
     return {
         "identical": identical,
+        "verdict": verdict,
         "summary": summary,
         "previous_test_accuracy": old_accuracy,
         "new_test_accuracy": new_accuracy,
         "history_max_abs_difference": max(differences, default=0.0),
+        "seed_spread": spread,
+        "same_cpu_and_settings": same_conditions,
         "previous_created": previous.get("created"),
         "previous_code_fingerprint": previous.get("code_fingerprint"),
-        "previous_cpu": previous.get("environment", {}).get("cpu")
-        or previous.get("environment", {}).get("device"),
+        "previous_cpu": old_environment.get("cpu") or old_environment.get("device"),
+        "previous_conditions": _conditions(old_environment),
+        "new_conditions": _conditions(new_environment),
     }
 
 

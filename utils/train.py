@@ -5,9 +5,11 @@ training path (:mod:`utils.training`) and writes one results record,
 ``results/{model}_{precision}_{dataset}_{profile}_{hash}.json``. A run whose record exists is
 loaded instead of retrained (``force=True`` retrains). With ``require_model=True`` a record
 whose saved model is missing (records are committed, models are not) is trained again, and the
-new result is compared with the recorded one: with deterministic training they agree exactly
-on the machine that made them, and any difference is printed and kept in the new record
-(``"reproduction"``), never silently overwritten.
+new result is compared with the recorded one (:func:`utils.records.compare_records`: identical;
+different on another CPU or other numeric settings, within the seed spread; or a defect). A
+run that reproduces its record exactly replaces it; one that does not is written beside it
+(:func:`utils.course.reproductions_dir`), and the record it was compared with is kept, so a
+machine whose CPU differs from the records' never overwrites them.
 
 Interruption safety (a crash loses at most the current epoch): Keras' ``BackupAndRestore``
 keeps the training state of the last finished epoch in ``checkpoints/<hash>/backup``, and
@@ -28,6 +30,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +49,7 @@ from utils.config import (
     field_names,
     make_config,
 )
+from utils.course import reproductions_dir
 from utils.data import DatasetSplits, load_dataset
 from utils.distribute import choose_strategy, describe_strategy, device_name
 from utils.environment import environment_info
@@ -62,7 +66,13 @@ from utils.names import (
     WEIGHT_RANGES,
     model_file_suffix,
 )
-from utils.records import compare_records, format_record, load_record, record_path
+from utils.records import (
+    compare_records,
+    format_record,
+    load_record,
+    record_path,
+    seed_spread,
+)
 from utils.training import (
     best_epoch,
     build_from_config,
@@ -74,7 +84,7 @@ from utils.training import (
     steps_per_epoch,
 )
 
-__all__ = ["RunPaths", "config_from_args", "main", "run_experiment"]
+__all__ = ["RunPaths", "config_from_args", "main", "reproduce_record", "run_experiment"]
 
 
 class RunPaths:
@@ -83,6 +93,7 @@ class RunPaths:
     def __init__(self, config: TrainConfig, *, results_dir, models_dir, checkpoint_dir,
                  logs_dir):
         self.record = record_path(results_dir, config)
+        self.reproduction = record_path(reproductions_dir(results_dir), config)
         self.model = Path(models_dir) / f"{config.run_name}{model_file_suffix(config.precision)}"
         self.work = Path(checkpoint_dir) / config.config_hash()
         self.logs = Path(logs_dir) / config.config_hash()
@@ -235,7 +246,9 @@ def run_experiment(
     if paths.record.exists() and not force:
         record = load_record(paths.record)
         if paths.model.exists():
-            return load_model(paths.model), record
+            # A model retrained here that did not reproduce the record has its own record.
+            shown = paths.reproduction if paths.reproduction.exists() else paths.record
+            return load_model(paths.model), load_record(shown)
         if not require_model:
             return None, record
         previous = record
@@ -243,14 +256,48 @@ def run_experiment(
               "it again and comparing the result with the record", flush=True)
     if force:
         shutil.rmtree(paths.work, ignore_errors=True)
+        paths.reproduction.unlink(missing_ok=True)
     model, record = _train(config, paths, data_dir=data_dir, verbose=verbose,
                            strategy=strategy, callbacks=callbacks)
     if previous is not None:
-        record["reproduction"] = compare_records(previous, record)
+        record["reproduction"] = compare_records(
+            previous, record, seed_spread(paths.record.parent, previous["config"]))
         print(f"{config.run_name}: {record['reproduction']['summary']}", flush=True)
+        if not record["reproduction"]["identical"]:
+            # The record it was compared with stays the source of every table; this run
+            # is kept beside it, and the report's Reproduction section lists both.
+            record["record_path"] = str(paths.reproduction)
+            write_json_atomic(paths.reproduction, record)
+            shutil.rmtree(paths.work, ignore_errors=True)
+            print(f"{config.run_name}: the record {paths.record} is kept; this run is "
+                  f"written to {paths.reproduction}", flush=True)
+            return model, load_record(paths.reproduction)
     write_json_atomic(paths.record, record)
     shutil.rmtree(paths.work, ignore_errors=True)
     return model, load_record(paths.record)
+
+
+def reproduce_record(config: TrainConfig, *, results_dir: str | Path = "results",
+                     data_dir: str | Path = "data", verbose: int = 0) -> dict[str, Any]:
+    """Train ``config`` again in a scratch folder and compare it with its record in
+    ``results_dir``, which is left untouched; the comparison
+    (:func:`utils.records.compare_records`, with the verdict and both machines).
+
+    The reproduction probe is the small CNN of notebook 02
+    (``configs/reproduction_probe.yml``, seconds to train): ``python -m utils.train --config
+    configs/reproduction_probe.yml --reproduce`` exits non-zero on any difference.
+    """
+    committed = record_path(results_dir, config)
+    if not committed.exists():
+        raise FileNotFoundError(f"no record of {config.run_name} in {results_dir} to reproduce")
+    previous = load_record(committed)
+    with tempfile.TemporaryDirectory(prefix="reproduce_") as scratch:
+        scratch = Path(scratch)
+        _, record = run_experiment(config, results_dir=scratch / "results",
+                                   checkpoint_dir=scratch / "checkpoints",
+                                   models_dir=scratch / "models", logs_dir=scratch / "logs",
+                                   data_dir=data_dir, verbose=verbose)
+    return compare_records(previous, record, seed_spread(results_dir, previous["config"]))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -307,6 +354,10 @@ def _parser() -> argparse.ArgumentParser:
     model.add_argument("--bop-threshold", type=float)
     model.add_argument("--bop-gamma", type=float)
     parser.add_argument("--force", action="store_true", help="retrain even if recorded")
+    parser.add_argument("--reproduce", action="store_true",
+                        help="retrain in a scratch folder, compare with the record in "
+                        "--results-dir (left as it is), print the verdict; exit 1 on any "
+                        "difference")
     parser.add_argument("--results-dir", default="results")
     parser.add_argument("--checkpoint-dir", default="checkpoints")
     parser.add_argument("--models-dir", default="models")
@@ -342,6 +393,15 @@ def main(argv: list[str] | None = None) -> int:
         from utils.dataset_choice import resolve_dataset
 
         print(resolve_dataset("cats_and_dogs", data_dir=args.data_dir))
+    if args.reproduce:
+        try:
+            comparison = reproduce_record(config, results_dir=args.results_dir,
+                                          data_dir=args.data_dir, verbose=args.verbose)
+        except FileNotFoundError as error:
+            print(error, file=sys.stderr)
+            return 2
+        print(f"{config.run_name}: {comparison['summary']}")
+        return 0 if comparison["identical"] else 1
     _, record = run_experiment(
         config, results_dir=args.results_dir, checkpoint_dir=args.checkpoint_dir,
         models_dir=args.models_dir, logs_dir=args.logs_dir, data_dir=args.data_dir,
