@@ -577,9 +577,11 @@ check("01_sqnr", answer)
 # (the rare large activations carry much of the signal's power). At 4 bits the step is 16
 # times coarser, and a clipped range usually wins: the few values beyond it lose more
 # than the many inside gain. The best range depends on the bit width and on the layer,
-# which is why toolkits calibrate per tensor, and why quantization-aware training, which
-# lets the ranges be learned (notebook 07's range ablation), does better still at low
-# bit widths.
+# which is why toolkits calibrate per tensor. Quantization-aware training can go one step
+# further and learn the ranges with the weights (PACT's trained clip, for example).
+# Notebook 07's range ablation tries that at 8 bits only, against the report's fixed
+# ranges; whether learned ranges help more at low bit widths, where the choice of range
+# matters most, the course does not measure.
 #
 # ## Summary
 #

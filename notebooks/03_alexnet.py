@@ -22,9 +22,11 @@
 #
 # AlexNet (Krizhevsky et al. 2012) is the sequential network of the report's §5: five
 # convolutions (96@11x11 stride 4, 256@5x5, 384, 384 and 256@3x3), three 3x3 stride-2
-# max-pools and three dense layers (4096, 4096, classes). Almost all of its parameters
-# sit in the first dense layer, so its memory is dominated by weights that binarize
-# well, while most of its multiply-accumulates are in the convolutions.
+# max-pools and three dense layers (4096, 4096, classes). The three dense layers hold
+# about 94% of its parameters and the first of them alone about two thirds (37.75 of
+# 58.29 million at 227x227 with 2 classes), so its memory is dominated by weights that
+# binarization stores in one bit each, while most of its multiply-accumulates are in the
+# convolutions.
 #
 # This notebook trains AlexNet with binary, 8-bit and 32-bit float weights and
 # activations (report §5), all through `utils.train`, so every run writes
@@ -122,9 +124,12 @@ pd.concat([summary_table(build_model("alexnet", precision, full_size, 2))
 # 4,096 and 2 units, 227x227 inputs) has 58,289,538, and the layers the report lists
 # cannot give more. Its Table 5.1 agrees with this network exactly in the first
 # convolution's multiply-accumulates (105,415,200 = 55·55·11·11·3·96), and its count of
-# 1-bit multiply-accumulates exceeds the canonical one by 84,942,848: that is what a first
-# dense layer fed about 29,954 features instead of 6·6·256 = 9,216 would add, e.g. a
-# network without the last pooling. The course builds the canonical AlexNet.
+# 1-bit multiply-accumulates exceeds the canonical one by 84,942,848 = 20,738·4,096: that
+# is what a first dense layer fed about 29,954 features instead of 6·6·256 = 9,216 would
+# add. No simple variant of the network gives that number: 29,954 is not a square map of
+# 256 channels, and without the last pooling the first dense layer would see
+# 13·13·256 = 43,264 features and add 139,460,608 multiply-accumulates instead. The report
+# does not list its layers, so the course builds the canonical AlexNet.
 #
 # ## The network in code
 #

@@ -171,7 +171,12 @@ exercise("05_standard_error")
 
 # %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
 #@title Solution (open to read it)
-answer = math.sqrt(0.3**2 / 3 + 0.4**2 / 3)
+committed_table = comparison_table(main_records(reference.results, "quick"))
+float_run = committed_table.loc[("alexnet", "fp32")]
+binary_run = committed_table.loc[("alexnet", "binary")]
+error = math.sqrt(float_run["test accuracy % std"] ** 2 / float_run["seeds"]
+                  + binary_run["test accuracy % std"] ** 2 / binary_run["seeds"])
+answer = error
 check("05_standard_error", answer)
 
 # %%
@@ -184,7 +189,8 @@ exercise("05_beyond_spread")
 
 # %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
 #@title Solution (open to read it)
-answer = "yes" if 1.5 > 2 * math.sqrt(0.3**2 / 3 + 0.4**2 / 3) else "no"
+gap = float_run["test accuracy % mean"] - binary_run["test accuracy % mean"]
+answer = "yes" if abs(gap) > 2 * error else "no"  # the rule of utils.stats
 check("05_beyond_spread", answer)
 
 # %%

@@ -29,14 +29,18 @@
 #   ratio below is taken against;
 # - **int8 from the float model** (`int8_from_fp32`): TFLite's full-integer
 #   post-training quantization, with int8 weights, activations, input and output,
-#   calibrated on a few images;
+#   calibrated on a few images, and one weight scale per tensor (see *And the int8
+#   files* for why);
 # - **int8 from the 8-bit-trained model** (`int8_from_int8`): the same converter
 #   applied to the network trained with 8-bit quantizers, through a float twin built
 #   from ops TFLite can run on integers (`deploy.float_twin`: its clipping matches the
 #   8-bit network's, its grid is TFLite's, close to but not equal to the 8-bit grid);
 # - **binary** (`binary`): Larq Compute Engine (LCE)'s converter, which turns binary
-#   convolutions and dense layers into `LceBconv2d` ops whose weights are bit-packed,
-#   32 to an int32 word.
+#   convolutions into `LceBconv2d` ops whose weights are bit-packed, 32 to an int32 word.
+#   LCE has no binary op for dense layers (larq's `QuantDense`); the binary dense layers
+#   of the course's networks convert all the same because they are built as 1x1
+#   convolutions on a 1x1 map (`utils.layers.DenseAsConv2D`), which LCE treats like any
+#   other binary convolution.
 #
 # Everything is measured in one run of `utils.deploy_bench.run_deployment_bench`,
 # which writes `results/bench_deploy.json`: first both networks at full size (AlexNet
@@ -121,9 +125,12 @@ dry_run = dry_run_overrides(limit, epochs)  # {} unless a dry run
 # in this profile (their first seed). When their records and saved models exist, they
 # are used as they are. When a model is missing (this notebook run on its own, or a fresh
 # clone, which has the committed records but not the models, too large to commit), the
-# network is trained again now, and the new result is compared with the record: training
-# is deterministic (notebook 03), so on the machine that made the record the two agree
-# bit for bit, and any difference is printed here and kept in the new record.
+# network is trained again now, and the new result is compared with the record. Training
+# is deterministic (notebook 03), and `import utils` pins TensorFlow's CPU numerics to
+# settings every x86 CPU shares, so a record made under those settings is reproduced bit
+# for bit. The verdict column says what happened: *identical*; *differs within the seed
+# spread, on another CPU or other settings* (the record was made elsewhere: the new run is
+# kept beside the record, which stays the source of every table); or *DIFFERS: a defect*.
 
 # %%
 configs = [make_config(model, precision, dataset=dataset, profile=profile, seed=0, **dry_run)
@@ -134,7 +141,7 @@ reproduced = pd.DataFrame([
     {"model": record["config"]["model"], "precision": record["config"]["precision"],
      "test accuracy": record["test_accuracy"],
      "retrained now": "reproduction" in record,
-     "identical to its record": record.get("reproduction", {}).get("identical")}
+     "verdict": record.get("reproduction", {}).get("verdict")}
     for record in records]).set_index(["model", "precision"])
 reproduced.round(4)
 
@@ -222,16 +229,20 @@ sizes[["size_mb", "ratio_vs_fp32"]].join(larq[["larq_mb", "larq_ratio"]]).round(
 #
 # Each column is a kind of content, named after the op that reads it and its type:
 #
-# - `LceBconv2d/INT32`: the binary weights, bit-packed. This is the only part that is
-#   32 times smaller than its float version, and not even exactly: LCE packs the
-#   input channels of each kernel position into 32-bit words, so a layer whose input
+# - `LceBconv2d/INT32`: mostly the binary weights, bit-packed, plus one int32 threshold
+#   per output channel of each binary layer whose output LCE writes bit-packed (see
+#   *How close can a binary file get?* below); the thresholds are about a percent of
+#   these bytes or less. The packed weights are the only part that is 32 times
+#   smaller than its float version, and not even exactly: LCE packs the input
+#   channels of each kernel position into 32-bit words, so a layer whose input
 #   channel count is not a multiple of 32 wastes the rest of the last word. Several
 #   of GoogLeNet's 5x5 convolutions read 16 or 24 channels, stored in a full 32-bit
 #   word: 2x and 1.33x the bits they need. At full width, the binary layers of
 #   AlexNet read 96, 256, 384 or 9,216 (flattened) inputs, all multiples of 32, and
 #   waste nothing.
 # - `LceBconv2d/FLOAT32`: per output channel, a float multiplier and bias into which
-#   LCE folds each binary layer's batch normalization. Small, but 32-bit.
+#   LCE folds the batch normalization of each binary layer whose output it does not
+#   bit-pack. Small, but 32-bit.
 # - `CONV_2D/FLOAT32`: the first layer. Its weights are binary (±1), as in the report,
 #   but its input is the image, not a sign, so LCE cannot run it as a binary
 #   convolution: it stays an ordinary float convolution that stores each ±1 as a
@@ -263,20 +274,28 @@ else:
 # %% [markdown]
 # ### How close can a binary file get?
 #
-# If a binary file held nothing but its bit-packed weights (packing waste included) and
-# its structure, its ratio would be the ceiling in the last column. The difference
-# between the ceiling and the measured ratio is what the float first layer, the
-# classifier and every per-channel batch-norm parameter cost.
+# If a binary file held nothing but its bit-packed weights (packing waste included, and
+# the few int32 thresholds counted with them) and its structure, its ratio would be the
+# ceiling in the last column. The difference between the ceiling and the measured ratio
+# is what the float first layer, the classifier and every per-channel batch-norm
+# parameter cost.
 #
 # Some of those costs could go without changing what the network computes. A
 # batch-normalized channel whose output is only ever binarized needs one number, its
 # threshold, not a multiplier and a bias: a positive scale does not change a sign, and
-# it passes through max-pools. The first layer's ±1 weights need one bit each, not 32.
-# Tensor names can be stripped. The middle column is an optimistic estimate of a
-# file with all of that done (LCE 0.16's converter does none of it).
+# it passes through max-pools. LCE 0.16 already makes this fold where the next layer
+# reads the output directly: such a binary convolution writes its output bit-packed,
+# comparing each channel's sum with an int32 threshold (counted in `LceBconv2d/INT32`),
+# and stores no multiplier or bias. In the full-size binary GoogLeNet that covers 1,536
+# of the 7,216 output channels of its 56 `LceBconv2d` ops; the other 5,680 feed a
+# max-pool or a concatenation, so LCE keeps their float multiplier and bias and a
+# separate `LceQuantize` op takes the sign again before the next binary layer. What LCE
+# does not do: fold those 5,680 channels or the normalizations after max-pools, store the
+# first layer's ±1 weights as one bit each instead of 32, or strip tensor names. The
+# middle column is an optimistic estimate of a file with all of that done too.
 #
 # AlexNet keeps almost all of its bytes in binary weights. GoogLeNet has ten times fewer
-# weights, 5,700 binary-layer output channels stored with a float multiplier and bias,
+# weights, 5,680 binary-layer output channels stored with a float multiplier and bias,
 # and 6,200 channels normalized after max-pools, so the same per-channel costs weigh
 # much more. By the optimistic estimate, a GoogLeNet with the report's channel counts
 # and a batch norm after every pool stays below 28 times smaller than its float file
@@ -300,6 +319,19 @@ ceiling.round(2)
 # from the 8-bit-trained model also has batch normalization, which the float network
 # has not (those after max-pools stay as separate multiply and add ops), and
 # `MINIMUM` ops that reproduce its activation clipping.
+#
+# Both post-training files (`int8_from_fp32` and `int8_from_int8`) store **one weight
+# scale per tensor**, not the per-output-channel scales that notebook 01 (section 9)
+# presents as TFLite's usual choice: `utils.deploy` turns per-channel scales off
+# (`INT8_PER_CHANNEL = False`, passed to the converter's per-channel switch). The reason
+# is size. Per-channel quantization stores a float32 scale and an int64 zero point for
+# every output channel, and in GoogLeNet, with thousands of narrow channels, those add a
+# few percent to the int8 file, enough to pull its ratio under the 3.9x goal. The price
+# is precision: one scale must cover the largest weight of every channel of a layer,
+# which notebook 01 showed to add rounding error. Whether that costs accuracy is checked
+# on the trained networks below, whose files must stay within the tolerance of their
+# Keras models. The `int8_qat` files are the exception: tfmot trained them with
+# per-channel weight scales, and the converter keeps those.
 
 # %%
 int8 = percent.query("file.str.startswith('int8')")

@@ -188,10 +188,12 @@ pd.DataFrame({"precision": bases["precision"], "weight bits": [int(p[5]) for p i
 #
 # RWTH's LeNet-5 (two 5x5 convolutions and a dense layer) and VGG-7 (six 3x3
 # convolutions in three blocks, two dense layers), built by the same layer factory as
-# AlexNet, at float32 and binary. RWTH trained on MNIST's 60,000 digits (VGG-7 on
-# CIFAR-10's photos); `mnist5k` has 3,500 training digits, so the gap to their numbers
-# measures the data as much as the networks. The VGG-7 here runs on the digits at a
-# quarter of its width.
+# AlexNet, at float32 and binary. RWTH trained LeNet-5 on MNIST's 60,000 digits and VGG-7
+# on CIFAR-10's photos, while `mnist5k` has 3,500 training digits. For LeNet-5 the
+# difference to their numbers is therefore in part the amount of data; for VGG-7 the two
+# columns are different tasks (photos of ten kinds of object against digits), so they
+# cannot say which training did better. The VGG-7 here runs on the digits at a quarter of
+# its width.
 
 # %%
 reference_records, reference = train("reference")
@@ -283,8 +285,9 @@ check("09_training_share", answer)
 #   gains were reported for ResNets trained long on ImageNet; six epochs on digits is a
 #   much shorter budget.
 # - Small binary networks on digits come within about a point or two of their float
-#   twins. RWTH's numbers are higher and come from 60,000 training digits (VGG-7: from
-#   CIFAR-10's photos), so they are a reference, not a like-for-like target.
+#   twins. RWTH's LeNet-5 numbers are higher than ours, trained on 60,000 MNIST digits
+#   rather than 3,500; their VGG-7 numbers are lower, but they are for CIFAR-10's photos,
+#   a harder task than digits. Neither is a like-for-like target: they are a reference.
 # - Width is a second knob next to bits. On these digits the QNN's accuracy barely moves
 #   with either (the tables of section 3), so the fewest bits give the least memory and
 #   energy; Moons et al. found the wider low-bit networks worth it on harder tasks, where

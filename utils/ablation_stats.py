@@ -92,6 +92,18 @@ def _assessment(ablation: Ablation, diff: float, beyond: bool, seeds: int) -> st
     return f"Contradicts the report: the variant is {direction}, by more than the seed spread."
 
 
+def _side_assessment(diff: float, beyond: bool, seeds: int) -> str:
+    """The verdict on a variant that does not test the report's claim (see
+    :attr:`~utils.ablations.Ablation.claim_variants`): what it measured, unscored."""
+    if seeds < 2:
+        return "Not a test of the report's claim; one seed gives no spread to judge by."
+    if not beyond:
+        return "Not a test of the report's claim; the difference is within the seed spread."
+    direction = "better" if diff > 0 else "worse"
+    return (f"Not a test of the report's claim; the variant is {direction}, by more than the "
+            "seed spread.")
+
+
 def _did_not_train(row: pd.Series) -> bool:
     """Most seeds stayed at chance: one lucky seed does not make a condition that trains."""
     return 2 * row["trained"] < row["seeds"]
@@ -126,10 +138,13 @@ def _pair_verdict(ablation: Ablation, summary: pd.DataFrame) -> str:
         spread = ("beyond the seed spread" if row["beyond_spread"] else "within the seed spread")
         if row["seeds"] < 2:
             spread = "one seed, so no spread"
+        assessment = (_assessment(ablation, row["diff"], row["beyond_spread"], row["seeds"])
+                      if ablation.tests_claim(label)
+                      else _side_assessment(row["diff"], row["beyond_spread"], row["seeds"]))
         parts.append(
             f"{_stats(summary, ablation.key, ablation.baseline)} against "
             f"{_stats(summary, ablation.key, label)}: {row['diff']:+.1f} points "
-            f"({spread}). {_assessment(ablation, row['diff'], row['beyond_spread'], row['seeds'])}"
+            f"({spread}). {assessment}"
         )
     return " ".join(parts)
 

@@ -97,10 +97,13 @@ def binary_ratio_ceiling(record: dict[str, Any], part: str = "full_size") -> pd.
     - ``with every exact fold``: an optimistic estimate of what the same network could
       reach in LCE's format if every per-channel multiplier and bias pair were folded into
       one threshold, the first layer's ±1 weights stored as bits and tensor names stripped
-      (``_FOLDED_SHARE``); LCE 0.16's converter does none of these;
+      (``_FOLDED_SHARE``). LCE 0.16 already folds the channels of a binary convolution
+      whose output feeds the next binary convolution directly (bit-packed output, one
+      int32 threshold per channel in "LceBconv2d/INT32"); the estimate folds the rest,
+      which it keeps as float multipliers and biases ("LceBconv2d/FLOAT32", "MUL", "ADD");
     - ``ceiling (weights and structure only)``: the file reduced to its bit-packed binary
-      weights ("LceBconv2d/INT32", packing waste included) and structure, with no float
-      first layer, classifier or batch-norm parameter at all.
+      weights ("LceBconv2d/INT32", packing waste and those thresholds included) and
+      structure, with no float first layer, classifier or batch-norm parameter at all.
 
     A goal above the middle ratio cannot be met by the same network in LCE's format without
     changing the network itself. Files that were not made (no LCE here) are left out.

@@ -8,8 +8,10 @@ default 8-bit scheme,
 
 - weights: symmetric int8 per output channel, r = S_c · q with q in [-127, 127], the scale
   S_c = max|w_c| / 127 of each channel taken from the weights themselves;
-- activations: affine int8 per tensor, r = S (q - Z) with q in [-128, 127], their range
-  learned as moving minimum and maximum during training;
+- activations: affine int8 per tensor, r = S (q - Z) with q in [-128, 127], on a range
+  [min, max] that is tracked, not learned: two non-trainable variables (starting at -6 and
+  6) that follow each training batch's minimum and maximum as an exponential moving average
+  (decay 0.999), with no gradient reaching them;
 - a convolution followed by batch normalization (and ReLU) is quantized as one unit, as
   TFLite folds the normalization into the convolution's weights and bias when it converts.
 

@@ -27,11 +27,19 @@ from utils.ablations import (
     get_ablation,
 )
 from utils.compare import comparison_table, epoch_table, reference_table, training_bench_table
+from utils.course import reproductions_dir
 from utils.deploy_tables import binary_ratio_ceiling, runtime_summary, size_table
 from utils.files import write_bytes_atomic, write_json_atomic
 from utils.markdown import figure_lines, markdown_table
 from utils.names import PROFILES
-from utils.records import is_stale, main_records, missing_main_runs
+from utils.records import (
+    DIFFERS_DEFECT,
+    IDENTICAL,
+    find_records,
+    is_stale,
+    main_records,
+    missing_main_runs,
+)
 from utils.reference import REFERENCE_PARAMETERS, REFERENCE_SUMMARY
 from utils.report_sections import energy_section, related_section
 
@@ -79,8 +87,9 @@ REDUCED_LIMITATION = """\
 """
 COMMON_LIMITATIONS = """\
 - Throughput figures come from the machine named in each record. larq trains binary and
-  k-bit layers with float arithmetic plus quantization ops, so quantized training is not
-  faster than float training here (the benchmark below measures by how much); the
+  k-bit layers with float arithmetic plus quantization ops, so nothing in them makes
+  quantized training faster than float training here; the training benchmark (under
+  Benchmarks, when measured) is one short run and says what it can and cannot show. The
   speed-ups of Fig. 3.1 need integer or binary kernels at inference (`06_deployment`).
 - The reference AlexNet has 143,233,410 parameters, which the canonical layers cannot give;
   we build the canonical network (58,289,538 at 227x227x3, 2 classes) and say why in
@@ -165,7 +174,47 @@ def _deployment_section(results_dir: Path, figures_dir: Path, report_dir: Path) 
     return lines
 
 
-def _bench_section(results_dir: Path) -> str:
+def _bench_caveat(bench: Mapping, records: list[dict]) -> str:
+    """What the training benchmark can show: its settings against the trained networks', and
+    the ratios to float32 of every quantized row, with and without op determinism."""
+    settings = bench.get("settings", {})
+    ratios = [figures["ratio_to_fp32"] for part in ("models", "without_determinism")
+              for result in bench.get(part, {}).values()
+              for precision, figures in result["precisions"].items() if precision != "fp32"]
+    if not ratios or "steps" not in settings:
+        return ""
+    trained = {}
+    for record in records:
+        config = record["config"]
+        trained.setdefault(config["model"], (config.get("width"), config.get("batch_size")))
+    differ = [f"{model} width {width}, batch {batch}" for model, (width, batch) in trained.items()
+              if (width, batch) != (settings.get("width"), settings.get("batch_size"))]
+    costs = [cost for per_model in bench.get("determinism_cost", {}).values()
+             for cost in per_model.values()]
+    slower = sum(ratio < 1 for ratio in ratios)
+    text = ("Each figure is a single run of " + _count(settings["steps"], "timed step")
+            + f" at batch size {settings.get('batch_size')}, every network at width "
+            f"{settings.get('width')}, not repeated"
+            + (" (the trained networks: " + "; ".join(differ) + ")" if differ else "")
+            + ".")
+    if costs:
+        text += (" The last column compares two such runs that differ only in op "
+                 f"determinism; they differ by up to {max(abs(1 - cost) for cost in costs):.0%}"
+                 + (", in both directions" if min(costs) < 1 < max(costs) else "")
+                 + ": a single run's figure can move by about that much.")
+    text += (f" Across the quantized rows, with and without op determinism, the ratio to fp32 "
+             f"runs from {min(ratios):.2f} to {max(ratios):.2f}, below 1 in {slower} of "
+             f"{len(ratios)}. That fits what larq does (float arithmetic plus quantization "
+             "ops, nothing that would speed training up)"
+             + (", and a single ratio above 1 is within the noise, not a speed-up"
+                if max(ratios) > 1 else "")
+             + "; by how much quantized training is slower would take repeated, longer runs "
+               "at the trained widths (`python -m utils.bench train --steps ... --width "
+               "...`).\n")
+    return text
+
+
+def _bench_section(results_dir: Path, records: list[dict] = ()) -> str:
     """The training-throughput benchmark, when its JSON file exists."""
     parts = []
     train = results_dir / "bench_train.json"
@@ -174,7 +223,8 @@ def _bench_section(results_dir: Path) -> str:
         parts.append("### Training throughput\n\nFrom `results/bench_train.json` "
                      f"(`python -m utils.bench train`), on {bench['environment']['device']} "
                      f"({bench['environment']['strategy']}):\n\n"
-                     + markdown_table(training_bench_table(bench), ".2f") + "\n")
+                     + markdown_table(training_bench_table(bench), ".2f") + "\n\n"
+                     + _bench_caveat(bench, list(records)))
     return "## Benchmarks\n\n" + "\n".join(parts) if parts else ""
 
 
@@ -260,8 +310,8 @@ def main_table(records: list[dict]) -> pd.DataFrame:
 
 def conclusions(records: list[dict]) -> str:
     """What each precision costs and saves on each network, in sentences drawn from the
-    records (markdown): the accuracy gap to float32 against the seed spread, and the memory
-    larq estimates."""
+    records (markdown): the accuracy gap to float32 against the seed spread, and larq's
+    compression (the comparison table's "compression x", with the same two decimals)."""
     table = comparison_table(records)
     lines = []
     for model in dict.fromkeys(table.index.get_level_values("model")):
@@ -280,33 +330,55 @@ def conclusions(records: list[dict]) -> str:
                 verdict = "beyond the seed spread"
             else:
                 verdict = "within the seed spread"
-            saving = base["memory MiB"] / row["memory MiB"]
+            # the table's "compression x" (larq: the network's float32-equivalent memory over
+            # its memory), printed as the table prints it, so text and table agree
+            saving = (f"for {row['compression x']:.2f}x less weight memory than its float32 "
+                      "equivalent")
             parts.append(f"{precision} costs {-gap:.1f} points of test accuracy ({verdict}) "
-                         f"for {saving:.1f}x less weight memory"
-                         if gap < 0 else
+                         + saving if gap < 0 else
                          f"{precision} changes test accuracy by {gap:+.1f} points ({verdict}) "
-                         f"for {saving:.1f}x less weight memory")
+                         + saving)
         lines.append(f"- **{model}** (float32 {base['test accuracy % mean']:.1f}% over "
                      f"{int(base['seeds'])} seed(s)): " + "; ".join(parts) + ".")
     return "\n".join(lines)
 
 
-def _reproduction_section(records: list[dict]) -> str:
-    retrained = [record for record in records if "reproduction" in record]
+def _reproduction_section(records: list[dict], results_dir: Path) -> str:
+    """Every run trained again because its saved model was missing, with its verdict: those
+    that reproduced their record exactly (which they replaced) and those kept beside it."""
+    beside = [record for record in find_records(reproductions_dir(results_dir))
+              if record["config"]["profile"] == (records[0]["config"]["profile"]
+                                                 if records else None)]
+    retrained = [record for record in records if "reproduction" in record] + beside
     if not retrained:
         return ""
     rows = [{"model": record["config"]["model"], "precision": record["config"]["precision"],
              "seed": record["config"]["seed"],
-             "identical": record["reproduction"]["identical"],
-             "test accuracy (recorded)": record["reproduction"]["previous_test_accuracy"],
+             "verdict": record["reproduction"].get(
+                 "verdict", "identical" if record["reproduction"]["identical"] else "differs"),
+             "test accuracy (record)": record["reproduction"]["previous_test_accuracy"],
              "test accuracy (retrained)": record["reproduction"]["new_test_accuracy"],
              "largest per-epoch difference":
-                 record["reproduction"]["history_max_abs_difference"]}
+                 record["reproduction"]["history_max_abs_difference"],
+             "record made on": record["reproduction"].get(
+                 "previous_conditions", record["reproduction"].get("previous_cpu")),
+             "retrained on": record["reproduction"].get("new_conditions",
+                                                        record["environment"].get("cpu"))}
             for record in retrained]
-    same = sum(row["identical"] for row in rows)
-    return ("## Reproduction\n\nThese runs were trained again because their saved model was "
+    same = sum(row["verdict"] == IDENTICAL for row in rows)
+    defects = sum(row["verdict"] == DIFFERS_DEFECT for row in rows)
+    text = ("## Reproduction\n\nThese runs were trained again because their saved model was "
             f"missing, and compared with their records: {same} of {len(rows)} reproduced "
-            "their recorded history and test metrics exactly.\n\n"
+            "their recorded history and test metrics exactly (and replaced the record with "
+            "an identical one). A run that differs is kept beside its record "
+            f"(`{reproductions_dir(results_dir).name}/`), and the record stays the source of "
+            "every table. A difference on another CPU or under other numeric settings, "
+            "inside the seed spread, is expected: TensorFlow's op determinism promises "
+            "identical bits on the same hardware and settings only.")
+    if defects:
+        text += (f" **{defects} run(s) differ beyond the seed spread or on the same CPU and "
+                 "settings: that is a defect, not a machine difference.**")
+    return (text + "\n\n"
             + markdown_table(pd.DataFrame(rows).set_index(["model", "precision", "seed"]),
                              ".4g") + "\n")
 
@@ -382,7 +454,7 @@ def build_report(
         })
         sections.append("## Against the reference report\n\n"
                         + markdown_table(reference_table(records)) + "\n")
-        reproduction = _reproduction_section(records)
+        reproduction = _reproduction_section(records, results_dir)
         if reproduction:
             sections.append(reproduction)
     else:
@@ -395,7 +467,7 @@ def build_report(
     sections += _deployment_section(results_dir, figures_dir, report_dir)
     sections += energy_section(results_dir, figures_dir, report_dir)
     sections += related_section(results_dir, figures_dir, report_dir, profile)
-    bench = _bench_section(results_dir)
+    bench = _bench_section(results_dir, records)
     if bench:
         sections.append(bench)
     timing_path = results_dir / f"pipeline_{profile}.json"
