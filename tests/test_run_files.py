@@ -115,7 +115,7 @@ def test_run_files_are_shipped_for_every_network_of_the_comparison():
                 for precision in ("binary", "int8", "int8_qat", "fp32")}
     expected |= {f"{model}_{precision}" for model in ("lenet5", "vgg7")
                  for precision in ("binary", "fp32")}
-    assert expected | {"qnn_int4_hardtanh"} == names
+    assert expected | {"qnn_int4_hardtanh", "small_cnn_fp32_reproduction_probe"} == names
 
 
 @pytest.mark.parametrize("path", RUN_FILES, ids=lambda path: path.name)

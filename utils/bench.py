@@ -16,9 +16,9 @@ the two is the price of bit-identical reruns. (Op determinism cannot be switched
 in a process once it is on, hence the separate processes.)
 
 ``python -m utils.bench numerics``: what the numeric settings do (see
-:mod:`utils.environment`). The reproduction probe (``configs/reproduction_probe.yml``) is
-trained in fresh processes under several oneDNN instruction-set caps, twice under the
-portable settings, and the records are compared: on one machine, two instruction-set levels
+:mod:`utils.environment`). The reproduction probe
+(``configs/small_cnn_fp32_reproduction_probe.yml``) is trained in fresh processes under
+several oneDNN instruction-set caps, twice under the portable settings, and the records are compared: on one machine, two instruction-set levels
 give two different records, the portable settings the same one each time. Then the training
 throughput of both networks is measured ``--repeats`` times under the portable and the
 native settings (``bench train`` in a fresh process each time), and the median ratio is the
@@ -226,7 +226,8 @@ NUMERIC_CONDITIONS: dict[str, dict[str, str]] = {
     "SSE4.1, oneDNN rewrites off": {"ONEDNN_MAX_CPU_ISA": "SSE41",
                                     "TF_ENABLE_ONEDNN_OPTS": "0"},
 }
-PROBE_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "reproduction_probe.yml"
+PROBE_CONFIG = (Path(__file__).resolve().parent.parent / "configs"
+                / "small_cnn_fp32_reproduction_probe.yml")
 
 
 def _environment_for(condition: dict[str, str] | None) -> dict[str, str]:

@@ -284,8 +284,9 @@ def reproduce_record(config: TrainConfig, *, results_dir: str | Path = "results"
     (:func:`utils.records.compare_records`, with the verdict and both machines).
 
     The reproduction probe is the small CNN of notebook 02
-    (``configs/reproduction_probe.yml``, seconds to train): ``python -m utils.train --config
-    configs/reproduction_probe.yml --reproduce`` exits non-zero on any difference.
+    (``configs/small_cnn_fp32_reproduction_probe.yml``, seconds to train):
+    ``python -m utils.train --config configs/small_cnn_fp32_reproduction_probe.yml
+    --reproduce`` exits non-zero on any difference.
     """
     committed = record_path(results_dir, config)
     if not committed.exists():
