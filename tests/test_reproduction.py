@@ -29,7 +29,7 @@ from utils.records import (
     seed_spread,
 )
 
-PROBE = REPOSITORY_ROOT / "configs" / "reproduction_probe.yml"
+PROBE = REPOSITORY_ROOT / "configs" / "small_cnn_fp32_reproduction_probe.yml"
 
 
 def _numerics_in_child(**variables: str) -> dict:

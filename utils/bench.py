@@ -18,8 +18,9 @@ in a process once it is on, hence the separate processes.)
 ``python -m utils.bench numerics``: what the numeric settings do (see
 :mod:`utils.environment`). The reproduction probe
 (``configs/small_cnn_fp32_reproduction_probe.yml``) is trained in fresh processes under
-several oneDNN instruction-set caps, twice under the portable settings, and the records are compared: on one machine, two instruction-set levels
-give two different records, the portable settings the same one each time. Then the training
+several oneDNN instruction-set caps, twice under the portable settings, and the records are
+compared: on one machine, two instruction-set levels give two different records, the portable
+settings the same one each time. Then the training
 throughput of both networks is measured ``--repeats`` times under the portable and the
 native settings (``bench train`` in a fresh process each time), and the median ratio is the
 price of the pin, with its spread over the repeats. Writes ``results/bench_numerics.json``.
