@@ -181,6 +181,7 @@ def test_magnitude_aware_option_is_for_binary_only():
         make_config("alexnet", "binary", profile="smoke", magnitude_aware_sign=1)
 
 
+@pytest.mark.slow
 def test_magnitude_aware_model_saves_and_reloads(tmp_path):
     model = build_model("alexnet", "binary", (67, 67, 1), 3, width=0.0625,
                         magnitude_aware_sign=True)
@@ -212,6 +213,7 @@ def _two_binary_convolutions(kernel_quantizer):
     return model
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not lce_available(), reason="larq-compute-engine not importable")
 def test_lce_bit_packs_magnitude_aware_kernels():
     """LCE 0.16 turns magnitude-aware binary convolutions into LceBconv2d ops (the per-channel

@@ -113,6 +113,7 @@ def _int8_file(size, channels, filters, strides, padding, *, per_channel=False, 
     (13, 4, 7, 2, "same", True),
     (64, 32, 32, 1, "same", True),
 ])
+@pytest.mark.slow
 def test_int8_convolution_by_hand_equals_tflite(size, channels, filters, strides, padding,
                                                 per_channel):
     flatbuffer, images = _int8_file(size, channels, filters, strides, padding,
@@ -133,6 +134,7 @@ def test_int8_convolution_by_hand_equals_tflite(size, channels, filters, strides
     assert optimized.differing <= 0.01 * optimized.by_hand.size
 
 
+@pytest.mark.slow
 def test_int8_convolution_takes_the_int8_input_the_interpreter_saw():
     flatbuffer, images = _int8_file(10, 3, 4, 1, "valid")
     check = check_int8_conv(flatbuffer, images[1])

@@ -42,6 +42,7 @@ def test_bench_rejects_bad_arguments(capsys):
     assert "min, quick, full or a number of pixels" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_run_time_table_estimates_a_t4_and_times_this_machine():
     table = bench.run_time_table("alexnet", "mnist5k", "smoke", precisions=("binary", "fp32"),
                                  limit=128)

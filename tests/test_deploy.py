@@ -17,6 +17,9 @@ from utils.models import build_model
 from utils.quantizers import KBitQuantizer
 from utils.tflite_files import count_lce_ops, file_composition
 
+# The slow layer: every test here converts to .tflite or runs a converted file.
+pytestmark = pytest.mark.slow
+
 SHAPES = {"alexnet": (67, 67, 3), "googlenet": (32, 32, 3)}
 WIDTH = 1 / 16
 # Largest differences allowed between a file's softmax probabilities and Keras's.

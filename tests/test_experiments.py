@@ -1,10 +1,13 @@
 """train_precisions: seeds, cached records are reused, and a missing saved model is retrained
 and compared with its record."""
 
+import pytest
+
 import utils  # noqa: F401  (selects tf-keras)
 from utils.experiments import train_precisions
 
 
+@pytest.mark.slow
 def test_required_model_is_trained_again_and_compared_with_its_record(tmp_path, capsys):
     results = tmp_path / "results"
     (first,) = train_precisions("alexnet", "mnist5k", "smoke", ["fp32"], results_dir=results,
@@ -29,6 +32,7 @@ def test_required_model_is_trained_again_and_compared_with_its_record(tmp_path, 
     assert again["history"] == first["history"]
 
 
+@pytest.mark.slow
 def test_several_seeds_give_one_record_each(tmp_path):
     records = train_precisions("alexnet", "mnist5k", "smoke", ["fp32"], seeds=(0, 1),
                                results_dir=tmp_path / "results", verbose=0, epochs=1, limit=32)

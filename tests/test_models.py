@@ -58,7 +58,8 @@ def test_width_scales_channels():
     assert narrow.get_layer("inception5b_concat").output_shape[-1] == 256
 
 
-@pytest.mark.parametrize("name", ["alexnet", "googlenet"])
+# GoogLeNet's step takes tens of seconds to trace: the slow layer.
+@pytest.mark.parametrize("name", ["alexnet", pytest.param("googlenet", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("precision", ["fp32", "binary", "int8", "int4", "ternary"])
 def test_every_precision_trains_one_step(name, precision):
     size, width = SMALL[name]
@@ -75,6 +76,7 @@ def test_every_precision_trains_one_step(name, precision):
     assert sum(changed) > len(changed) // 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision", ["binary", "int8"])
 def test_saved_model_reloads(tmp_path, precision):
     model = build_model("googlenet", precision, (32, 32, 3), 3, width=1 / 16)

@@ -115,6 +115,7 @@ def test_multibase_activation_gradients_by_hand(shifted_activation):
     np.testing.assert_allclose(gradients[2].numpy(), [1.0, -3.0], rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_multibase_model_saves_and_reloads_with_identical_predictions(tmp_path):
     model = build_model("small_cnn", "abc_w3a1", (12, 12, 3), 4, width=0.125)
     activations = [layer.input_quantizer for layer in model.layers

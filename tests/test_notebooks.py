@@ -43,6 +43,13 @@ SMOKE_FIGURES = {
         "02_latent_weights", "02_latent_weights_int4", "02_binary_mlp_curves",
         "02_accuracy_vs_bits", "02_bitwidth_curves", "02_ptq_against_qat",
     ],
+    # 03 to 06 run in one course folder in tests/test_pipeline.py, 07 in test_ablations.py.
+    "08_arithmetic_and_energy.ipynb": [
+        "08_mac_energy", "08_energy_breakdown", "08_accuracy_vs_energy",
+    ],
+    "09_related_systems.ipynb": [
+        "09_abc_accuracy_vs_memory", "09_qnn_accuracy_vs_memory", "09_qnn_accuracy_vs_energy",
+    ],
 }
 
 

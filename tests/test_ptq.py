@@ -25,6 +25,7 @@ def trained():
     return model, calibration, test_images, test_labels
 
 
+@pytest.mark.slow
 def test_weights_land_on_their_grid_and_the_float_model_is_untouched(trained):
     model, calibration, _, _ = trained
     before = [weight.copy() for weight in model.get_weights()]
@@ -41,6 +42,7 @@ def test_weights_land_on_their_grid_and_the_float_model_is_untouched(trained):
     np.testing.assert_array_equal(rounded[classifier], original[classifier])
 
 
+@pytest.mark.slow
 def test_activations_are_rounded_on_their_calibrated_range(trained):
     model, calibration, _, _ = trained
     ranges = activation_ranges(model, calibration, bits=4)
@@ -54,6 +56,7 @@ def test_activations_are_rounded_on_their_calibrated_range(trained):
     assert values.min() >= low and values.max() <= high * (1 + 1e-6)
 
 
+@pytest.mark.slow
 def test_ptq_at_8_bits_keeps_the_float_accuracy(trained):
     model, calibration, test_images, test_labels = trained
     table = ptq_table(model, calibration, test_images, test_labels, bits=(2, 8))

@@ -12,6 +12,9 @@ from utils.names import model_file_suffix, precision_bits
 from utils.qat import is_qat_model, qat_summary
 from utils.tflite_files import count_lce_ops, operator_tensors
 
+# The slow layer: tfmot wrapping, training and conversion.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def trained_qat_alexnet(tmp_path_factory):

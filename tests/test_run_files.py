@@ -147,6 +147,7 @@ def smoke_run(tmp_path_factory):
     return Path(record["model_path"]), root / "results", record
 
 
+@pytest.mark.slow
 def test_run_file_evaluate_finds_the_record_and_reproduces_its_accuracy(smoke_run):
     model_path, results_dir, record = smoke_run
     result = evaluate_saved_model(model_path, results_dir=results_dir)
@@ -156,6 +157,7 @@ def test_run_file_evaluate_finds_the_record_and_reproduces_its_accuracy(smoke_ru
     assert result["recorded_test_accuracy"] == record["test_accuracy"]
 
 
+@pytest.mark.slow
 def test_run_file_evaluate_command_line_prints_accuracy_and_loss(smoke_run, capsys):
     model_path, results_dir, _ = smoke_run
     assert evaluate.main([str(model_path), "--results-dir", str(results_dir)]) == 0
