@@ -100,13 +100,10 @@ def test_full_size_googlenet_from_kaggle_archive_to_tflite_and_report(
         tmp_path, kaggle_stand_in, capsys):
     course = tmp_path / "course"
     folders = course_folders("full", "cats_and_dogs", course)
-    run = folders.results.parent
     argv = ["--model", "googlenet", "--precision", "binary", "--dataset", "cats_and_dogs",
             "--profile", "full", "--limit", str(DRY_RUN["limit"]),
             "--epochs", str(DRY_RUN["epochs"]), "--seed", "0", "--verbose", "0",
-            "--data-dir", str(folders.data), "--results-dir", str(folders.results),
-            "--checkpoint-dir", str(run / "checkpoints"), "--models-dir", str(run / "models"),
-            "--logs-dir", str(run / "logs")]
+            "--course-dir", str(course)]  # the notebooks' rule decides every folder
     with pytest.warns(UserWarning, match="tongpython/cat-and-dog has"):  # a miniature
         assert train_main(argv) == 0
     assert kaggle_stand_in == ["tongpython/cat-and-dog"]
@@ -136,6 +133,8 @@ def test_full_size_googlenet_from_kaggle_archive_to_tflite_and_report(
     assert "cats_and_dogs" in printed and "stand-in" not in printed.split("\n")[0]
 
     # converted to a file that a TFLite interpreter runs on a real prepared photo
+    # --course-dir alone put the model beside the run's results, as the notebooks do
+    assert Path(record["model_path"]).parent == folders.results.parent / "models"
     model = load_model(record["model_path"])
     flatbuffer = convert_binary(model) if lce_available() else convert_float(model)
     path = save_tflite(flatbuffer, tmp_path / "googlenet_binary.tflite")

@@ -49,7 +49,7 @@ from utils.config import (
     field_names,
     make_config,
 )
-from utils.course import reproductions_dir
+from utils.course import course_folders, reproductions_dir
 from utils.data import DatasetSplits, load_dataset
 from utils.distribute import choose_strategy, describe_strategy, device_name
 from utils.environment import environment_info
@@ -359,11 +359,17 @@ def _parser() -> argparse.ArgumentParser:
                         help="retrain in a scratch folder, compare with the record in "
                         "--results-dir (left as it is), print the verdict; exit 1 on any "
                         "difference")
-    parser.add_argument("--results-dir", default="results")
-    parser.add_argument("--checkpoint-dir", default="checkpoints")
-    parser.add_argument("--models-dir", default="models")
-    parser.add_argument("--logs-dir", default="logs")
-    parser.add_argument("--data-dir", default="data")
+    folders = parser.add_argument_group(
+        "where things go (default: the course folder's, as in the notebooks)")
+    folders.add_argument("--course-dir",
+                         help="the course folder (default: $COURSE_DIR, else the repository); "
+                         "records go to its results/ for the quick profile on mnist5k in the "
+                         "repository, else to runs/<profile>_<dataset>/results/")
+    folders.add_argument("--results-dir")
+    folders.add_argument("--checkpoint-dir", help="default: beside the results folder")
+    folders.add_argument("--models-dir", help="default: beside the results folder")
+    folders.add_argument("--logs-dir", help="default: beside the results folder")
+    folders.add_argument("--data-dir", help="default: the course folder's data/")
     parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
     return parser
 
@@ -386,28 +392,39 @@ def config_from_args(argv: list[str] | None = None) -> tuple[TrainConfig, argpar
         parser.error(str(error))
 
 
+def _folders(args: argparse.Namespace, config: TrainConfig) -> dict[str, Path]:
+    """The run's folders: those given, else the course folder's (:mod:`utils.course`), with
+    models, checkpoints and logs beside the results folder as in
+    :func:`utils.experiments.run_configs`."""
+    folders = course_folders(config.profile, config.dataset, args.course_dir,
+                             data_dir=args.data_dir, results_dir=args.results_dir)
+    beside = folders.results.parent
+    return {"results_dir": folders.results, "data_dir": folders.data,
+            "models_dir": Path(args.models_dir) if args.models_dir else beside / "models",
+            "checkpoint_dir": (Path(args.checkpoint_dir) if args.checkpoint_dir
+                               else beside / "checkpoints"),
+            "logs_dir": Path(args.logs_dir) if args.logs_dir else beside / "logs"}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point: run one experiment and print its record's summary."""
     config, args = config_from_args(argv)
+    folders = _folders(args, config)
     configure_threads()  # before anything starts TensorFlow's runtime
     if config.dataset == "cats_and_dogs":  # download and prepare it first, as notebooks do
         from utils.dataset_choice import resolve_dataset
 
-        print(resolve_dataset("cats_and_dogs", data_dir=args.data_dir))
+        print(resolve_dataset("cats_and_dogs", data_dir=folders["data_dir"]))
     if args.reproduce:
         try:
-            comparison = reproduce_record(config, results_dir=args.results_dir,
-                                          data_dir=args.data_dir, verbose=args.verbose)
+            comparison = reproduce_record(config, results_dir=folders["results_dir"],
+                                          data_dir=folders["data_dir"], verbose=args.verbose)
         except FileNotFoundError as error:
             print(error, file=sys.stderr)
             return 2
         print(f"{config.run_name}: {comparison['summary']}")
         return 0 if comparison["identical"] else 1
-    _, record = run_experiment(
-        config, results_dir=args.results_dir, checkpoint_dir=args.checkpoint_dir,
-        models_dir=args.models_dir, logs_dir=args.logs_dir, data_dir=args.data_dir,
-        force=args.force, verbose=args.verbose,
-    )
+    _, record = run_experiment(config, force=args.force, verbose=args.verbose, **folders)
     print(format_record(record))
     return 0
 
