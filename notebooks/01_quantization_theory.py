@@ -33,6 +33,13 @@
 # AlexNet and GoogLeNet. Those two are trained by notebooks 03 and 04; if they have not
 # run, section 9 trains the float networks first (a few minutes). Everything else runs in
 # seconds.
+#
+# Four times the notebook asks you to write the core lines yourself (**Write it**): the
+# quantizer of eq. 3.1, the straight-through estimator of eq. 4.7, scale and zero point
+# with quantize and dequantize, and per-channel weight scales. Each has a cell to
+# complete, a folded solution, and a test that compares your function with the one the
+# course's networks use and names the first value where they differ. Until you write a
+# function, its solution stands in (the notebook says so), so everything runs top to bottom.
 
 # %% tags=["setup"]
 # Setup: go to the repository root (cloning it on Colab), keep the course folder on Google
@@ -87,7 +94,7 @@ import pandas as pd
 import tensorflow as tf
 from IPython.display import display
 
-from utils import plots, theory
+from utils import grading, plots, theory
 from utils.affine import affine_from_range, calibration_table, symmetric_scales, weight_error_table
 from utils.batches import to_arrays
 from utils.config import dry_run_overrides, make_config
@@ -95,11 +102,12 @@ from utils.course import notebook_folders
 from utils.data import load_dataset
 from utils.exercises import check, exercise
 from utils.experiments import run_configs
+from utils.grading import NotWritten, use_reference_until_written
 from utils.models import load_model
 from utils.names import MAIN_MODELS
 from utils.plots import save_fig
 from utils.ptq import kernels, relu_outputs
-from utils.quantizers import asymmetric_levels, quantize_to_integers, symmetric_levels
+from utils.quantizers import asymmetric_levels, symmetric_levels
 
 choice, folders = notebook_folders(profile, dataset, course_dir, data_dir=data_dir,
                                    results_dir=results_dir, figures_dir=figures_dir,
@@ -143,11 +151,53 @@ save_fig(fig, "01_throughput", figures_dir)
 # that agrees with eq. 3.3 for $k = 8$, $[-127, 127]$, is $-(2^{k-1} - 1)$, which is
 # what `symmetric_levels` returns.)
 #
-# A worked example at $k = 4$, $\alpha = 1$, so $s = 7$:
+# **Write it: the quantizer.** The three steps are three lines of NumPy, and every integer
+# scheme in the course (the report's 8-bit networks, TFLite's int8 files) is a variation on
+# them. Complete `quantize` below. It returns the integer codes $y_q$, not $y_q / s$: the
+# codes are what a chip stores and multiplies. Round with `np.round`, which sends exact
+# halves to the even neighbour, as TensorFlow does (more on that after the example). The
+# test compares your function with the course's `quantize_to_integers` on random values,
+# exact ties, values at and beyond ±α, odd and even k and constant tensors.
+
+# %%
+def quantize(x, k, alpha):
+    """Integer codes of eqs. 3.1/3.4: y_q = round(s * clip(x, -alpha, alpha)).
+
+    The scale is s = (2^(k-1) - 1) / alpha, so that ±alpha land on the largest codes
+    ±(2^(k-1) - 1) of the symmetric k-bit range.
+
+    Args:
+        x: array of real values (any shape).
+        k: bit width, 2 to 16.
+        alpha: clipping threshold, > 0.
+
+    Returns:
+        An integer array of x's shape, rounded half to even.
+    """
+    # Your code here: clip, scale, round.
+    raise NotWritten
+
+
+# %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
+#@title Solution (open to read it)
+def quantize_solution(x, k, alpha):
+    scale = (2 ** (k - 1) - 1) / alpha  # eq. 3.4: ±alpha land on ±(2^(k-1) - 1)
+    clipped = np.clip(np.asarray(x, np.float64), -alpha, alpha)  # eq. 3.1, step 1
+    return np.round(scale * clipped).astype(np.int64)  # steps 2 and 3 (halves to even)
+
+
+quantize = use_reference_until_written(quantize, quantize_solution,
+                                       lambda f: f(np.array([0.3]), 4, 1.0))
+
+# %%
+grading.test_quantize(quantize)
+
+# %% [markdown]
+# A worked example with your `quantize` at $k = 4$, $\alpha = 1$, so $s = 7$:
 
 # %%
 y = np.array([-1.3, -0.6, -0.07, 0.0, 0.3, 0.5, 0.93, 2.0])
-codes = quantize_to_integers(y, k=4, alpha=1.0)
+codes = quantize(y, 4, 1.0)
 pd.DataFrame({"y": y, "code y_q": codes, "y_q / s": codes / 7, "error": codes / 7 - y})
 
 # %% [markdown]
@@ -156,11 +206,14 @@ pd.DataFrame({"y": y, "code y_q": codes, "y_q / s": codes / 7, "error": codes / 
 # clipped, with a large error each.
 #
 # The staircases below are the symmetric quantizer (eqs. 3.1/3.4, $\alpha = 1$) for
-# 1 to 4 bits; 1 bit is the sign function, which has no zero level. Each extra bit
-# almost doubles the number of levels ($2^k - 1$: 3, 7, 15) and halves the step.
+# 1 to 4 bits, drawn with your `quantize` (its codes divided by $s$) for 2 to 4 bits;
+# 1 bit is larq's sign function, which has no zero level. Each extra bit almost doubles
+# the number of levels ($2^k - 1$: 3, 7, 15) and halves the step.
 
 # %%
-curves = theory.quantizer_curves(bits=(1, 2, 3, 4), kind="symmetric", alpha=1.0)
+x = np.linspace(-1.5, 1.5, 1201)
+curves = theory.quantizer_curves(bits=(1,), kind="symmetric")  # 1 bit: larq's sign
+curves.update({k: (x, quantize(x, k, 1.0) / (2 ** (k - 1) - 1)) for k in (2, 3, 4)})
 fig = plots.plot_quantizer_staircase(curves, title="Symmetric quantizer, eqs. 3.1/3.4")
 save_fig(fig, "01_quantizer_staircase", figures_dir)
 
@@ -327,11 +380,82 @@ save_fig(fig, "01_quantization_error", figures_dir)
 # with the hard sigmoid of Courbariaux et al., $\mathrm{clip}((x + 1)/2, 0, 1)$. Keras'
 # own `hard_sigmoid` has slope 0.2 instead of 0.5 and would give clip(0.4x, −1, 1).
 #
-# The gradients below are not drawn from these formulas: they are measured with
-# `tf.GradientTape` through larq's `ste_sign` and the project's `KBitQuantizer`.
+# **Write it: the straight-through estimator.** Complete `quantize_ste(x, k)`: eq. 4.6
+# forwards, eq. 4.7 backwards. TensorFlow's `tf.custom_gradient` lets a function return
+# its value together with its own gradient function: compute the quantized value with
+# `tf.round` and `tf.clip_by_value`, and return it with a `grad(dy)` that multiplies the
+# incoming gradient `dy` by 1 where −1 ≤ x ≤ 1 (the edges included, as in the course)
+# and by 0 elsewhere. These few lines are what make a quantized network trainable: the
+# course's `KBitQuantizer`, which its 8-bit networks use, is exactly this. The test
+# measures your function's values and gradients with `tf.GradientTape` and compares them
+# with `KBitQuantizer(k)`, at ties of the rounding, at the edges ±1 and the nearest
+# float32 numbers beyond them, for even and odd k.
 
 # %%
-samples = theory.ste_samples(kbits=(2, 4))
+def quantize_ste(x, k):
+    """The k-bit quantizer of eq. 4.6 with the straight-through gradient of eq. 4.7.
+
+    Forward:  q = clip(round(2^(k-1) x) / 2^(k-1), -1, 1 - 2^-(k-1)), halves to even.
+    Backward: dq/dx = 1 where -1 <= x <= 1 (the edges included), 0 elsewhere; the
+    gradient function returns dy times that.
+
+    Args:
+        x: float32 tensor (any shape).
+        k: bit width, 2 to 16.
+
+    Returns:
+        A float32 tensor of x's shape.
+    """
+    # Your code here. A shape to start from:
+    #     @tf.custom_gradient
+    #     def _quantize(x):
+    #         q = ...                  # eq. 4.6
+    #         def grad(dy):
+    #             return ...           # eq. 4.7
+    #         return q, grad
+    #     return _quantize(x)
+    raise NotWritten
+
+
+# %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
+#@title Solution (open to read it)
+def quantize_ste_solution(x, k):
+    levels = 2.0 ** (k - 1)  # the grid's step is 1 / levels = 2^-(k-1)
+
+    @tf.custom_gradient
+    def _quantize(x):
+        q = tf.clip_by_value(tf.round(x * levels) / levels, -1.0, 1.0 - 1.0 / levels)  # 4.6
+
+        def grad(dy):  # eq. 4.7: pass where |x| <= 1, block elsewhere
+            inside = tf.logical_and(x >= -1.0, x <= 1.0)
+            return dy * tf.cast(inside, dy.dtype)
+
+        return q, grad
+
+    return _quantize(tf.convert_to_tensor(x, tf.float32))
+
+
+quantize_ste = use_reference_until_written(quantize_ste, quantize_ste_solution,
+                                           lambda f: f(tf.constant([0.3]), 4))
+
+# %%
+grading.test_quantize_ste(quantize_ste)
+
+# %% [markdown]
+# The gradients below are not drawn from these formulas: they are measured with
+# `tf.GradientTape` through larq's `ste_sign`, hardtanh, and your `quantize_ste` at 2 and
+# 4 bits.
+
+# %%
+samples = theory.ste_samples(kbits=())  # larq's sign and hardtanh
+x = tf.constant(np.linspace(-2.0, 2.0, 801), tf.float32)
+for k in (2, 4):
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        q = quantize_ste(x, k)
+    samples = pd.concat([samples, pd.DataFrame({
+        "quantizer": f"{k}-bit (quantize_ste, eqs. 4.6/4.7)", "x": x.numpy(),
+        "forward": q.numpy(), "gradient": tape.gradient(q, x).numpy()})], ignore_index=True)
 fig = plots.plot_ste(samples, title="Forward values and STE gradients (eqs. 4.2-4.7)")
 save_fig(fig, "01_ste_gradients", figures_dir)
 at = samples[samples["x"].round(3).isin([-1.5, -1.0, -0.25, 0.0, 0.5, 1.0, 1.5])]
@@ -369,16 +493,84 @@ at.pivot(index="x", columns="quantizer", values="gradient")
 # error at zero would add a bias everywhere. A ReLU's output, [0, 6] say, gets
 # $Z = q_\min = -128$: all 256 codes go to the values the tensor can take, where a grid
 # symmetric around zero would waste the negative half.
+#
+# **Write it: scale, zero point, quantize, dequantize.** Three short functions hold the
+# whole scheme. `scale_and_zero_point` turns a range into $S$ and $Z$ (widening the range
+# to contain 0 first); `quantize_affine` maps real values to codes,
+# $q = \mathrm{clamp}(\mathrm{round}(r/S) + Z,\ q_\min,\ q_\max)$; `dequantize_affine` maps
+# codes back, $r = S(q - Z)$. Use the signed full range $[-2^{b-1}, 2^{b-1} - 1]$ for $b$
+# bits and round half to even. The tests compare your functions with the course's
+# `utils.affine` (behind sections 8 to 10 and notebook 02's int8 layers) on one-sided
+# ranges, a constant range, the all-zero range, narrow and wide ranges, ties, and values
+# beyond the range.
 
 # %%
-relu_like = affine_from_range(0.0, 6.0, bits=8)
-signed = affine_from_range(-1.0, 3.0, bits=8)
+def scale_and_zero_point(r_min, r_max, bits):
+    """Scale S and zero point Z that map [r_min, r_max], widened to contain 0, onto the
+    signed integers [q_min, q_max] = [-2^(bits-1), 2^(bits-1) - 1]:
+
+        S = (r_max - r_min) / (q_max - q_min),    Z = round(q_min - r_min / S).
+
+    A range of width 0 (all zeros) gets S = 1. Returns (S, Z): a float and an int.
+    """
+    raise NotWritten
+
+
+def quantize_affine(r, scale, zero_point, bits):
+    """Codes q = clamp(round(r / S) + Z, q_min, q_max), rounded half to even, on the signed
+    full range of ``bits`` bits. Returns an integer array of r's shape."""
+    raise NotWritten
+
+
+def dequantize_affine(q, scale, zero_point):
+    """The real values the codes stand for, r = S (q - Z). Returns a float array."""
+    raise NotWritten
+
+
+# %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
+#@title Solution (open to read it)
+def scale_and_zero_point_solution(r_min, r_max, bits):
+    q_min, q_max = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+    r_min, r_max = min(r_min, 0.0), max(r_max, 0.0)  # zero must be exactly representable
+    scale = (r_max - r_min) / (q_max - q_min) if r_max > r_min else 1.0
+    return scale, int(np.round(q_min - r_min / scale))  # in [q_min, q_max], as 0 is in range
+
+
+def quantize_affine_solution(r, scale, zero_point, bits):
+    q_min, q_max = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+    codes = np.round(np.asarray(r, np.float64) / scale) + zero_point
+    return np.clip(codes, q_min, q_max).astype(np.int64)
+
+
+def dequantize_affine_solution(q, scale, zero_point):
+    return scale * (np.asarray(q, np.float64) - zero_point)
+
+
+scale_and_zero_point = use_reference_until_written(
+    scale_and_zero_point, scale_and_zero_point_solution, lambda f: f(-1.0, 3.0, 8))
+quantize_affine = use_reference_until_written(
+    quantize_affine, quantize_affine_solution, lambda f: f(np.zeros(2), 0.1, 0, 8))
+dequantize_affine = use_reference_until_written(
+    dequantize_affine, dequantize_affine_solution, lambda f: f(np.zeros(2, np.int64), 0.1, 0))
+
+# %%
+grading.test_scale_and_zero_point(scale_and_zero_point)
+grading.test_quantize_affine(quantize_affine)
+grading.test_dequantize_affine(dequantize_affine)
+
+# %% [markdown]
+# Your functions on a signed range, [−1, 3], and on a ReLU's, [0, 6]:
+
+# %%
 examples = np.array([-1.0, -0.3, 0.0, 0.01, 1.5, 3.0, 7.0])
+s_signed, z_signed = scale_and_zero_point(-1.0, 3.0, 8)
+s_relu, z_relu = scale_and_zero_point(0.0, 6.0, 8)
+codes = quantize_affine(examples, s_signed, z_signed, 8)
 pd.DataFrame({
     "r": examples,
-    "q on [-1, 3]": signed.quantize(examples),
-    "S (q - Z) on [-1, 3]": signed.dequantize(signed.quantize(examples)),
-    "q on [0, 6]": relu_like.quantize(examples),
+    "q on [-1, 3]": codes,
+    "S (q - Z) on [-1, 3]": dequantize_affine(codes, s_signed, z_signed),
+    "q on [0, 6]": quantize_affine(examples, s_relu, z_relu, 8),
 }).set_index("r")
 
 # %% [markdown]
@@ -389,6 +581,7 @@ pd.DataFrame({
 # compare with what `affine_from_range` returned (the cell raises if they differ).
 
 # %%
+signed = affine_from_range(-1.0, 3.0, bits=8)  # the course's
 scale = (3.0 - (-1.0)) / (127 - (-128))
 zero_point = round(-128 - (-1.0) / scale)
 assert np.isclose(float(signed.scale), scale) and int(signed.zero_point) == zero_point
@@ -412,18 +605,19 @@ print(f"S = {scale:.6f}, Z = {zero_point}: both match")
 # So what the report calls asymmetric is not what the field calls asymmetric: its eq. 3.2
 # keeps $Z = 0$ and only gains one negative code (and the bias of section 4). The field's
 # asymmetric scheme moves the zero point, and is the one that fits one-sided tensors.
-# The staircases at 3 bits, where the steps are visible:
+# The staircases at 3 bits, where the steps are visible (the affine one through your
+# functions):
 
 # %%
 values = np.linspace(-1.5, 3.5, 2001)
+s3, z3 = scale_and_zero_point(-1.0, 3.0, 3)
+symmetric = symmetric_scales(np.array([-3.0, 3.0]), bits=3, per_channel=False)
 grids = {
-    "affine on [-1, 3], full range (Z = -2)": affine_from_range(-1.0, 3.0, bits=3),
-    "symmetric, narrow range, α = 3": symmetric_scales(np.array([-3.0, 3.0]), bits=3,
-                                                       per_channel=False),
+    f"affine on [-1, 3], full range (Z = {z3})":
+        (values, dequantize_affine(quantize_affine(values, s3, z3, 3), s3, z3)),
+    "symmetric, narrow range, α = 3": (values, symmetric.fake_quantize(values)),
 }
-fig = plots.plot_affine_grid({label: (values, grid.fake_quantize(values))
-                              for label, grid in grids.items()},
-                             title="3-bit grids: affine against symmetric")
+fig = plots.plot_affine_grid(grids, title="3-bit grids: affine against symmetric")
 save_fig(fig, "01_affine_grids", figures_dir)
 
 # %% [markdown]
@@ -450,6 +644,62 @@ float_nets = {record["config"]["model"]: load_model(record["model_path"]) for re
 scales = {name: weight_error_table(kernels(model), bits=(4, 8))
           for name, model in float_nets.items()}
 display(scales["alexnet"].round(2))
+
+# %% [markdown]
+# **Write it: per-channel scales.** TFLite's weight scheme gives each output channel $c$
+# the scale $S_c = \max|w_c| / (2^{b-1} - 1)$, zero point 0 and the narrow range
+# $[-(2^{b-1} - 1), 2^{b-1} - 1]$: the largest magnitude over everything but the last axis,
+# since a Keras kernel stores its output channels last ((height, width, in, out) for a
+# convolution, (in, out) for a dense layer). One trap: a channel whose weights are all
+# zero (a pruned or dead filter) has $\max|w_c| = 0$, and its scale must still be a
+# positive number, or quantizing it divides 0 by 0. The test compares your function with
+# the course's `symmetric_scales`, which computed the table above, on channels whose
+# magnitudes differ by $10^4$, a channel of negative weights only, and a kernel with an
+# all-zero channel.
+
+# %%
+def per_channel_scales(kernel, bits=8):
+    """One scale per output channel (the last axis): S_c = max|w_c| / (2^(bits-1) - 1).
+
+    Args:
+        kernel: array of weights, output channels on the last axis.
+        bits: bit width, 2 to 16.
+
+    Returns:
+        A float array of kernel.shape[-1] positive scales; an all-zero channel gets 1.0,
+        as in the course (any positive scale stores its zeros exactly).
+    """
+    raise NotWritten
+
+
+# %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
+#@title Solution (open to read it)
+def per_channel_scales_solution(kernel, bits=8):
+    kernel = np.asarray(kernel, np.float64)
+    largest = np.abs(kernel).reshape(-1, kernel.shape[-1]).max(axis=0)  # max|w_c|
+    return np.where(largest > 0, largest / (2 ** (bits - 1) - 1), 1.0)
+
+
+per_channel_scales = use_reference_until_written(per_channel_scales, per_channel_scales_solution,
+                                                 lambda f: f(np.ones((3, 2)), 8))
+
+# %%
+grading.test_per_channel_scales(per_channel_scales)
+
+# %% [markdown]
+# Your scales on AlexNet's first convolution, and what they buy at 8 bits over one scale
+# for the whole kernel (the table's `MSE ratio` for that layer, computed by the course):
+
+# %%
+layer, kernel = next(iter(kernels(float_nets["alexnet"]).items()))
+channel_scales = per_channel_scales(kernel, 8)
+tensor_scale = np.max(np.abs(kernel)) / 127
+errors_8bit = {name: np.mean((s * np.clip(np.round(kernel / s), -127, 127) - kernel) ** 2)
+               for name, s in (("per tensor", tensor_scale), ("per channel", channel_scales))}
+print(f"{layer}: {kernel.shape[-1]} channel scales from {channel_scales.min():.2e} to "
+      f"{channel_scales.max():.2e} (one scale per tensor: {tensor_scale:.2e}); squared error "
+      f"per tensor / per channel = {errors_8bit['per tensor'] / errors_8bit['per channel']:.1f}x "
+      f"(the table: {scales['alexnet'].loc[(layer, 8), 'MSE ratio (tensor / channel)']:.1f}x)")
 
 # %%
 for name, table in scales.items():

@@ -24,7 +24,15 @@
 # larq builds a quantized layer and what larq's summary says a k-bit model costs, watches
 # the latent weights of a live binary layer during training, trains the report's small
 # binary network on MNIST digits (§5.5), and trains one small network at 1, 2, 4, 8 and
-# 32 bits to see how accuracy changes with the bit width.
+# 32 bits to see how accuracy changes with the bit width. It then quantizes the trained
+# float network after training, and makes it quantization-aware with tfmot (`int8_qat`, the
+# field's 8-bit network of notebooks 03–06).
+#
+# Three cells ask you to write the core yourself: the latent-weight update (section 3), the
+# per-channel weight quantization of post-training quantization (section 6), and the tfmot
+# lines of a quantization-aware model (section 7). Each is checked by a test that compares
+# it with the course's own implementation; until you write it, a folded reference solution
+# stands in so that the notebook runs on.
 #
 # In the `quick` profile the training sections take a few minutes on a 2-core CPU; in
 # `smoke` they run for a moment on a few hundred images, only to check that everything
@@ -85,7 +93,7 @@ import pandas as pd
 import tensorflow as tf
 from IPython.display import display
 
-from utils import plots
+from utils import grading, plots
 from utils.batches import to_arrays
 from utils.compare import bits_table
 from utils.config import dry_run_overrides, make_config
@@ -94,10 +102,12 @@ from utils.data import load_dataset
 from utils.demos import live_layer_demo, precision_table
 from utils.exercises import check, exercise
 from utils.experiments import run_configs
+from utils.grading import NotWritten, use_reference_until_written
 from utils.models import build_model, load_model, summary_table
 from utils.names import precision_for_bits
 from utils.plots import save_fig
-from utils.ptq import ptq_table
+from utils.ptq import kernels as network_kernels
+from utils.ptq import ptq_table, quantize_after_training
 from utils.quantizers import KBitQuantizer
 
 choice, folders = notebook_folders(profile, dataset, course_dir, results_dir=results_dir,
@@ -204,6 +214,73 @@ fig = plots.plot_latent_weights(demo4.latent_initial, demo4.latent_final,
 save_fig(fig, "02_latent_weights_int4", figures_dir)
 
 # %% [markdown]
+# ### Write it yourself: the latent-weight update
+#
+# Keras and larq made every update above; the update itself is one line, and writing it
+# shows where the clip sits. The optimizer moves each latent weight $w$ against its
+# gradient $g$ (the gradient the straight-through estimator passed from the binary weight
+# to $w$, eq. 4.3), then the kernel's constraint, larq's `WeightClip(1)`, clips the result
+# to $[-1, 1]$ (the float copy that accumulates the updates, §3.1, clipped to ±1, §3.2). With
+# plain gradient descent (SGD) at learning rate $\eta$:
+#
+# $$w \leftarrow \operatorname{clip}(w - \eta\, g,\; -1,\; 1), \qquad
+# w_b = \operatorname{sign}(w)$$
+#
+# Why the clip matters: `ste_sign` passes a gradient only where $|w| \le 1$ (eq. 4.3), so a
+# latent weight allowed past ±1 would receive no gradient again and could never flip back;
+# the clip keeps every latent weight where learning can still move it. (The demo above used
+# Adam, which rescales $g$ per weight; the step and the clip after it are the same.)
+#
+# Write `latent_update` in the next cell. The test compares it with the course's own step:
+# Keras' SGD on a variable that carries the binary kernel's constraint, on random weights and
+# on the edges (weights at ±1 pushed outward or pulled inward, a zero gradient, weights
+# crossing zero).
+
+# %%
+def latent_update(latent, gradient, learning_rate):
+    """One training step of a binary layer's latent (float) weights.
+
+    Args:
+        latent: the latent weights, a float array with values in [-1, 1].
+        gradient: the gradient of the loss with respect to them, same shape.
+        learning_rate: the step size (eta).
+
+    Returns:
+        The new latent weights, same shape: one gradient-descent step, then clipped to
+        [-1, 1] as larq's WeightClip(1) does.
+    """
+    # Your code here: one line with np.clip.
+    raise NotWritten
+
+
+# %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
+#@title Solution (open to read it)
+def latent_update_solution(latent, gradient, learning_rate):
+    return np.clip(latent - learning_rate * gradient, -1.0, 1.0)  # SGD step, then WeightClip(1)
+
+
+latent_update = use_reference_until_written(
+    latent_update, latent_update_solution,
+    lambda f: f(np.zeros(2, np.float32), np.ones(2, np.float32), 0.1))
+
+# %%
+grading.test_latent_update(latent_update)
+
+# %% [markdown]
+# Your update on six latent weights, and the binary weights that follow (`ste_sign`, the
+# binary kernel's quantizer: the sign, with +1 for 0). The first and last are pushed past ±1
+# and clipped back; the third and fourth cross zero, so their binary weights flip; the
+# second moves towards zero without flipping.
+
+# %%
+latent = np.array([-1.0, -0.4, -0.02, 0.03, 0.6, 1.0], np.float32)
+gradient = np.array([0.5, -2.0, -1.0, 1.0, 0.2, -3.0], np.float32)
+new_latent = np.asarray(latent_update(latent, gradient, 0.1), np.float32)
+binarize = lq.quantizers.SteSign()
+pd.DataFrame({"latent": latent, "gradient": gradient, "new latent": new_latent,
+              "binary": binarize(latent).numpy(), "new binary": binarize(new_latent).numpy()})
+
+# %% [markdown]
 # ## 4. Report §5.5: a small binary network on MNIST
 #
 # Besides AlexNet, the report trained a binary network with only three hidden layers on
@@ -299,6 +376,67 @@ save_fig(fig, "02_bitwidth_curves", figures_dir)
 # (`utils.ptq`), with one weight scale per kernel or one per output channel, on the
 # float network of the sweep. Like the k-bit networks, the PTQ networks keep the image
 # input and the classifier in float.
+#
+# ### Write it yourself: quantizing one layer's weights
+#
+# The weight half of PTQ is a few lines of numpy. `utils.ptq` rounds every kernel the way
+# TFLite's converter does: to a symmetric grid (zero point 0) on the narrow range
+# $[-(2^{k-1}-1),\ 2^{k-1}-1]$ (the report's eqs. 3.3–3.4, with the clipping threshold
+# $\alpha$ set to the largest $|w|$), with one scale per output channel $c$, the last axis of
+# a Keras kernel:
+#
+# $$S_c = \frac{\max |w_c|}{2^{k-1}-1}, \qquad
+# q = \operatorname{clip}\big(\operatorname{round}(w / S_c),\ -(2^{k-1}-1),\ 2^{k-1}-1\big),
+# \qquad \hat w = S_c\, q$$
+#
+# Write `quantize_layer_weights(kernel, bits)`: it returns $\hat w$, the kernel the quantized
+# network computes with (dequantized, in float). Round halves to even (`np.round` does), and
+# give a channel of zeros the scale 1, so that it comes back as zeros rather than 0/0. Why
+# it matters: this is everything PTQ does to the weights, and one scale per channel is what
+# keeps a filter with small weights from rounding to zero next to one with large weights. The
+# test compares your function with the course's (`utils.affine.symmetric_scales`, as
+# `utils.ptq` calls it) on random kernels and on the edges: a constant kernel, ties, a
+# channel of zeros, channels without zero in their range, an odd bit count.
+
+# %%
+def quantize_layer_weights(kernel, bits):
+    """Post-training quantization of one kernel, returned dequantized (eqs. 3.3-3.4).
+
+    Args:
+        kernel: a trained float kernel, output channels on the last axis (a convolution's
+            (height, width, in, out) or a dense layer's (in, out)).
+        bits: the bit width k, from 2 to 16.
+
+    Returns:
+        An array of the kernel's shape: S_c * q, with one scale
+        S_c = max|w_c| / (2**(k-1) - 1) per output channel (1 for a channel of zeros) and
+        integers q = round(w / S_c), halves to even, in [-(2**(k-1) - 1), 2**(k-1) - 1].
+    """
+    # Your code here: about five lines of numpy.
+    raise NotWritten
+
+
+# %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
+#@title Solution (open to read it)
+def quantize_layer_weights_solution(kernel, bits):
+    kernel = np.asarray(kernel, np.float64)
+    q_max = 2 ** (bits - 1) - 1  # narrow range: 127 at 8 bits
+    max_abs = np.max(np.abs(kernel), axis=tuple(range(kernel.ndim - 1)))  # per out channel
+    scale = np.where(max_abs > 0, max_abs / q_max, 1.0)
+    codes = np.clip(np.round(kernel / scale), -q_max, q_max)  # np.round: halves to even
+    return (scale * codes).astype(np.float32)
+
+
+quantize_layer_weights = use_reference_until_written(
+    quantize_layer_weights, quantize_layer_weights_solution,
+    lambda f: f(np.ones((2, 2), np.float32), 8))
+
+# %%
+grading.test_quantize_layer_weights(quantize_layer_weights)
+
+# %% [markdown]
+# Now the whole PTQ network, weights and activations, at each width of the sweep (per tensor
+# and per channel), against the networks trained at that width:
 
 # %%
 float_net = load_model(records[-1]["model_path"])
@@ -312,6 +450,30 @@ display(ptq.pivot(index="bits", columns="weight scales", values="test_accuracy")
 fig = plots.plot_ptq_against_qat(ptq, sweep, title=f"PTQ against QAT ({network} on "
                                                    f"{choice.name})")
 save_fig(fig, "02_ptq_against_qat", figures_dir)
+
+# %% [markdown]
+# Your `quantize_layer_weights` on the trained float network: every kernel that PTQ
+# quantizes (all but the classifier's) at each width. "Levels per channel" counts the
+# distinct values in a channel (at most $2^k - 1$; the most any channel uses); the relative
+# error is the root-mean-square difference from the float kernel over the kernel's own RMS;
+# "at zero" is the share of weights that round to 0; the last column compares your kernels
+# with those of the per-channel PTQ network that `utils.ptq` built for the table above.
+
+# %%
+trained = dict(list(network_kernels(float_net).items())[:-1])  # the classifier stays float
+rows = []
+for b in [b for b in bits if 1 < b < 32]:
+    course_kernels = network_kernels(quantize_after_training(float_net, b, calibration_images))
+    for name, kernel in trained.items():
+        yours = np.asarray(quantize_layer_weights(kernel, b), np.float32)
+        levels = max(len(np.unique(yours[..., c])) for c in range(yours.shape[-1]))
+        rows.append({"bits": b, "layer": name, "levels per channel": levels,
+                     "relative RMS error": float(np.sqrt(np.mean((yours - kernel) ** 2)
+                                                         / np.mean(kernel**2))),
+                     "at zero": float(np.mean(yours == 0)),
+                     "same as utils.ptq": bool(np.allclose(yours, course_kernels[name],
+                                                           atol=1e-6))})
+pd.DataFrame(rows).round(4)
 
 # %% [markdown]
 # ## Exercises
@@ -380,6 +542,58 @@ check("02_ptq_or_qat", answer)
 # photos, plain 4-bit PTQ usually loses accuracy), so the rule is: at 8 bits quantize
 # after training, check PTQ at lower widths, and train quantized where it falls off.
 #
+# ## 7. The field's 8-bit QAT: tfmot and `int8_qat`
+#
+# In this course **QAT** means training with the quantization in the loop: the forward pass
+# computes with quantized values and the straight-through estimator carries the gradients
+# back to float weights. The course trains two kinds of it:
+#
+# * **the report's k-bit networks** (`binary`, `int2` to `int16`: the sweep of section 5),
+#   larq layers whose `ste_sign` or `KBitQuantizer` (eq. 4.6) puts weights and activations
+#   on fixed grids (±1, or k-bit steps in $[-1, 1)$ and $[0, 1)$), trained from scratch;
+# * **`int8_qat`**, the field's 8-bit network: a float Keras model wrapped by
+#   tensorflow-model-optimization (tfmot) in the fake quantization of TFLite's int8 scheme
+#   (symmetric 8-bit weights, one scale per output channel in convolutions, as you wrote
+#   in section 6, and one per tensor in dense layers; affine activations whose ranges
+#   follow moving averages of each batch's minimum and maximum),
+#   which converts to a full-integer `.tflite` file without calibration data (notebook 06).
+#
+# `int8_qat` is one of the four precisions at which notebooks 03 and 04 train AlexNet and
+# GoogLeNet (and notebook 05 compares them), next to `binary`, `int8` (the report's kind)
+# and `fp32`; there
+# `build_model(name, "int8_qat", ...)` does what the three lines below do (`utils.qat`).
+# Here they make the trained float CNN of section 6 quantization-aware and fine-tune it for
+# one epoch at a small learning rate, the usual way to start QAT from a float network. Run
+# the cell and read the three lines: this one is shown, not for you to write.
+
+# %%
+import tensorflow_model_optimization as tfmot
+
+qat_model = tfmot.quantization.keras.quantize_model(float_net)  # 1. wrap every layer
+qat_model.compile(optimizer=tf.keras.optimizers.Adam(1e-4), loss="categorical_crossentropy",
+                  metrics=["accuracy"])  # 2. compile as for any Keras model
+qat_model.fit(splits.train, epochs=1, verbose=0)  # 3. train with quantization in the loop
+
+print("layers:", ", ".join(layer.name for layer in qat_model.layers))
+float_accuracy = float(ptq.loc[ptq["bits"] == 32, "test_accuracy"].iloc[0])
+qat_accuracy = qat_model.evaluate(test_images, test_labels, verbose=0)[1]
+print(f"test accuracy: float {float_accuracy:.2%}, int8_qat after one epoch {qat_accuracy:.2%}")
+
+# %% [markdown]
+# `quantize_model` put a `QuantizeLayer` after the input (it quantizes the image) and wrapped
+# every layer in a `QuantizeWrapperV2` (`quant_...`), which holds the layer's own weights and
+# the fake quantizers of its kernel and output. The ranges of those quantizers are set by
+# training batches: until the first one, tfmot's input range is [0, 0] (every image
+# quantizes to zeros) and most others are [−6, 6], so a freshly wrapped model predicts
+# nonsense. Evaluate it only after training (or after a calibration pass in training mode).
+# The check below compares your model with the course's own wrapping of the same float
+# network (`utils.qat.quantize_network`): the same layers wrapped, with the same 8-bit
+# configurations, and the input quantized.
+
+# %%
+grading.test_qat_model(qat_model, float_net)
+
+# %% [markdown]
 # ## Summary
 #
 # * larq layers quantize kernel and input (eq. 4.4); the course's precision map keeps
@@ -393,5 +607,8 @@ check("02_ptq_or_qat", answer)
 # * Post-training quantization with min/max ranges kept the small CNN's float accuracy
 #   at 8 and 4 bits and collapsed to chance at 2 bits, where the networks trained at
 #   their width (QAT) kept it.
+# * QAT means training with the quantization in the loop. The course has two kinds: the
+#   report's k-bit networks (larq, fixed grids) and `int8_qat`, tfmot's 8-bit scheme, made
+#   by `quantize_model`, trained in notebooks 03 and 04 and deployed in notebook 06.
 #
 # Next: the full networks, AlexNet (notebook 03) and GoogLeNet (notebook 04).

@@ -92,15 +92,16 @@ accuracy_margin_points = 1.0  # the accuracy bar: this many points below the bes
 # %%
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import tensorflow as tf
 from IPython.display import display
 from tensorflow.lite.python.convert_phase import ConverterError
 
-from utils import plots
+from utils import arithmetic, grading, plots
 from utils.ablation_runs import load_runs
 from utils.ablations import ABLATION_PROFILES
-from utils.arithmetic import binary_layer_table, int8_conv_table, int8_output_steps
+from utils.arithmetic import binary_layer_table, int8_conv_table, int8_output_steps, layer_inputs
 from utils.batches import to_arrays
 from utils.config import dry_run_overrides
 from utils.course import notebook_folders
@@ -121,9 +122,11 @@ from utils.energy_plots import plot_accuracy_vs_energy, plot_energy_breakdown, p
 from utils.exercises import check, exercise
 from utils.experiments import run_configs, train_precisions
 from utils.files import write_json_atomic
+from utils.grading import NotWritten, use_reference_until_written
 from utils.models import build_model, load_model, summary_figures
 from utils.names import QAT_PRECISION
 from utils.records import load_record, main_records
+from utils.tflite_files import operator_tensors
 
 choice, folders = notebook_folders(profile, dataset, course_dir, data_dir=data_dir,
                                    results_dir=results_dir, figures_dir=figures_dir,
@@ -202,7 +205,8 @@ display(int8_checks)
 # %%
 first = int8_checks.loc[0]
 position = (first["output"][0] // 2, first["output"][1] // 2, 0)
-pd.Series(int8_output_steps(int8_file, test_images[0], 0, position), dtype=object)
+steps = pd.Series(int8_output_steps(int8_file, test_images[0], 0, position), dtype=object)
+display(steps)
 
 # %% [markdown]
 # Against the reference kernels the by-hand layer is exact. The optimized kernels can
@@ -210,6 +214,250 @@ pd.Series(int8_output_steps(int8_file, test_images[0], 0, position), dtype=objec
 # exactly on a half of the final step: they round such a tie up, the reference rounds
 # it away from zero. The arithmetic is the same; only the tie rule differs, and such
 # ties are rare (the count is printed above).
+
+# %% [markdown]
+# ### Write it: the requantization, in integers only
+#
+# The one real number left in an int8 layer is M = S_in·S_w / S_out, and the devices that
+# int8 is for (microcontrollers, DSPs, NPUs) have no float unit to spare for it. Here you
+# write what TFLite does instead, in two functions.
+#
+# 1. `quantize_multiplier(real)` turns M into integers, once, when the file is loaded:
+#    M = m · 2^shift with m in [0.5, 1) (`np.frexp` splits a float this way), and m is
+#    kept as the 31-bit integer M0 = round(m · 2^31), a tie rounded away from zero, so
+#    that M ≈ M0 · 2^(shift − 31). Two edges: an m so close to 1 that M0 rounds up to
+#    2^31, which does not fit in an int32, becomes 2^30 with the shift one higher; a
+#    multiplier below 2^-32 (shift < −31) is stored as M0 = 0, shift = 0.
+# 2. `apply_multiplier(acc, multiplier, shift)` applies it to each int32 sum, in integer
+#    operations only, rounding twice as TFLite's reference kernels do: first a *rounding
+#    high multiply*, (x · M0 + nudge) / 2^31 truncated toward zero, with x = acc · 2^shift
+#    when the shift is positive and a nudge of 2^30 (or 1 − 2^30 when x · M0 < 0); then,
+#    for a negative shift, a division by 2^(−shift) that rounds to nearest, ties away from
+#    zero.
+#
+# Why it matters: these few integer operations are the whole difference between an int8
+# layer and a float one, and every output byte of the table above depends on them. A
+# rounding rule that is off by one on ties changes some outputs by one step, as the
+# optimized kernels' tie rule shows. The tests compare your functions with
+# `utils.arithmetic`, which gives the reference kernels' bytes, on the cases where such
+# slips show: multipliers just below a power of two, tiny ones, negative accumulators and
+# exact ties.
+
+# %%
+def quantize_multiplier(real):
+    """M = S_in·S_w / S_out as TFLite stores it: (M0, shift), with M ≈ M0 · 2^(shift − 31).
+
+    Write M = m · 2^shift with m in [0.5, 1); then M0 = round(m · 2^31), a tie rounded away
+    from zero (floor(m · 2^31 + 0.5)). If M0 comes out as 2^31 (m just below 1), store 2^30
+    and shift + 1; if shift < −31, store (0, 0).
+
+    Args:
+        real: a positive float, or an array of them (one per output channel).
+
+    Returns:
+        (M0, shift): two integers, or two integer arrays of real's shape.
+    """
+    raise NotWritten  # your code here, in place of this line
+
+
+# %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
+#@title Solution (open to read it)
+def quantize_multiplier_solution(real):
+    mantissa, shift = np.frexp(np.asarray(real, np.float64))  # real = m · 2^shift
+    fixed = np.floor(mantissa * 2.0**31 + 0.5).astype(np.int64)  # a tie away from zero
+    carry = fixed == 2**31  # m rounded up to 1: 2^31 does not fit in an int32
+    fixed, shift = np.where(carry, 2**30, fixed), shift + carry
+    negligible = shift < -31  # below 2^-32: the multiplier is 0
+    return np.where(negligible, 0, fixed), np.where(negligible, 0, shift)
+
+
+# The function the notebook goes on with: yours once it is written, this one until then.
+to_fixed_point = use_reference_until_written(quantize_multiplier, quantize_multiplier_solution,
+                                              lambda f: f(0.001))
+
+# %%
+grading.test_quantize_multiplier(quantize_multiplier)
+
+# %% [markdown]
+# And the multiplication itself. numpy's `//` and `>>` round toward −∞; C's `/`, which
+# the high multiply uses, truncates toward zero, so divide the absolute value and put
+# the sign back. int64 holds every intermediate product.
+
+# %%
+def apply_multiplier(acc, multiplier, shift):
+    """acc · M0 · 2^(shift − 31), rounded as TFLite's MultiplyByQuantizedMultiplier does.
+
+    In integers only:
+      1. x = acc · 2^shift when shift > 0 (acc itself otherwise);
+      2. the rounding high multiply: (x · M0 + nudge) / 2^31, truncated toward zero, with
+         nudge = 2^30 when x · M0 >= 0 and 1 − 2^30 when x · M0 < 0 (a tie goes up when
+         positive, toward zero when negative);
+      3. when shift < 0, divide by 2^(−shift), rounding to nearest, a tie away from zero.
+
+    Args:
+        acc: int32 accumulators, an int or an array.
+        multiplier, shift: M0 and shift from quantize_multiplier; scalars, or per-channel
+            arrays that broadcast with acc.
+
+    Returns:
+        The rounded products, integers of the broadcast shape.
+    """
+    raise NotWritten  # your code here, in place of this line
+
+
+# %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
+#@title Solution (open to read it)
+def apply_multiplier_solution(acc, multiplier, shift):
+    shift = np.asarray(shift, np.int64)
+    x = np.asarray(acc, np.int64) << np.maximum(shift, 0)  # 1. a positive shift multiplies
+    product = x * np.asarray(multiplier, np.int64)
+    nudged = product + np.where(product >= 0, 2**30, 1 - 2**30)
+    high = np.sign(nudged) * (np.abs(nudged) // 2**31)  # 2. C's "/" truncates toward zero
+    exponent = np.maximum(-shift, 0)
+    mask = (np.int64(1) << exponent) - 1
+    # 3. round to nearest: one more when the remainder passes half (a negative tie is
+    # rounded away from zero, i.e. down, so half itself counts there)
+    threshold = (mask >> 1) + (high < 0)
+    return (high >> exponent) + ((high & mask) > threshold)
+
+
+requantize = use_reference_until_written(apply_multiplier, apply_multiplier_solution,
+                                         lambda f: f(1000, 2**30, -3))
+
+# %%
+grading.test_apply_multiplier(apply_multiplier)
+
+# %% [markdown]
+# With your functions, the first convolution's multipliers, one per output channel (the
+# file's weights have a scale per channel), next to what they stand for; then the output
+# shown step by step above, requantized again.
+
+# %%
+first_conv = operator_tensors(int8_file, "CONV_2D")[0]
+conv_input, conv_weights = first_conv["inputs"][:2]
+conv_output = first_conv["outputs"][0]
+real_multipliers = (conv_input["scale"][0] * np.asarray(conv_weights["scale"], np.float64)
+                    / conv_output["scale"][0])
+fixed, shift = (np.asarray(part) for part in to_fixed_point(real_multipliers))
+course_fixed, course_shift = arithmetic.quantize_multiplier(real_multipliers)
+multipliers = pd.DataFrame({
+    "M = S_in·S_w / S_out": real_multipliers, "M0": fixed, "shift": shift,
+    "M0 · 2^(shift − 31)": fixed * 2.0 ** (shift - 31.0),
+    "relative error": np.abs(fixed * 2.0 ** (shift - 31.0) / real_multipliers - 1),
+    "same as utils.arithmetic": (fixed == course_fixed) & (shift == course_shift)})
+multipliers.index.name = "output channel"
+display(multipliers.head(8))
+total = steps["int32 sum Σ (q_in − Z_in)·q_w + bias"]
+course = steps["sum · M, integer arithmetic"]
+mine = int(requantize(total, *to_fixed_point(steps["M = S_in·S_w / S_out"])))
+print(f"output {position}: the int32 sum {total} times M is {mine} with your functions "
+      f"({'equal to' if mine == course else 'NOT equal to'} the {course} of utils.arithmetic, "
+      f"which plus Z_out = {steps['Z_out']} and clamped gives the interpreter's byte, "
+      f"{steps['interpreter']})")
+
+# %% [markdown]
+# Every M0 is a 31-bit number, so M is kept to about 9 significant digits: the error
+# column is far below anything that could move an int8 output, except at an exact tie.
+
+# %% [markdown]
+# ### Write it: batch normalization, folded into the convolution
+#
+# The float AlexNet normalizes after every convolution (conv → batch norm → ReLU), yet
+# the int8 file's table lists convolutions only: the converter folded each normalization
+# into the convolution before it (and tfmot's quantization-aware training, `int8_qat`,
+# treats convolution, normalization and ReLU as one unit for that reason). At
+# inference a batch normalization is a fixed affine map per output channel c, with its
+# moving mean μ and variance σ²,
+#
+# $$y_c = \gamma_c\,\frac{z_c - \mu_c}{\sqrt{\sigma_c^2 + \epsilon}} + \beta_c,
+#   \qquad z_c = (W * x)_c + b_c ,$$
+#
+# and z is linear in the kernel W and the bias b. So with s_c = γ_c / √(σ_c² + ε), one
+# convolution with kernel W_c · s_c and bias (b_c − μ_c) · s_c + β_c computes both, at
+# no cost at inference. Write `fold_batch_norm`. Mind the channels where it is easy to
+# slip: one whose variance is 0 (a channel that was constant on the training data: only
+# ε keeps it finite) and one with a negative γ (the normalization flips its sign). The
+# test builds a Keras `Conv2D` followed by `BatchNormalization` (in inference mode), and
+# a `Conv2D` with your folded weights, and compares their outputs on random images.
+
+# %%
+def fold_batch_norm(kernel, bias, gamma, beta, mean, variance, epsilon):
+    """A convolution followed by batch normalization (inference mode) as one convolution.
+
+    Args:
+        kernel: the convolution's kernel, (k_h, k_w, C_in, C_out) (Keras' layout).
+        bias: its bias, (C_out,) (zeros when it has none).
+        gamma, beta, mean, variance: the normalization's scale, offset, moving mean and
+            moving variance, each (C_out,).
+        epsilon: the normalization's epsilon.
+
+    Returns:
+        (folded kernel of kernel's shape, folded bias (C_out,)).
+    """
+    raise NotWritten  # your code here, in place of this line
+
+
+# %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
+#@title Solution (open to read it)
+def fold_batch_norm_solution(kernel, bias, gamma, beta, mean, variance, epsilon):
+    scale = np.asarray(gamma) / np.sqrt(np.asarray(variance) + epsilon)  # s_c per channel
+    # The kernel's last axis is the output channel, so scale broadcasts along it.
+    return np.asarray(kernel) * scale, (np.asarray(bias) - mean) * scale + beta
+
+
+fold = use_reference_until_written(
+    fold_batch_norm, fold_batch_norm_solution,
+    lambda f: f(np.ones((1, 1, 1, 2)), np.zeros(2), np.ones(2), np.zeros(2), np.zeros(2),
+                np.ones(2), 1e-3))
+
+# %%
+grading.test_fold_batch_norm(fold_batch_norm)
+
+# %% [markdown]
+# Your folding, on the trained float AlexNet's first convolution and its batch
+# normalization: the folded convolution alone against the two layers, on the test
+# images; then, per output channel, the scale s_c and how it changes the range of the
+# channel's weights. (A recipe without batch normalization in the float network, such as
+# the smoke profile's, leaves nothing to fold: an untrained AlexNet with it stands in,
+# its moving statistics set on training images.)
+
+# %%
+float_model = load_model(records["fp32"]["model_path"])
+if "conv1_bn" not in [layer.name for layer in float_model.layers]:
+    print("This float AlexNet has no batch normalization (its recipe leaves it out): an "
+          "untrained one with it stands in, its statistics set on 64 training images.")
+    float_model = build_model("alexnet", "fp32", float_model.input_shape[1:],
+                              float_model.output_shape[-1], width=config["width"],
+                              batch_norm=True)
+    calibration, _ = to_arrays(splits.train, 64)
+    for _ in range(40):  # training mode updates the moving mean and variance
+        float_model(calibration, training=True)
+conv, norm = float_model.get_layer("conv1"), float_model.get_layer("conv1_bn")
+channels = conv.filters
+kernel = conv.kernel.numpy()
+gamma = norm.gamma.numpy() if norm.scale else np.ones(channels, np.float32)
+beta = norm.beta.numpy() if norm.center else np.zeros(channels, np.float32)
+folded_kernel, folded_bias = fold(
+    kernel, conv.bias.numpy() if conv.use_bias else np.zeros(channels, np.float32),
+    gamma, beta, norm.moving_mean.numpy(), norm.moving_variance.numpy(), norm.epsilon)
+images = layer_inputs(float_model, "conv1", test_images)
+two_layers = norm(conv(images), training=False).numpy()
+one_layer = tf.nn.conv2d(images, np.asarray(folded_kernel, np.float32), conv.strides,
+                         conv.padding.upper()).numpy() + np.asarray(folded_bias, np.float32)
+print(f"conv1 + conv1_bn against the folded conv1 on {len(images)} images: largest "
+      f"difference {np.abs(one_layer - two_layers).max():.2e} (outputs up to "
+      f"{np.abs(two_layers).max():.2f})")
+ranges = pd.DataFrame({
+    "s = γ / √(σ² + ε)": gamma / np.sqrt(norm.moving_variance.numpy() + norm.epsilon),
+    "max |W|": np.abs(kernel).reshape(-1, channels).max(axis=0),
+    "max |W · s|": np.abs(np.asarray(folded_kernel)).reshape(-1, channels).max(axis=0)})
+ranges.index.name = "output channel"
+display(ranges.head(8).round(4))
+spread = ranges["max |W · s|"].max() / ranges["max |W · s|"].min()
+print(f"after folding, the channels' weight ranges differ by up to {spread:.1f}x: with one "
+      f"int8 scale for the whole kernel the narrowest channel would use about "
+      f"{127 / spread:.0f} of its 127 levels; a scale per output channel (TFLite's default) "
+      "gives each channel all of them.")
 
 # %% [markdown]
 # ## 2 · A binary convolution, by XNOR and popcount
@@ -252,6 +500,103 @@ xnors, macs = binary_checks[["xnor_popcounts", "macs"]].sum()
 print(f"binary weights: {packed:,} bytes packed against {floats:,} in float32 "
       f"({floats / packed:.1f}x smaller); {xnors:,} byte-wide XNOR-popcounts in place of "
       f"{macs:,} MACs ({macs / xnors:.1f} MACs each)")
+
+# %% [markdown]
+# ### Write it: the dot product on packed bits
+#
+# The heart of a binary layer is one function: the dot product of two ±1 vectors, read
+# straight from their packed bits. Write `xnor_popcount_dot(a_bits, w_bits, n)`. The bits
+# come as `numpy.packbits` (and `utils.arithmetic`) packs them: along the last axis, eight
+# to a byte, the first value in the highest bit, bit 1 for +1 and 0 for −1. Count the
+# disagreements with XOR (or the agreements with XNOR) and a popcount, and use the
+# identity above:
+#
+# $$\sum_i a_i w_i = n - 2\,\mathrm{popcount}(a \oplus w)
+#   = 2\,\mathrm{popcount}(\mathrm{XNOR}(a, w)) - n .$$
+#
+# The trap is the last byte. When n is not a multiple of 8 (27 channels fill three bytes
+# and three bits of a fourth), the last byte's low bits are not values. `packbits` leaves
+# them 0, so their XNOR is 1 and counts as agreements; and a word read from a device's
+# memory may hold anything there. Mask them off (keep only the n real bits), as
+# `utils.arithmetic` does with `_valid_bit_mask`. Why it matters: this one function, run
+# once per output and kernel position, is all the arithmetic a binary layer does; a
+# padding bit counted by mistake shifts every output of a layer whose channel count is not
+# a multiple of the word size. The test compares your function with `utils.arithmetic`'s
+# binary convolution and the plain ±1 dot product: whole bytes, odd channel counts with
+# padding bits 0 or 1, one channel, all-equal and all-opposite vectors, and many inputs
+# against many kernels at once.
+
+# %%
+def xnor_popcount_dot(a_bits, w_bits, n):
+    """The dot product Σ a_i·w_i of ±1 vectors of n values, from their packed bits.
+
+    Report §3.2: Σ a_i·w_i = agreements − disagreements = n − 2·popcount(a XOR w), counted
+    over the n real bits only: the last byte's low 8·ceil(n / 8) − n bits are padding,
+    whatever they hold. Operators that work bit by bit on uint8 arrays: ^ (XOR), ~ (NOT),
+    & (AND); np.unpackbits(x, axis=-1).sum(axis=-1) counts the ones.
+
+    Args:
+        a_bits, w_bits: uint8 arrays (..., ceil(n / 8)), packed by np.packbits along the
+            last axis (bit 1 = +1, the first value in the highest bit); they broadcast
+            against each other.
+        n: how many ±1 values each vector holds.
+
+    Returns:
+        The integer dot products, of the broadcast shape without the last axis.
+    """
+    raise NotWritten  # your code here, in place of this line
+
+
+# %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
+#@title Solution (open to read it)
+def xnor_popcount_dot_solution(a_bits, w_bits, n):
+    a_bits, w_bits = np.asarray(a_bits, np.uint8), np.asarray(w_bits, np.uint8)
+    mask = np.full(a_bits.shape[-1], 0xFF, np.uint8)  # which bits of each byte are values
+    if n % 8:
+        mask[-1] = (0xFF << (8 - n % 8)) & 0xFF  # packbits fills a byte from its high bit
+    agree = ~(a_bits ^ w_bits) & mask  # XNOR: 1 where the signs agree, padding cleared
+    agreements = np.unpackbits(agree, axis=-1).sum(axis=-1, dtype=np.int64)  # popcount
+    return 2 * agreements - n  # agreements − disagreements
+
+
+xnor_dot = use_reference_until_written(
+    xnor_popcount_dot, xnor_popcount_dot_solution,
+    lambda f: f(np.packbits([1, 0, 1]), np.packbits([1, 1, 0]), 3))
+
+# %%
+grading.test_xnor_popcount_dot(xnor_popcount_dot)
+
+# %% [markdown]
+# Your dot product at work: one output position of the trained binary AlexNet's first
+# binary layer, every output channel, computed from bits. The window of inputs under
+# the kernel is packed pixel by pixel along its channels, each kernel the same way; your
+# function gives one dot product per kernel position and channel, and their sum over
+# the window is the output (times the kernel's per-channel gain, when it has one).
+
+# %%
+layer = binary_model.get_layer(binary_checks.index[0])
+inputs = layer_inputs(binary_model, layer.name, test_images[:1])  # real values, (1, H, W, C_in)
+larq_output = layer(inputs).numpy()[0]  # (H_out, W_out, C_out)
+kernel = np.asarray(layer.kernel_quantizer(layer.kernel.latent_variable))  # ±1 (× a gain)
+(k_h, k_w), (s_h, s_w), channels = layer.kernel_size, layer.strides, inputs.shape[-1]
+if layer.padding == "same":  # pad as the layer does, with +1 (pad_values=1.0): bit 1
+    before = [max((out - 1) * s + k - size, 0) // 2 for out, s, k, size in (
+        (larq_output.shape[0], s_h, k_h, inputs.shape[1]),
+        (larq_output.shape[1], s_w, k_w, inputs.shape[2]))]
+    inputs = np.pad(inputs, [(0, 0), (before[0], k_h), (before[1], k_w), (0, 0)],
+                    constant_values=1.0)
+y, x = larq_output.shape[0] // 2, larq_output.shape[1] // 2  # an output in the middle
+window = inputs[0, y * s_h:y * s_h + k_h, x * s_w:x * s_w + k_w]  # (k_h, k_w, C_in)
+a_bits = np.packbits(window >= 0, axis=-1)  # (k_h, k_w, bytes)
+w_bits = np.moveaxis(np.packbits(kernel >= 0, axis=2), -1, 0)  # (C_out, k_h, k_w, bytes)
+dots = np.asarray(xnor_dot(a_bits, w_bits, channels)).sum(axis=(1, 2))  # (C_out,)
+gain = np.abs(kernel).max(axis=(0, 1, 2))  # 1 for ±1 kernels
+by_bits = dots * gain + (layer.bias.numpy() if layer.use_bias else 0.0)
+print(f"{layer.name}, output ({y}, {x}): {k_h}x{k_w} window, {channels} input channels "
+      f"packed in {a_bits.shape[-1]} byte(s) per pixel ({8 * a_bits.shape[-1] - channels} "
+      f"padding bits in the last); equal to larq's output in all {len(by_bits)} channels: "
+      f"{np.allclose(by_bits, larq_output[y, x], rtol=1e-6, atol=1e-6)}")
+pd.DataFrame({"your XNOR-popcount": by_bits, "larq": larq_output[y, x]}).head(8)
 
 # %% [markdown]
 # ## 3 · Energy per inference

@@ -6,8 +6,9 @@ instead trains the float network with the quantization that TFLite's integer ker
 ``tfmot.quantization.keras.quantize_model`` wraps every layer with fake quantization of the
 default 8-bit scheme,
 
-- weights: symmetric int8 per output channel, r = S_c · q with q in [-127, 127], the scale
-  S_c = max|w_c| / 127 of each channel taken from the weights themselves;
+- weights: symmetric int8, r = S_c · q with q in [-127, 127], one scale per output channel
+  for convolutions (S_c = max|w_c| / 127 of each channel, from the weights themselves) and
+  one per tensor for ``Dense`` layers (tfmot's default 8-bit scheme);
 - activations: affine int8 per tensor, r = S (q - Z) with q in [-128, 127], on a range
   [min, max] that is tracked, not learned: two non-trainable variables (starting at -6 and
   6) that follow each training batch's minimum and maximum as an exponential moving average
