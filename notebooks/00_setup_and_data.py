@@ -200,6 +200,46 @@ print(f"batch {tuple(images.shape)}, pixel range [{images.numpy().min():.2f}, "
       f"{images.numpy().max():.2f}], labels {tuple(labels.shape)} (one-hot)")
 
 # %% [markdown]
+# ### Predict, run, explain: what would the sign function make of these pixels?
+#
+# **Predict.** Suppose the sign function of eq. 4.2 were applied straight to the
+# preprocessed pixels of this batch. What fraction of them would come out as +1 (a
+# pixel value above zero)? Think about what the images look like, then write your
+# guess, a number between 0 and 1, in the next cell before running the one after it.
+
+# %%
+my_prediction = None  # your guess: the fraction of pixels above zero, e.g. 0.5
+
+# %% [markdown]
+# **Run.** The cell counts the pixels above zero in the batch loaded above.
+
+# %%
+pixels = images.numpy()
+positive_fraction = float(np.mean(pixels > 0))
+print(f"your prediction:          "
+      f"{'no prediction written' if my_prediction is None else my_prediction}")
+print(f"measured on this batch:   {positive_fraction:.3f} of {pixels.size:,} pixels above zero")
+print(f"mean pixel value:         {pixels.mean():+.3f} (the range is [-1, 1])")
+
+# %% [markdown]
+# **Explain.** Why is the fraction far from one half (or close to it, on Cats & Dogs)?
+# What does that say about feeding raw pixels to a binarized first layer, and about the
+# claim that scaling to [-1, 1] makes the data "zero-centred"?
+
+# %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
+#@title One explanation (open to read it)
+# On mnist5k most of each image is black background: pixel 0 becomes exactly -1 after
+# x / 127.5 - 1, and only the pen strokes rise above zero, so only a small fraction of
+# the pixels (about an eighth) would become +1 and the mean pixel is far below zero.
+# Scaling to [-1, 1] centres the *range* of possible values, not the data: the centre of
+# the data depends on the images. Photos of cats and dogs spread over all brightnesses
+# and land nearer one half. Binarizing MNIST pixels would keep a rough outline of the
+# stroke (that is about all a digit is), but binarizing a photo would throw away all its
+# shading; that is one reason the first layer keeps a float input (report §4.3), and
+# why batch normalization, which centres on the measured mean, is what the later
+# binary layers rely on.
+
+# %% [markdown]
 # ## Exercises
 #
 # Each question below is checked by `check`: a wrong answer raises with a hint, a

@@ -314,6 +314,54 @@ save_fig(fig, "01_weight_histograms", figures_dir)
 print(f"SQNR of these 4-bit weights: {theory.sqnr_db(weights, quantized):.1f} dB")
 
 # %% [markdown]
+# ### Predict, run, explain: what is one more bit worth?
+#
+# **Predict.** Going from 4 to 8 bits, each extra bit doubles the number of levels
+# and halves the step. By how many decibels do you expect the SQNR of these Gaussian
+# weights to rise *per extra bit*? Make two guesses: (a) with α at the largest |weight|
+# (nothing is clipped), (b) with α kept at the 4-bit optimum found above (`alpha`).
+# Write them in the next cell before running the one after it.
+
+# %%
+my_prediction = None  # your guesses in dB per bit, e.g. (3.0, 3.0) for (a) and (b)
+
+# %% [markdown]
+# **Run.** The cell quantizes the same `weights` at 4 to 8 bits with both thresholds
+# and prints the SQNR and the average gain per bit.
+
+# %%
+alphas = {"(a) alpha = max |w|": float(np.max(np.abs(weights))),
+          "(b) alpha = 4-bit optimum": alpha}
+bit_range = range(4, 9)
+sqnr_per_bit = pd.DataFrame(
+    {name: [theory.sqnr_db(weights, theory.quantize_symmetric(weights, k, a))
+            for k in bit_range] for name, a in alphas.items()},
+    index=pd.Index(bit_range, name="bits"))
+display(sqnr_per_bit.round(1))
+gains = (sqnr_per_bit.iloc[-1] - sqnr_per_bit.iloc[0]) / (len(bit_range) - 1)
+print(f"your prediction (dB per bit): "
+      f"{'no prediction written' if my_prediction is None else my_prediction}")
+for name, gain in gains.items():
+    print(f"measured, {name}: {gain:.2f} dB per bit from 4 to 8 bits")
+
+# %% [markdown]
+# **Explain.** Why does (a) gain close to a fixed amount per bit, and what is that amount
+# in terms of the step size? Why does (b) gain less and less as bits are added?
+
+# %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
+#@title One explanation (open to read it)
+# (a) Without clipping, all the error is rounding error. Once the step Δ is small next to
+# the spread of the weights, the rounding error is close to uniform over [-Δ/2, Δ/2], with
+# variance Δ²/12. One more bit halves Δ and so divides the noise by 4, while the signal
+# power E[x²] stays put: 10·log10(4) ≈ 6.02 dB per bit. The measured gain sits close to
+# that (section 6 derives it for any distribution).
+# (b) With α fixed at the 4-bit optimum, the weights beyond ±α are clipped, and their error
+# does not depend on k. Each bit still quarters the rounding error, but the clipping
+# error stays, so the total falls less and less and the SQNR levels off at the value set
+# by clipping. The α that is best at 4 bits is too tight at 8: the best threshold grows
+# with the bit width, which is why quantizers calibrate α for the bit width they use.
+
+# %% [markdown]
 # ## 6. Error against bit width
 #
 # How fast does the error fall as k grows? For values spread uniformly over

@@ -156,13 +156,60 @@ pd.Series(errors, name="relative error").round(4)
 # Binary AlexNet on the digits, with M = 1, 3, 5 weight bases and N = 1, 3 activation
 # bases, against plain binary, ternary and the
 # report's 8-bit network, all with the recipe and seeds of notebook 07's bit-width sweep
-# (so the binary and 8-bit runs are the sweep's own):
+# (so the binary and 8-bit runs are the sweep's own).
+#
+# ### Predict, run, explain: how much of the gap do the bases close?
+#
+# **Predict.** Place the best multi-base network (M = 5, N = 3) on a scale where 0 is
+# plain binary's test accuracy and 1 is the 8-bit network's. Does it land near 0, near 1,
+# or beyond either end? Write your guess in the next cell before running the training
+# cell and the measurement after it.
+
+# %%
+my_prediction = None  # your guess: 0 = binary's accuracy, 1 = 8-bit's, e.g. 0.5
 
 # %%
 abc_records, abc = train("abc")
 display(abc.round(2))
 figure = plots.plot_system_memory(abc, "ABC-Net: AlexNet on mnist5k")
 plots.save_fig(figure, "09_abc_accuracy_vs_memory", figures_dir)
+
+# %% [markdown]
+# **Run.** The cell places every multi-base network on that scale, from the mean test
+# accuracies of the table above, next to the spread over seeds of binary and 8-bit.
+
+# %%
+abc_means = abc["mean"].droplevel(["model", "width"])
+abc_gap = abc_means.get("int8", float("nan")) - abc_means.get("binary", float("nan"))
+print(f"your prediction for abc_w5a3: "
+      f"{'no prediction written' if my_prediction is None else my_prediction}")
+print(f"gap from binary to 8-bit: {abc_gap:.2f} points (seed std: binary "
+      f"{abc['std'].droplevel(['model', 'width']).get('binary', float('nan')):.2f}, "
+      f"8-bit {abc['std'].droplevel(['model', 'width']).get('int8', float('nan')):.2f})")
+for precision, mean in abc_means.items():
+    if precision.startswith("abc_"):
+        position = ((mean - abc_means["binary"]) / abc_gap if pd.notna(abc_gap) and abc_gap != 0
+                    else float("nan"))
+        print(f"measured, {precision}: {mean:.2f}% -> {position:+.2f} on the 0-to-1 scale")
+
+# %% [markdown]
+# **Explain.** Why does the position come out where it does? Is the gap between binary
+# and 8-bit large enough, next to the seed spread, for the position to mean much? And
+# why might five weight bases, which approximate the kernel far better than one (the
+# table of relative errors above), still not buy much accuracy here?
+
+# %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
+#@title One explanation (open to read it)
+# A position is only as good as the gap it divides by. On the digits binary AlexNet
+# already comes close to 8-bit, so the gap is a point or two, not much more than the
+# spread over seeds; a multi-base network can then land anywhere from below 0 to above 1
+# by chance, and no single number means much (with very short training, as in the smoke
+# profile, the gap can even be zero or negative and the scale undefined). What the
+# bases improve is the approximation of each kernel, but the network is trained with
+# the quantizer in the loop: the float latent weights adapt to whatever the quantizer
+# does, so a closer approximation of a fixed kernel is not what limits accuracy; the
+# activations, binarized with N bases, lose information too. On a harder task (ImageNet,
+# as in the ABC-Net paper) the gap is wide, and there the bases close a large part of it.
 
 # %% [markdown]
 # **What a multi-base layer costs when deployed.** larq counts M bits per weight (its
