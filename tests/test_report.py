@@ -199,3 +199,29 @@ def test_deployment_section_names_the_runtimes_that_ran_and_the_files_that_did_n
     for entry in nothing["full_size"]["files"]:
         entry["status"] = "written, but no runtime here could run it: aborted"
     assert runtime_summary(nothing).startswith("No file could be run here.")
+
+
+def test_the_numerics_benchmark_is_reported_from_its_file():
+    from utils.report import _numerics_text
+
+    probe = {"test_loss": 0.07, "test_accuracy": 0.978, "val_loss": [0.2],
+             "train_images_per_s": 1.0, "numerics": {}}
+    bench = {
+        "environment": {"cpu": "AMD EPYC", "cpu_flags": ["avx2", "avx512f"]},
+        "settings": {"repeats": 5, "steps": 20, "width": 0.25},
+        "probe": {"portable (AVX2, oneDNN rewrites off)": probe, "portable, again": probe,
+                  "native": {**probe, "test_loss": 0.072},
+                  "SSE4.1": {**probe, "test_loss": 0.07}},
+        "same_as_portable": {"portable (AVX2, oneDNN rewrites off)": True,
+                             "portable, again": True, "native": False, "SSE4.1": True},
+        "throughput_portable_over_native": {
+            "alexnet fp32": {"portable_over_native_median": 0.8, "min": 0.7, "max": 0.9,
+                             "repeats": 5}},
+    }
+    text = _numerics_text(bench)
+    assert "under 4 settings in fresh processes gave 2 different record(s)" in text
+    assert "a second run gave the same record" in text
+    assert "1 of the 2 other settings gave a record that differs" in text
+    assert re.search(r"\| alexnet fp32 \| +0\.800 \| 0\.700 \| 0\.900 \|", text)
+    bench["same_as_portable"]["portable, again"] = False
+    assert "ANOTHER record (a defect)" in _numerics_text(bench)

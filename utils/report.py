@@ -225,7 +225,41 @@ def _bench_section(results_dir: Path, records: list[dict] = ()) -> str:
                      f"({bench['environment']['strategy']}):\n\n"
                      + markdown_table(training_bench_table(bench), ".2f") + "\n\n"
                      + _bench_caveat(bench, list(records)))
+    numerics = results_dir / "bench_numerics.json"
+    if numerics.exists():
+        parts.append(_numerics_text(json.loads(numerics.read_text())))
     return "## Benchmarks\n\n" + "\n".join(parts) if parts else ""
+
+
+def _numerics_text(bench: Mapping) -> str:
+    """What the numeric settings do to a record and to training speed, from
+    ``bench_numerics.json`` (``python -m utils.bench numerics``)."""
+    environment = bench["environment"]
+    rows = [{"settings": name, "same record as portable": bench["same_as_portable"][name],
+             "test loss": probe["test_loss"], "test accuracy": probe["test_accuracy"]}
+            for name, probe in bench["probe"].items()]
+    distinct = len({(row["test loss"], row["test accuracy"]) for row in rows})
+    again = bench["same_as_portable"].get("portable, again")
+    others = [name for name in bench["probe"] if not name.startswith("portable")]
+    differ = sum(not bench["same_as_portable"][name] for name in others)
+    costs = pd.DataFrame.from_dict(bench["throughput_portable_over_native"], orient="index")
+    costs.index.name = "network"
+    return ("### Numeric settings\n\nFrom `results/bench_numerics.json` (`python -m utils.bench "
+            f"numerics`) on {environment['cpu']} ({'/'.join(environment['cpu_flags'])}): the "
+            f"reproduction probe trained under {len(rows)} settings in fresh processes gave "
+            f"{distinct} different record(s). Under the portable settings (oneDNN capped at "
+            "AVX2, its graph rewrites off, as `import utils` sets them) a second run gave "
+            + ("the same record" if again else "ANOTHER record (a defect)")
+            + f"; {differ} of the {len(others)} other settings gave a record that differs "
+            "from the portable one on this same machine, so records made under other settings "
+            "(or on CPUs that pick other kernels) are not expected to match bit for bit."
+            "\n\n" + markdown_table(pd.DataFrame(rows).set_index("settings"), ".8g")
+            + "\n\nThe price of the cap: training images per second under the portable "
+            "settings over the native ones (median and range over "
+            f"{bench['settings']['repeats']} repeats, {bench['settings']['steps']} steps each, "
+            f"width {bench['settings']['width']}):\n\n"
+            + markdown_table(costs[["portable_over_native_median", "min", "max"]], ".3f")
+            + "\n")
 
 
 def _count(number: int, noun: str) -> str:
