@@ -18,7 +18,7 @@
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/reduced-precision/rpnn-course/blob/main/notebooks/03_alexnet.ipynb)
 
 # %% [markdown]
-# # 03 · AlexNet at three precisions
+# # 03 · AlexNet at three precisions, in four networks
 #
 # AlexNet (Krizhevsky et al. 2012) is the sequential network of the report's §5: five
 # convolutions (96@11x11 stride 4, 256@5x5, 384, 384 and 256@3x3), three 3x3 stride-2
@@ -28,8 +28,11 @@
 # binarization stores in one bit each, while most of its multiply-accumulates are in the
 # convolutions.
 #
-# This notebook trains AlexNet with binary, 8-bit and 32-bit float weights and
-# activations (report §5), all through `utils.train`, so every run writes
+# This notebook trains AlexNet four times, at the report's three precisions: binary,
+# 32-bit float, and 8 bits twice, once as the report builds it (`int8`: fixed ranges,
+# larq) and once as the field does (`int8_qat`: tfmot's quantization-aware training with
+# TFLite's integer scheme, introduced in notebook 02). Each runs with every seed of the
+# profile (report §5), all through `utils.train`, so every run writes
 # one results record and a saved model. A run whose record already exists is loaded,
 # not retrained; set `force = True` to train again.
 

@@ -18,7 +18,7 @@
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/reduced-precision/rpnn-course/blob/main/notebooks/04_googlenet.ipynb)
 
 # %% [markdown]
-# # 04 · GoogLeNet at three precisions
+# # 04 · GoogLeNet at three precisions, in four networks
 #
 # GoogLeNet (Inception v1, Szegedy et al. 2014) is the report's sparsely connected
 # network (§6): a stem, nine inception blocks whose 1x1, 3x3, 5x5 and pooling branches
@@ -29,8 +29,11 @@
 # fallen by similar amounts below their float versions. Notebook 05 sets the two gaps side by
 # side, with their seed spread, from the current records.
 #
-# This notebook trains GoogLeNet with binary, 8-bit and 32-bit float weights and
-# activations (report §6), all through `utils.train`, so every run writes
+# This notebook trains GoogLeNet four times, at the report's three precisions: binary,
+# 32-bit float, and 8 bits twice, once as the report builds it (`int8`: fixed ranges,
+# larq) and once as the field does (`int8_qat`: tfmot's quantization-aware training with
+# TFLite's integer scheme, introduced in notebook 02). Each runs with every seed of the
+# profile (report §6), all through `utils.train`, so every run writes
 # one results record and a saved model. A run whose record already exists is loaded,
 # not retrained; set `force = True` to train again.
 
