@@ -160,7 +160,8 @@ def numeric_settings() -> dict[str, str | bool | None]:
 
 
 def same_machine_and_settings(first: dict, second: dict) -> bool | None:
-    """Whether two records' environments name the same CPU, flags and numeric settings.
+    """Whether two records' environments name the same CPU, flags, numeric settings and
+    training threads.
 
     None when either record does not say (records made before CPU flags were kept): then
     nothing can be concluded from a difference beyond "other or unknown conditions".
@@ -168,7 +169,10 @@ def same_machine_and_settings(first: dict, second: dict) -> bool | None:
     keys = ("cpu", "cpu_vendor", "cpu_flags", "numerics")
     if any(key not in environment for environment in (first, second) for key in keys):
         return None
-    return all(first[key] == second[key] for key in keys)
+    # The number of threads a kernel splits its sums over is a setting too.
+    threads = "intra_op_threads"
+    return (all(first[key] == second[key] for key in keys)
+            and first.get(threads) == second.get(threads))
 
 
 def environment_info(**extra: str | None) -> dict[str, str | int | bool | None]:

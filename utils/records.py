@@ -160,7 +160,9 @@ def _conditions(environment: dict[str, Any]) -> str:
                           if name.isupper()) if numerics else "numeric settings not recorded")
     flags = environment.get("cpu_flags")
     isa = "/".join(flags) if flags else "flags not recorded"
-    return f"{environment.get('cpu', 'unknown CPU')} ({isa}; {settings})"
+    threads = environment.get("intra_op_threads")
+    threads = f"; {threads} thread(s)" if threads is not None else ""
+    return f"{environment.get('cpu', 'unknown CPU')} ({isa}; {settings}{threads})"
 
 
 def compare_records(previous: dict[str, Any], new: dict[str, Any],

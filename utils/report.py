@@ -377,13 +377,12 @@ def conclusions(records: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _reproduction_section(records: list[dict], results_dir: Path) -> str:
+def _reproduction_section(records: list[dict], results_dir: Path, profile: str) -> str:
     """Every run trained again because its saved model was missing, with its verdict: those
     that reproduced their record exactly (which they replaced) and those kept beside it."""
-    beside = [record for record in find_records(reproductions_dir(results_dir))
-              if record["config"]["profile"] == (records[0]["config"]["profile"]
-                                                 if records else None)]
-    retrained = [record for record in records if "reproduction" in record] + beside
+    retrained = [record for record in find_records(results_dir, profile=profile)
+                 + find_records(reproductions_dir(results_dir), profile=profile)
+                 if "reproduction" in record]
     if not retrained:
         return ""
     rows = [{"model": record["config"]["model"], "precision": record["config"]["precision"],
@@ -488,12 +487,12 @@ def build_report(
         })
         sections.append("## Against the reference report\n\n"
                         + markdown_table(reference_table(records)) + "\n")
-        reproduction = _reproduction_section(records, results_dir)
-        if reproduction:
-            sections.append(reproduction)
     else:
         sections.append(f"No training records of the {profile} profile in "
                         f"`{results_dir}` yet: run notebooks 03 and 04 (or the main job).\n")
+    reproduction = _reproduction_section(records, results_dir, profile)
+    if reproduction:
+        sections.append(reproduction)
     sections.append(_summary_section(profile))
     ablations = _ablations_section(results_dir, figures_dir, report_dir, profile)
     if ablations:
