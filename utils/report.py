@@ -399,12 +399,13 @@ def _reproduction_section(records: list[dict], results_dir: Path, profile: str) 
                                                         record["environment"].get("cpu"))}
             for record in retrained]
     same = sum(row["verdict"] == IDENTICAL for row in rows)
+    kept_in = reproductions_dir(results_dir).relative_to(Path(results_dir).resolve().parent)
     defects = sum(row["verdict"] == DIFFERS_DEFECT for row in rows)
     text = ("## Reproduction\n\nThese runs were trained again because their saved model was "
             f"missing, and compared with their records: {same} of {len(rows)} reproduced "
             "their recorded history and test metrics exactly (and replaced the record with "
             "an identical one). A run that differs is kept beside its record "
-            f"(`{reproductions_dir(results_dir).name}/`), and the record stays the source of "
+            f"(`{kept_in}/`), and the record stays the source of "
             "every table. A difference on another CPU or under other numeric settings, "
             "inside the seed spread, is expected: TensorFlow's op determinism promises "
             "identical bits on the same hardware and settings only.")
