@@ -33,7 +33,7 @@
 # `profile` sets how much work is done (`"smoke"`: seconds, used by the tests;
 # `"quick"`: minutes on a laptop CPU; `"full"`: the report's settings, for a GPU),
 # `dataset` picks the data, `figures_dir` and `results_dir` say where figures and
-# results go. Every figure is written by one helper, `utils.plots.save_fig`.
+# results go. Every figure is written by one helper, `utils.figures.save_fig`.
 
 # %% tags=["setup"]
 # Setup: go to the repository root (cloning it on Colab), keep the course folder on Google
@@ -57,7 +57,7 @@ elif not Path("utils").is_dir() and Path("../utils").is_dir():
 if str(Path.cwd()) not in sys.path:
     sys.path.insert(0, str(Path.cwd()))
 if ON_COLAB:
-    from utils.colab import prepare_runtime, use_drive
+    from utils.course import prepare_runtime, use_drive
 
     prepare_runtime()
     use_drive()  # asks to mount Google Drive: the course folder then outlives the runtime
@@ -83,12 +83,13 @@ samples = 16  # images in the sample grid
 # %%
 import numpy as np
 
+from utils.cats_and_dogs import raw_image_sizes
 from utils.course import notebook_folders
 from utils.data import MNIST5K_SPLIT_SIZES, class_counts, load_dataset, sample_images
-from utils.dataset_choice import raw_image_sizes
-from utils.distribute import environment_table
 from utils.exercises import check, exercise
-from utils.plots import plot_class_balance, plot_image_grid, plot_image_sizes, save_fig
+from utils.figures import save_fig
+from utils.fitting import environment_table
+from utils.lessons.setup_and_data import plot_class_balance, plot_image_grid, plot_image_sizes
 
 choice, folders = notebook_folders(profile, dataset, course_dir, results_dir=results_dir,
                                    figures_dir=figures_dir, report_dir=report_dir,

@@ -63,7 +63,7 @@ elif not Path("utils").is_dir() and Path("../utils").is_dir():
 if str(Path.cwd()) not in sys.path:
     sys.path.insert(0, str(Path.cwd()))
 if ON_COLAB:
-    from utils.colab import prepare_runtime, use_drive
+    from utils.course import prepare_runtime, use_drive
 
     prepare_runtime()
     use_drive()  # asks to mount Google Drive: the course folder then outlives the runtime
@@ -94,20 +94,26 @@ import pandas as pd
 import tensorflow as tf
 from IPython.display import display
 
-from utils import grading, plots, theory
-from utils.affine import affine_from_range, calibration_table, symmetric_scales, weight_error_table
-from utils.batches import to_arrays
+from utils import exercises
 from utils.config import dry_run_overrides, make_config
 from utils.course import notebook_folders
-from utils.data import load_dataset
-from utils.exercises import check, exercise
-from utils.experiments import run_configs
-from utils.grading import NotWritten, use_reference_until_written
+from utils.data import load_dataset, to_arrays
+from utils.exercises import NotWritten, check, exercise, use_reference_until_written
+from utils.figures import save_fig
+from utils.lessons import quantization_theory
 from utils.models import load_model
 from utils.names import MAIN_MODELS
-from utils.plots import save_fig
-from utils.ptq import kernels, relu_outputs
-from utils.quantizers import asymmetric_levels, symmetric_levels
+from utils.quantizers import (
+    affine_from_range,
+    asymmetric_levels,
+    calibration_table,
+    kernels,
+    relu_outputs,
+    symmetric_levels,
+    symmetric_scales,
+    weight_error_table,
+)
+from utils.train import run_configs
 
 choice, folders = notebook_folders(profile, dataset, course_dir, data_dir=data_dir,
                                    results_dir=results_dir, figures_dir=figures_dir,
@@ -131,9 +137,9 @@ n = 5_000 if profile == "smoke" else 200_000  # sampled weights per experiment
 # products cannot overflow.
 
 # %%
-table = theory.relative_throughput_table()
+table = quantization_theory.relative_throughput_table()
 display(table)
-fig = plots.plot_throughput_table(table)
+fig = quantization_theory.plot_throughput_table(table)
 save_fig(fig, "01_throughput", figures_dir)
 
 # %% [markdown]
@@ -190,7 +196,7 @@ quantize = use_reference_until_written(quantize, quantize_solution,
                                        lambda f: f(np.array([0.3]), 4, 1.0))
 
 # %%
-grading.test_quantize(quantize)
+exercises.test_quantize(quantize)
 
 # %% [markdown]
 # A worked example with your `quantize` at $k = 4$, $\alpha = 1$, so $s = 7$:
@@ -212,9 +218,9 @@ pd.DataFrame({"y": y, "code y_q": codes, "y_q / s": codes / 7, "error": codes / 
 
 # %%
 x = np.linspace(-1.5, 1.5, 1201)
-curves = theory.quantizer_curves(bits=(1,), kind="symmetric")  # 1 bit: larq's sign
+curves = quantization_theory.quantizer_curves(bits=(1,), kind="symmetric")  # 1 bit: larq's sign
 curves.update({k: (x, quantize(x, k, 1.0) / (2 ** (k - 1) - 1)) for k in (2, 3, 4)})
-fig = plots.plot_quantizer_staircase(curves, title="Symmetric quantizer, eqs. 3.1/3.4")
+fig = quantization_theory.plot_quantizer_staircase(curves, title="Symmetric quantizer, eqs. 3.1/3.4")
 save_fig(fig, "01_quantizer_staircase", figures_dir)
 
 # %% [markdown]
@@ -223,8 +229,8 @@ save_fig(fig, "01_quantizer_staircase", figures_dir)
 # 1 - 2^{-(k-1)}$. It is asymmetric, the topic of section 4.
 
 # %%
-curves = theory.quantizer_curves(bits=(1, 2, 3, 4), kind="kbit")
-fig = plots.plot_quantizer_staircase(curves, title="Fixed-point k-bit quantizer, eq. 4.6")
+curves = quantization_theory.quantizer_curves(bits=(1, 2, 3, 4), kind="kbit")
+fig = quantization_theory.plot_quantizer_staircase(curves, title="Fixed-point k-bit quantizer, eq. 4.6")
 save_fig(fig, "01_kbit_staircase", figures_dir)
 
 # %% [markdown]
@@ -239,11 +245,11 @@ save_fig(fig, "01_kbit_staircase", figures_dir)
 # clipping outside.
 
 # %%
-weights = theory.sample_weights(n, "gaussian", scale=0.05, seed=seed)
-tradeoff = theory.clipping_tradeoff(weights, k=4)
+weights = quantization_theory.sample_weights(n, "gaussian", scale=0.05, seed=seed)
+tradeoff = quantization_theory.clipping_tradeoff(weights, k=4)
 best = tradeoff.loc[tradeoff["mse"].idxmin()]
 display(best.to_frame("best alpha at 4 bits").T)
-fig = plots.plot_clipping_tradeoff(tradeoff, k=4)
+fig = quantization_theory.plot_clipping_tradeoff(tradeoff, k=4)
 save_fig(fig, "01_clipping_tradeoff", figures_dir)
 
 # %% [markdown]
@@ -254,8 +260,8 @@ save_fig(fig, "01_clipping_tradeoff", figures_dir)
 
 # %%
 alpha = float(best["alpha"])
-quantized = theory.quantize_symmetric(weights, 4, alpha)
-fig = plots.plot_clipping(weights, quantized, alpha, k=4)
+quantized = quantization_theory.quantize_symmetric(weights, 4, alpha)
+fig = quantization_theory.plot_clipping(weights, quantized, alpha, k=4)
 save_fig(fig, "01_clipping", figures_dir)
 
 # %% [markdown]
@@ -282,13 +288,13 @@ pd.DataFrame({
 # bias E[q(x) − x], `mean_error_in_steps` the same in units of the step 1/s:
 
 # %%
-bias = theory.symmetric_vs_asymmetric(n=n, seed=seed)
+bias = quantization_theory.symmetric_vs_asymmetric(n=n, seed=seed)
 display(bias.round(6))
 curves = {
-    "asymmetric (eq. 3.2)": theory.quantizer_curves((3,), kind="asymmetric")[3],
-    "symmetric (eq. 3.4)": theory.quantizer_curves((3,), kind="symmetric")[3],
+    "asymmetric (eq. 3.2)": quantization_theory.quantizer_curves((3,), kind="asymmetric")[3],
+    "symmetric (eq. 3.4)": quantization_theory.quantizer_curves((3,), kind="symmetric")[3],
 }
-fig = plots.plot_symmetric_vs_asymmetric(curves, bias, k=3)
+fig = quantization_theory.plot_symmetric_vs_asymmetric(curves, bias, k=3)
 save_fig(fig, "01_symmetric_vs_asymmetric", figures_dir)
 
 # %% [markdown]
@@ -308,10 +314,10 @@ save_fig(fig, "01_symmetric_vs_asymmetric", figures_dir)
 # (notebook 02) the other weights learn to make up for each one's rounding.
 
 # %%
-fig = plots.plot_weight_histograms(weights, quantized, bits=4,
+fig = quantization_theory.plot_weight_histograms(weights, quantized, bits=4,
                                    title="Float vs 4-bit weights (report Fig. 3.2)")
 save_fig(fig, "01_weight_histograms", figures_dir)
-print(f"SQNR of these 4-bit weights: {theory.sqnr_db(weights, quantized):.1f} dB")
+print(f"SQNR of these 4-bit weights: {quantization_theory.sqnr_db(weights, quantized):.1f} dB")
 
 # %% [markdown]
 # ### Predict, run, explain: what is one more bit worth?
@@ -334,7 +340,7 @@ alphas = {"(a) alpha = max |w|": float(np.max(np.abs(weights))),
           "(b) alpha = 4-bit optimum": alpha}
 bit_range = range(4, 9)
 sqnr_per_bit = pd.DataFrame(
-    {name: [theory.sqnr_db(weights, theory.quantize_symmetric(weights, k, a))
+    {name: [quantization_theory.sqnr_db(weights, quantization_theory.quantize_symmetric(weights, k, a))
             for k in bit_range] for name, a in alphas.items()},
     index=pd.Index(bit_range, name="bits"))
 display(sqnr_per_bit.round(1))
@@ -376,14 +382,14 @@ for name, gain in gains.items():
 # squared error of a ±constant approximation.
 
 # %%
-errors = theory.quantization_error(distributions=("uniform", "gaussian", "laplace"),
+errors = quantization_theory.quantization_error(distributions=("uniform", "gaussian", "laplace"),
                                    n=n, seed=seed)
-clipped = theory.quantization_error(distributions=("gaussian", "laplace"), clip="3std",
+clipped = quantization_theory.quantization_error(distributions=("gaussian", "laplace"), clip="3std",
                                     n=n, seed=seed)
 clipped["distribution"] += ", alpha = 3 std"
 errors = pd.concat([errors, clipped], ignore_index=True)
 display(errors.pivot(index="bits", columns="distribution", values="sqnr_db").round(1))
-fig = plots.plot_quantization_error(errors)
+fig = quantization_theory.plot_quantization_error(errors)
 save_fig(fig, "01_quantization_error", figures_dir)
 
 # %% [markdown]
@@ -487,7 +493,7 @@ quantize_ste = use_reference_until_written(quantize_ste, quantize_ste_solution,
                                            lambda f: f(tf.constant([0.3]), 4))
 
 # %%
-grading.test_quantize_ste(quantize_ste)
+exercises.test_quantize_ste(quantize_ste)
 
 # %% [markdown]
 # The gradients below are not drawn from these formulas: they are measured with
@@ -495,7 +501,7 @@ grading.test_quantize_ste(quantize_ste)
 # 4 bits.
 
 # %%
-samples = theory.ste_samples(kbits=())  # larq's sign and hardtanh
+samples = quantization_theory.ste_samples(kbits=())  # larq's sign and hardtanh
 x = tf.constant(np.linspace(-2.0, 2.0, 801), tf.float32)
 for k in (2, 4):
     with tf.GradientTape() as tape:
@@ -504,7 +510,7 @@ for k in (2, 4):
     samples = pd.concat([samples, pd.DataFrame({
         "quantizer": f"{k}-bit (quantize_ste, eqs. 4.6/4.7)", "x": x.numpy(),
         "forward": q.numpy(), "gradient": tape.gradient(q, x).numpy()})], ignore_index=True)
-fig = plots.plot_ste(samples, title="Forward values and STE gradients (eqs. 4.2-4.7)")
+fig = quantization_theory.plot_ste(samples, title="Forward values and STE gradients (eqs. 4.2-4.7)")
 save_fig(fig, "01_ste_gradients", figures_dir)
 at = samples[samples["x"].round(3).isin([-1.5, -1.0, -0.25, 0.0, 0.5, 1.0, 1.5])]
 at.pivot(index="x", columns="quantizer", values="gradient")
@@ -548,7 +554,7 @@ at.pivot(index="x", columns="quantizer", values="gradient")
 # $q = \mathrm{clamp}(\mathrm{round}(r/S) + Z,\ q_\min,\ q_\max)$; `dequantize_affine` maps
 # codes back, $r = S(q - Z)$. Use the signed full range $[-2^{b-1}, 2^{b-1} - 1]$ for $b$
 # bits and round half to even. The tests compare your functions with the course's
-# `utils.affine` (behind sections 8 to 10 and notebook 02's int8 layers) on one-sided
+# `utils.quantizers` (behind sections 8 to 10 and notebook 02's int8 layers) on one-sided
 # ranges, a constant range, the all-zero range, narrow and wide ranges, ties, and values
 # beyond the range.
 
@@ -602,9 +608,9 @@ dequantize_affine = use_reference_until_written(
     dequantize_affine, dequantize_affine_solution, lambda f: f(np.zeros(2, np.int64), 0.1, 0))
 
 # %%
-grading.test_scale_and_zero_point(scale_and_zero_point)
-grading.test_quantize_affine(quantize_affine)
-grading.test_dequantize_affine(dequantize_affine)
+exercises.test_scale_and_zero_point(scale_and_zero_point)
+exercises.test_quantize_affine(quantize_affine)
+exercises.test_dequantize_affine(dequantize_affine)
 
 # %% [markdown]
 # Your functions on a signed range, [−1, 3], and on a ReLU's, [0, 6]:
@@ -665,7 +671,7 @@ grids = {
         (values, dequantize_affine(quantize_affine(values, s3, z3, 3), s3, z3)),
     "symmetric, narrow range, α = 3": (values, symmetric.fake_quantize(values)),
 }
-fig = plots.plot_affine_grid(grids, title="3-bit grids: affine against symmetric")
+fig = quantization_theory.plot_affine_grid(grids, title="3-bit grids: affine against symmetric")
 save_fig(fig, "01_affine_grids", figures_dir)
 
 # %% [markdown]
@@ -732,7 +738,7 @@ per_channel_scales = use_reference_until_written(per_channel_scales, per_channel
                                                  lambda f: f(np.ones((3, 2)), 8))
 
 # %%
-grading.test_per_channel_scales(per_channel_scales)
+exercises.test_per_channel_scales(per_channel_scales)
 
 # %% [markdown]
 # Your scales on AlexNet's first convolution, and what they buy at 8 bits over one scale
@@ -751,7 +757,7 @@ print(f"{layer}: {kernel.shape[-1]} channel scales from {channel_scales.min():.2
 
 # %%
 for name, table in scales.items():
-    fig = plots.plot_weight_scales(table, bits=8, title=f"{name}: weight scales at 8 bits")
+    fig = quantization_theory.plot_weight_scales(table, bits=8, title=f"{name}: weight scales at 8 bits")
     save_fig(fig, f"01_weight_scales_{name}", figures_dir)
 summary = pd.DataFrame({name: table.groupby("bits")["MSE ratio (tensor / channel)"].median()
                         for name, table in scales.items()})
@@ -801,7 +807,7 @@ display(pd.concat(calibration, names=["bits"]).round(3))
 
 # %%
 shown = {name: activations[name] for name in ("conv2_relu", "conv5_relu", "fc6_relu")}
-fig = plots.plot_calibration(shown, calibration[4],
+fig = quantization_theory.plot_calibration(shown, calibration[4],
                              title="AlexNet's ReLU outputs: 4-bit ranges by calibration rule")
 save_fig(fig, "01_calibration", figures_dir)
 

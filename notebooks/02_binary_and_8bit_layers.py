@@ -60,7 +60,7 @@ elif not Path("utils").is_dir() and Path("../utils").is_dir():
 if str(Path.cwd()) not in sys.path:
     sys.path.insert(0, str(Path.cwd()))
 if ON_COLAB:
-    from utils.colab import prepare_runtime, use_drive
+    from utils.course import prepare_runtime, use_drive
 
     prepare_runtime()
     use_drive()  # asks to mount Google Drive: the course folder then outlives the runtime
@@ -93,22 +93,20 @@ import pandas as pd
 import tensorflow as tf
 from IPython.display import display
 
-from utils import grading, plots
-from utils.batches import to_arrays
-from utils.compare import bits_table
+from utils import exercises
 from utils.config import dry_run_overrides, make_config
 from utils.course import notebook_folders
-from utils.data import load_dataset
-from utils.demos import live_layer_demo, precision_table
-from utils.exercises import check, exercise
-from utils.experiments import run_configs
-from utils.grading import NotWritten, use_reference_until_written
+from utils.data import load_dataset, to_arrays
+from utils.exercises import NotWritten, check, exercise, use_reference_until_written
+from utils.figures import save_fig
+from utils.lessons import binary_and_8bit_layers
+from utils.lessons.binary_and_8bit_layers import live_layer_demo, precision_table
 from utils.models import build_model, load_model, summary_table
 from utils.names import precision_for_bits
-from utils.plots import save_fig
-from utils.ptq import kernels as network_kernels
-from utils.ptq import ptq_table, quantize_after_training
-from utils.quantizers import KBitQuantizer
+from utils.quantizers import KBitQuantizer, ptq_table, quantize_after_training
+from utils.quantizers import kernels as network_kernels
+from utils.tables import bits_table
+from utils.train import run_configs
 
 choice, folders = notebook_folders(profile, dataset, course_dir, results_dir=results_dir,
                                    figures_dir=figures_dir, report_dir=report_dir,
@@ -131,7 +129,7 @@ data_dir = data_dir or folders.data
 # `kernel_quantizer="ste_sign"` and `input_quantizer="ste_sign"` both operands are ±1 (a
 # binary layer, eqs. 4.1–4.2); with neither it is an ordinary float layer.
 #
-# One map turns a precision name into these arguments (`utils.precision`), shared by the
+# One map turns a precision name into these arguments (`utils.quantizers`), shared by the
 # small networks here and by AlexNet and GoogLeNet later:
 #
 # * the **first** layer keeps its float input, the image, and quantizes only its kernel:
@@ -184,7 +182,7 @@ pd.concat([summary_table(build_model("mlp", p, (28, 28, 3), 10, width=0.125))
 # %%
 demo = live_layer_demo("binary", seed=seed)
 display(demo.summary())
-fig = plots.plot_latent_weights(demo.latent_initial, demo.latent_final,
+fig = binary_and_8bit_layers.plot_latent_weights(demo.latent_initial, demo.latent_final,
                                 demo.quantized_final, demo.steps,
                                 title="Binary QuantDense: latent vs quantized kernel")
 save_fig(fig, "02_latent_weights", figures_dir)
@@ -208,7 +206,7 @@ save_fig(fig, "02_latent_weights", figures_dir)
 # %%
 demo4 = live_layer_demo("int4", seed=seed)
 display(demo4.summary())
-fig = plots.plot_latent_weights(demo4.latent_initial, demo4.latent_final,
+fig = binary_and_8bit_layers.plot_latent_weights(demo4.latent_initial, demo4.latent_final,
                                 demo4.quantized_final, demo4.steps,
                                 title="4-bit QuantDense: latent vs quantized kernel")
 save_fig(fig, "02_latent_weights_int4", figures_dir)
@@ -264,7 +262,7 @@ latent_update = use_reference_until_written(
     lambda f: f(np.zeros(2, np.float32), np.ones(2, np.float32), 0.1))
 
 # %%
-grading.test_latent_update(latent_update)
+exercises.test_latent_update(latent_update)
 
 # %% [markdown]
 # Your update on six latent weights, and the binary weights that follow (`ste_sign`, the
@@ -301,7 +299,7 @@ print(f"test accuracy {mlp['test_accuracy']:.2%} on {mlp['dataset']['name']} "
       f"(offline stand-in: {mlp['dataset']['is_offline_standin']}); "
       f"memory {mlp['summary']['memory_mib'] * 1024:,.0f} KiB, "
       f"{mlp['summary']['compression_ratio']:.1f}x smaller than float")
-fig = plots.plot_training_curves(mlp["history"], label="binary MLP",
+fig = binary_and_8bit_layers.plot_training_curves(mlp["history"], label="binary MLP",
                                  title="Binary MLP (report §5.5) on mnist5k")
 save_fig(fig, "02_binary_mlp_curves", figures_dir)
 
@@ -323,7 +321,7 @@ save_fig(fig, "02_binary_mlp_curves", figures_dir)
 # Glorot's range is narrower than one step, the kernel starts uniform in
 # [−step, step] instead, so about half the weights start on a non-zero level. It is the
 # rule every network of the course uses (`LayerFactory.quantized_arguments` in
-# `utils/blocks.py`); 8 bits and more keep Glorot's start.
+# `utils/nets.py`); 8 bits and more keep Glorot's start.
 #
 # The sweep uses the dataset chosen by the `dataset` parameter.
 
@@ -340,10 +338,10 @@ sweep = bits_table(records[:len(configs)])
 sweep.round(4)
 
 # %%
-fig = plots.plot_accuracy_vs_bits(
+fig = binary_and_8bit_layers.plot_accuracy_vs_bits(
     sweep, title=f"Test accuracy vs bit width ({network} on {choice.name})")
 save_fig(fig, "02_accuracy_vs_bits", figures_dir)
-fig = plots.plot_histories(sweep.attrs["histories"], metric="accuracy",
+fig = binary_and_8bit_layers.plot_histories(sweep.attrs["histories"], metric="accuracy",
                            title="Accuracy per epoch (train dashed, validation solid)")
 save_fig(fig, "02_bitwidth_curves", figures_dir)
 
@@ -373,13 +371,13 @@ save_fig(fig, "02_bitwidth_curves", figures_dir)
 # weights to k bits and calibrate each activation's range on a few hundred training
 # images (notebook 01, sections 9 and 10), with no further training. PTQ is what
 # TFLite's converter does for 8 bits; here it is simulated at 2, 4 and 8 bits
-# (`utils.ptq`), with one weight scale per kernel or one per output channel, on the
+# (`utils.quantizers`), with one weight scale per kernel or one per output channel, on the
 # float network of the sweep. Like the k-bit networks, the PTQ networks keep the image
 # input and the classifier in float.
 #
 # ### Write it yourself: quantizing one layer's weights
 #
-# The weight half of PTQ is a few lines of numpy. `utils.ptq` rounds every kernel the way
+# The weight half of PTQ is a few lines of numpy. `utils.quantizers` rounds every kernel the way
 # TFLite's converter does: to a symmetric grid (zero point 0) on the narrow range
 # $[-(2^{k-1}-1),\ 2^{k-1}-1]$ (the report's eqs. 3.3–3.4, with the clipping threshold
 # $\alpha$ set to the largest $|w|$), with one scale per output channel $c$, the last axis of
@@ -394,8 +392,8 @@ save_fig(fig, "02_bitwidth_curves", figures_dir)
 # give a channel of zeros the scale 1, so that it comes back as zeros rather than 0/0. Why
 # it matters: this is everything PTQ does to the weights, and one scale per channel is what
 # keeps a filter with small weights from rounding to zero next to one with large weights. The
-# test compares your function with the course's (`utils.affine.symmetric_scales`, as
-# `utils.ptq` calls it) on random kernels and on the edges: a constant kernel, ties, a
+# test compares your function with the course's (`utils.quantizers.symmetric_scales`, as
+# `utils.quantizers` calls it) on random kernels and on the edges: a constant kernel, ties, a
 # channel of zeros, channels without zero in their range, an odd bit count.
 
 # %%
@@ -432,7 +430,7 @@ quantize_layer_weights = use_reference_until_written(
     lambda f: f(np.ones((2, 2), np.float32), 8))
 
 # %%
-grading.test_quantize_layer_weights(quantize_layer_weights)
+exercises.test_quantize_layer_weights(quantize_layer_weights)
 
 # %% [markdown]
 # Now the whole PTQ network, weights and activations, at each width of the sweep (per tensor
@@ -447,7 +445,7 @@ test_images, test_labels = to_arrays(splits.test)
 ptq = ptq_table(float_net, calibration_images, test_images, test_labels,
                 bits=[b for b in bits if 1 < b < 32])
 display(ptq.pivot(index="bits", columns="weight scales", values="test_accuracy").round(4))
-fig = plots.plot_ptq_against_qat(ptq, sweep, title=f"PTQ against QAT ({network} on "
+fig = binary_and_8bit_layers.plot_ptq_against_qat(ptq, sweep, title=f"PTQ against QAT ({network} on "
                                                    f"{choice.name})")
 save_fig(fig, "02_ptq_against_qat", figures_dir)
 
@@ -457,7 +455,7 @@ save_fig(fig, "02_ptq_against_qat", figures_dir)
 # distinct values in a channel (at most $2^k - 1$; the most any channel uses); the relative
 # error is the root-mean-square difference from the float kernel over the kernel's own RMS;
 # "at zero" is the share of weights that round to 0; the last column compares your kernels
-# with those of the per-channel PTQ network that `utils.ptq` built for the table above.
+# with those of the per-channel PTQ network that `utils.quantizers` built for the table above.
 
 # %%
 trained = dict(list(network_kernels(float_net).items())[:-1])  # the classifier stays float
@@ -471,7 +469,7 @@ for b in [b for b in bits if 1 < b < 32]:
                      "relative RMS error": float(np.sqrt(np.mean((yours - kernel) ** 2)
                                                          / np.mean(kernel**2))),
                      "at zero": float(np.mean(yours == 0)),
-                     "same as utils.ptq": bool(np.allclose(yours, course_kernels[name],
+                     "same as utils.quantizers": bool(np.allclose(yours, course_kernels[name],
                                                            atol=1e-6))})
 pd.DataFrame(rows).round(4)
 
@@ -591,7 +589,7 @@ print(f"test accuracy: float {float_accuracy:.2%}, int8_qat after one epoch {qat
 # configurations, and the input quantized.
 
 # %%
-grading.test_qat_model(qat_model, float_net)
+exercises.test_qat_model(qat_model, float_net)
 
 # %% [markdown]
 # ## Summary

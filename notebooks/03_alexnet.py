@@ -58,7 +58,7 @@ elif not Path("utils").is_dir() and Path("../utils").is_dir():
 if str(Path.cwd()) not in sys.path:
     sys.path.insert(0, str(Path.cwd()))
 if ON_COLAB:
-    from utils.colab import prepare_runtime, use_drive
+    from utils.course import prepare_runtime, use_drive
 
     prepare_runtime()
     use_drive()  # asks to mount Google Drive: the course folder then outlives the runtime
@@ -88,17 +88,16 @@ import inspect
 import pandas as pd
 from IPython.display import Markdown, display
 
-from utils import plots
+from utils import figures
 from utils.bench import run_time_table
-from utils.blocks import LayerFactory
-from utils.compare import comparison_table, epoch_table, reference_table
 from utils.config import dry_run_overrides, make_config, recipe_table
 from utils.course import notebook_folders
 from utils.exercises import check, exercise
-from utils.experiments import train_precisions
 from utils.models import build_model, layer_table, summary_table
 from utils.names import MAIN_PRECISIONS
-from utils.nets import alexnet
+from utils.nets import LayerFactory, build_alexnet
+from utils.tables import comparison_table, epoch_table, reference_table
+from utils.train import train_precisions
 
 choice, folders = notebook_folders(profile, dataset, course_dir, data_dir=data_dir,
                                    results_dir=results_dir, figures_dir=figures_dir,
@@ -137,7 +136,7 @@ pd.concat([summary_table(build_model("alexnet", precision, full_size, 2))
 # ## The network in code
 #
 # Every network of the course, at every precision, is built from one layer factory,
-# `utils.blocks.LayerFactory`. This is its convolution block, the code `build_model`
+# `utils.nets.LayerFactory`. This is its convolution block, the code `build_model`
 # runs: a float block is convolution, batch normalization and ReLU; a quantized block is
 # a larq `QuantConv2D` (whose input quantizer is the previous layer's activation),
 # optional max-pooling, then batch normalization.
@@ -149,7 +148,7 @@ display(Markdown(f"```python\n{inspect.getsource(LayerFactory.conv)}```"))
 # AlexNet is five such blocks and three dense ones:
 
 # %%
-display(Markdown(f"```python\n{inspect.getsource(alexnet.build)}```"))
+display(Markdown(f"```python\n{inspect.getsource(build_alexnet)}```"))
 
 # %% [markdown]
 # Layer by layer, the binary AlexNet at full size: the first convolution reads the float
@@ -207,13 +206,13 @@ histories = {}
 for record in records:
     histories.setdefault(record["config"]["precision"], []).append(record["history"])
 for metric in ("accuracy", "loss"):
-    figure = plots.plot_seed_histories(histories, metric, f"AlexNet {metric} ({dataset})")
-    plots.save_fig(figure, f"03_alexnet_{metric}", figures_dir)
+    figure = figures.plot_seed_histories(histories, metric, f"AlexNet {metric} ({dataset})")
+    figures.save_fig(figure, f"03_alexnet_{metric}", figures_dir)
 
 # %% [markdown]
 # ## Optimal, best and final epochs (Table 5.2)
 #
-# The report chose an "optimal" epoch by eye. `utils.compare` makes the rule explicit
+# The report chose an "optimal" epoch by eye. `utils.tables` makes the rule explicit
 # (highest validation accuracy minus its gap to training accuracy) and shows the best
 # and final epochs next to it. The test accuracy is that of the saved weights. One seed
 # (the first) per precision, as the report showed one run.
@@ -227,10 +226,10 @@ epoch_table(one_seed).round(3)
 # %%
 for record in one_seed:
     precision = record["config"]["precision"]
-    figure = plots.plot_confusion_matrix(
+    figure = figures.plot_confusion_matrix(
         record["confusion_matrix"], record["dataset"]["class_names"],
         title=f"AlexNet {precision} ({dataset})")
-    plots.save_fig(figure, f"03_alexnet_confusion_{precision}", figures_dir)
+    figures.save_fig(figure, f"03_alexnet_confusion_{precision}", figures_dir)
 
 # %% [markdown]
 # ## Against the reference report

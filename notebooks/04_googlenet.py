@@ -59,7 +59,7 @@ elif not Path("utils").is_dir() and Path("../utils").is_dir():
 if str(Path.cwd()) not in sys.path:
     sys.path.insert(0, str(Path.cwd()))
 if ON_COLAB:
-    from utils.colab import prepare_runtime, use_drive
+    from utils.course import prepare_runtime, use_drive
 
     prepare_runtime()
     use_drive()  # asks to mount Google Drive: the course folder then outlives the runtime
@@ -89,16 +89,16 @@ import inspect
 import pandas as pd
 from IPython.display import Markdown, display
 
-from utils import plots
+from utils import figures
 from utils.bench import run_time_table
-from utils.compare import comparison_table, epoch_table, reference_table
 from utils.config import dry_run_overrides, make_config, recipe_table
 from utils.course import notebook_folders
 from utils.exercises import check, exercise
-from utils.experiments import train_precisions
 from utils.models import build_model, layer_table, summary_table
 from utils.names import MAIN_PRECISIONS
-from utils.nets import googlenet
+from utils.nets import build_googlenet, inception_block
+from utils.tables import comparison_table, epoch_table, reference_table
+from utils.train import train_precisions
 
 choice, folders = notebook_folders(profile, dataset, course_dir, data_dir=data_dir,
                                    results_dir=results_dir, figures_dir=figures_dir,
@@ -128,20 +128,20 @@ pd.concat([summary_table(build_model("googlenet", precision, full_size, 2))
 # GoogLeNet's unit is the inception block: four branches that look at the same input
 # through a 1x1 convolution, a 1x1 then a 3x3, a 1x1 then a 5x5, and a 3x3 max-pool then a
 # 1x1, concatenated along the channels. This is the code `build_model` runs, at every
-# precision: each `layers.conv` is the convolution block of `utils.blocks.LayerFactory`
+# precision: each `layers.conv` is the convolution block of `utils.nets.LayerFactory`
 # (notebook 03 shows it), and `layers.pool` adds the batch normalization that quantized
 # networks need after a max-pool (a max over normalized values is mostly positive, so the
 # next sign would see an almost constant +1).
 
 # %%
-display(Markdown(f"```python\n{inspect.getsource(googlenet.inception_block)}```"))
+display(Markdown(f"```python\n{inspect.getsource(inception_block)}```"))
 
 # %% [markdown]
 # And the whole network: a stem, nine inception blocks in three stages, global average
 # pooling, dropout and the classifier:
 
 # %%
-display(Markdown(f"```python\n{inspect.getsource(googlenet.build)}```"))
+display(Markdown(f"```python\n{inspect.getsource(build_googlenet)}```"))
 
 # %% [markdown]
 # Layer by layer, the binary GoogLeNet at full size (the first rows; 57 convolutions in
@@ -201,13 +201,13 @@ histories = {}
 for record in records:
     histories.setdefault(record["config"]["precision"], []).append(record["history"])
 for metric in ("accuracy", "loss"):
-    figure = plots.plot_seed_histories(histories, metric, f"GoogLeNet {metric} ({dataset})")
-    plots.save_fig(figure, f"04_googlenet_{metric}", figures_dir)
+    figure = figures.plot_seed_histories(histories, metric, f"GoogLeNet {metric} ({dataset})")
+    figures.save_fig(figure, f"04_googlenet_{metric}", figures_dir)
 
 # %% [markdown]
 # ## Optimal, best and final epochs (Table 6.2)
 #
-# The report chose an "optimal" epoch by eye. `utils.compare` makes the rule explicit
+# The report chose an "optimal" epoch by eye. `utils.tables` makes the rule explicit
 # (highest validation accuracy minus its gap to training accuracy) and shows the best
 # and final epochs next to it. The test accuracy is that of the saved weights. One seed
 # (the first) per precision, as the report showed one run.
@@ -221,10 +221,10 @@ epoch_table(one_seed).round(3)
 # %%
 for record in one_seed:
     precision = record["config"]["precision"]
-    figure = plots.plot_confusion_matrix(
+    figure = figures.plot_confusion_matrix(
         record["confusion_matrix"], record["dataset"]["class_names"],
         title=f"GoogLeNet {precision} ({dataset})")
-    plots.save_fig(figure, f"04_googlenet_confusion_{precision}", figures_dir)
+    figures.save_fig(figure, f"04_googlenet_confusion_{precision}", figures_dir)
 
 # %% [markdown]
 # ## Against the reference report

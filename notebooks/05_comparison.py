@@ -47,7 +47,7 @@ elif not Path("utils").is_dir() and Path("../utils").is_dir():
 if str(Path.cwd()) not in sys.path:
     sys.path.insert(0, str(Path.cwd()))
 if ON_COLAB:
-    from utils.colab import prepare_runtime, use_drive
+    from utils.course import prepare_runtime, use_drive
 
     prepare_runtime()
     use_drive()  # asks to mount Google Drive: the course folder then outlives the runtime
@@ -75,13 +75,13 @@ import math
 
 from IPython.display import Markdown, display
 
-from utils import plots
-from utils.compare import comparison_table, reference_table
+from utils import figures
 from utils.config import dry_run_overrides
 from utils.course import REPOSITORY_ROOT, course_folders, notebook_folders
 from utils.exercises import check, exercise
 from utils.records import main_records, missing_main_runs
 from utils.report import build_report, conclusions, main_table
+from utils.tables import comparison_table, reference_table
 
 choice, folders = notebook_folders(profile, dataset, course_dir, data_dir=data_dir,
                                    results_dir=results_dir, figures_dir=figures_dir,
@@ -124,8 +124,8 @@ table.round(3)
 
 # %%
 if records:
-    figure = plots.plot_accuracy_vs_size(table)
-    plots.save_fig(figure, "05_accuracy_vs_size", figures_dir)
+    figure = figures.plot_accuracy_vs_size(table)
+    figures.save_fig(figure, "05_accuracy_vs_size", figures_dir)
 
 # %% [markdown]
 # ## What the comparison says
@@ -190,7 +190,7 @@ exercise("05_beyond_spread")
 # %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
 #@title Solution (open to read it)
 gap = float_run["test accuracy % mean"] - binary_run["test accuracy % mean"]
-answer = "yes" if abs(gap) > 2 * error else "no"  # the rule of utils.stats
+answer = "yes" if abs(gap) > 2 * error else "no"  # the rule of utils.records
 check("05_beyond_spread", answer)
 
 # %%

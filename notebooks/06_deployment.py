@@ -39,7 +39,7 @@
 #   convolutions into `LceBconv2d` ops whose weights are bit-packed, 32 to an int32 word.
 #   LCE has no binary op for dense layers (larq's `QuantDense`); the binary dense layers
 #   of the course's networks convert all the same because they are built as 1x1
-#   convolutions on a 1x1 map (`utils.layers.DenseAsConv2D`), which LCE treats like any
+#   convolutions on a 1x1 map (`utils.nets.DenseAsConv2D`), which LCE treats like any
 #   other binary convolution.
 #
 # Everything is measured in one run of `utils.deploy_bench.run_deployment_bench`,
@@ -70,7 +70,7 @@ elif not Path("utils").is_dir() and Path("../utils").is_dir():
 if str(Path.cwd()) not in sys.path:
     sys.path.insert(0, str(Path.cwd()))
 if ON_COLAB:
-    from utils.colab import prepare_runtime, use_drive
+    from utils.course import prepare_runtime, use_drive
 
     prepare_runtime()
     use_drive()  # asks to mount Google Drive: the course folder then outlives the runtime
@@ -100,16 +100,16 @@ import math
 import pandas as pd
 from IPython.display import display
 
-from utils import plots
+from utils import figures
 from utils.config import dry_run_overrides, make_config
 from utils.course import notebook_folders
 from utils.deploy_bench import run_deployment_bench
-from utils.deploy_tables import binary_ratio_ceiling, composition_table, size_table
 from utils.environment import LCE_MISSING, lce_available
 from utils.exercises import check, exercise
-from utils.experiments import run_configs
 from utils.models import build_model, summary_figures
 from utils.names import MAIN_MODELS, MAIN_PRECISIONS
+from utils.tables import binary_ratio_ceiling, composition_table, size_table
+from utils.train import run_configs
 
 choice, folders = notebook_folders(profile, dataset, course_dir, data_dir=data_dir,
                                    results_dir=results_dir, figures_dir=figures_dir,
@@ -181,7 +181,7 @@ sizes.round(3)
 # ## Size against the goals
 #
 # The project sets two size goals (`BINARY_RATIO_GOAL` and `INT8_RATIO_GOAL` in
-# `utils/deploy_tables.py`): a binary file at least 28 times smaller than the float32
+# `utils/tables.py`): a binary file at least 28 times smaller than the float32
 # file of the same network, an int8 file at least 3.9 times smaller.
 # The verdicts below are read from this run's record, so they say whether this run
 # met each goal, whatever the outcome.
@@ -195,8 +195,8 @@ for (architecture, file), row in judged.iterrows():
     verdict = "met" if row["meets_goal"] else "MISSED"
     print(f"{architecture:>9} {file:<15} {row['ratio_vs_fp32']:5.1f}x smaller than "
           f"float32, goal {row['goal_ratio']:.1f}x: {verdict}")
-figure = plots.plot_deployment(sizes)
-plots.save_fig(figure, "06_deployment", figures_dir)
+figure = figures.plot_deployment(sizes)
+figures.save_fig(figure, "06_deployment", figures_dir)
 
 # %% [markdown]
 # ## Theory against measurement

@@ -58,7 +58,7 @@ elif not Path("utils").is_dir() and Path("../utils").is_dir():
 if str(Path.cwd()) not in sys.path:
     sys.path.insert(0, str(Path.cwd()))
 if ON_COLAB:
-    from utils.colab import prepare_runtime, use_drive
+    from utils.course import prepare_runtime, use_drive
 
     prepare_runtime()
     use_drive()  # asks to mount Google Drive: the course folder then outlives the runtime
@@ -85,11 +85,11 @@ import math
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from utils import ablations, plots
-from utils.ablation_runs import measured, run_ablations
-from utils.ablation_stats import condition_table, summary_table, verdict
+from utils import figures
 from utils.course import notebook_folders
 from utils.exercises import check, exercise
+from utils.lessons import ablations
+from utils.lessons.ablations import condition_table, measured, run_ablations, summary_table, verdict
 from utils.records import load_record
 from utils.report import build_report
 
@@ -114,7 +114,7 @@ ablations.plan_table(profile, dataset)
 # ## Training
 #
 # The quick profile trains every config for a few epochs on a 2-core CPU (see
-# `ABLATION_PROFILES` in `utils/ablations.py` for how the length was chosen); the full
+# `ABLATION_PROFILES` in `utils/lessons/ablations.py` for how the length was chosen); the full
 # profile uses the report's setup and is meant for a GPU.
 
 # %%
@@ -149,8 +149,8 @@ else:
     baseline = runs.query("ablation == 'loss' and is_baseline")["run_name"]
     histories["baseline"] = [load_record(Path(results_dir) / f"{name}.json")["history"]
                              for name in baseline]
-    figure = plots.plot_seed_histories(histories, "loss", "Loss of the runs that did not train")
-    plots.save_fig(figure, ablations.NOT_TRAINED_FIGURE, figures_dir)
+    figure = figures.plot_seed_histories(histories, "loss", "Loss of the runs that did not train")
+    figures.save_fig(figure, ablations.NOT_TRAINED_FIGURE, figures_dir)
 
 # %% [markdown]
 # ## Overview
@@ -160,8 +160,8 @@ else:
 # its own figure below.
 
 # %%
-figure = plots.plot_differences(summary)
-plots.save_fig(figure, ablations.OVERVIEW_FIGURE, figures_dir)
+figure = ablations.plot_differences(summary)
+figures.save_fig(figure, ablations.OVERVIEW_FIGURE, figures_dir)
 
 # %% [markdown]
 # ## Each ablation: the claim, the measurement, the verdict
@@ -170,7 +170,7 @@ plots.save_fig(figure, ablations.OVERVIEW_FIGURE, figures_dir)
 # when reading the measurement, the table of conditions (seeds, mean, spread and the
 # difference to the baseline), the figure (every seed as a point, mean ± std), and the
 # verdict. The claims and notes are kept with the ablation's definition in
-# `utils/ablations.py`.
+# `utils/lessons/ablations.py`.
 
 # %%
 for key in measured(runs):
@@ -178,8 +178,8 @@ for key in measured(runs):
     display(Markdown(f"### {ablation.title}\n\n**The report ({ablation.section_text}).** "
                      f"{ablation.claim}\n\n**Keep in mind.** {ablation.note}"))
     display(condition_table(summary, key))
-    figure = plots.plot_ablation(runs, key)
-    plots.save_fig(figure, ablations.figure_name(key), figures_dir)
+    figure = ablations.plot_ablation(runs, key)
+    figures.save_fig(figure, ablations.figure_name(key), figures_dir)
     display(figure)
     plt.close(figure)  # shown here, next to its table, not again at the end of the cell
     print(verdict(key, summary))

@@ -63,7 +63,7 @@ elif not Path("utils").is_dir() and Path("../utils").is_dir():
 if str(Path.cwd()) not in sys.path:
     sys.path.insert(0, str(Path.cwd()))
 if ON_COLAB:
-    from utils.colab import prepare_runtime, use_drive
+    from utils.course import prepare_runtime, use_drive
 
     prepare_runtime()
     use_drive()  # asks to mount Google Drive: the course folder then outlives the runtime
@@ -98,35 +98,36 @@ import tensorflow as tf
 from IPython.display import display
 from tensorflow.lite.python.convert_phase import ConverterError
 
-from utils import arithmetic, grading, plots
-from utils.ablation_runs import load_runs
-from utils.ablations import ABLATION_PROFILES
-from utils.arithmetic import binary_layer_table, int8_conv_table, int8_output_steps, layer_inputs
-from utils.batches import to_arrays
+from utils import exercises, figures
 from utils.config import dry_run_overrides
 from utils.course import notebook_folders
-from utils.data import load_dataset
-from utils.deploy import convert_int8, convert_qat
-from utils.energy import (
+from utils.data import load_dataset, to_arrays
+from utils.deploy import convert_int8, convert_qat, operator_tensors
+from utils.exercises import NotWritten, check, exercise, use_reference_until_written
+from utils.lessons import arithmetic_and_energy
+from utils.lessons.ablations import ABLATION_PROFILES, load_runs
+from utils.lessons.arithmetic_and_energy import (
     accuracy_energy_table,
+    binary_layer_table,
     cheapest_at_accuracy,
     cost_table,
     count_activation_values,
     energy_record,
     energy_table,
+    int8_conv_table,
+    int8_output_steps,
+    layer_inputs,
     mac_energy_pj,
     mac_table,
+    plot_accuracy_vs_energy,
+    plot_energy_breakdown,
+    plot_mac_energy,
     wider_configs,
 )
-from utils.energy_plots import plot_accuracy_vs_energy, plot_energy_breakdown, plot_mac_energy
-from utils.exercises import check, exercise
-from utils.experiments import run_configs, train_precisions
-from utils.files import write_json_atomic
-from utils.grading import NotWritten, use_reference_until_written
 from utils.models import build_model, load_model, summary_figures
 from utils.names import QAT_PRECISION
-from utils.records import load_record, main_records
-from utils.tflite_files import operator_tensors
+from utils.records import load_record, main_records, write_json_atomic
+from utils.train import run_configs, train_precisions
 
 choice, folders = notebook_folders(profile, dataset, course_dir, data_dir=data_dir,
                                    results_dir=results_dir, figures_dir=figures_dir,
@@ -177,7 +178,7 @@ print({precision: round(record["test_accuracy"], 4) for precision, record in rec
 # notebook 06 makes it. The interpreter runs one test image with every intermediate
 # tensor kept, so each convolution's real int8 input is read back and the layer
 # recomputed from it. Two kinds of TFLite kernels are compared: its *reference*
-# kernels, whose rounding `utils.arithmetic` mirrors, and the *optimized* kernels a
+# kernels, whose rounding `utils.lessons.arithmetic_and_energy` mirrors, and the *optimized* kernels a
 # device runs. The hidden dense layers of the `int8_qat` network are 1x1 convolutions
 # (so that TFLite folds their batch normalization), so they appear here too.
 
@@ -239,7 +240,7 @@ display(steps)
 # layer and a float one, and every output byte of the table above depends on them. A
 # rounding rule that is off by one on ties changes some outputs by one step, as the
 # optimized kernels' tie rule shows. The tests compare your functions with
-# `utils.arithmetic`, which gives the reference kernels' bytes, on the cases where such
+# `utils.lessons.arithmetic_and_energy`, which gives the reference kernels' bytes, on the cases where such
 # slips show: multipliers just below a power of two, tiny ones, negative accumulators and
 # exact ties.
 
@@ -276,7 +277,7 @@ to_fixed_point = use_reference_until_written(quantize_multiplier, quantize_multi
                                               lambda f: f(0.001))
 
 # %%
-grading.test_quantize_multiplier(quantize_multiplier)
+exercises.test_quantize_multiplier(quantize_multiplier)
 
 # %% [markdown]
 # And the multiplication itself. numpy's `//` and `>>` round toward −∞; C's `/`, which
@@ -325,7 +326,7 @@ requantize = use_reference_until_written(apply_multiplier, apply_multiplier_solu
                                          lambda f: f(1000, 2**30, -3))
 
 # %%
-grading.test_apply_multiplier(apply_multiplier)
+exercises.test_apply_multiplier(apply_multiplier)
 
 # %% [markdown]
 # With your functions, the first convolution's multipliers, one per output channel (the
@@ -339,19 +340,19 @@ conv_output = first_conv["outputs"][0]
 real_multipliers = (conv_input["scale"][0] * np.asarray(conv_weights["scale"], np.float64)
                     / conv_output["scale"][0])
 fixed, shift = (np.asarray(part) for part in to_fixed_point(real_multipliers))
-course_fixed, course_shift = arithmetic.quantize_multiplier(real_multipliers)
+course_fixed, course_shift = arithmetic_and_energy.quantize_multiplier(real_multipliers)
 multipliers = pd.DataFrame({
     "M = S_in·S_w / S_out": real_multipliers, "M0": fixed, "shift": shift,
     "M0 · 2^(shift − 31)": fixed * 2.0 ** (shift - 31.0),
     "relative error": np.abs(fixed * 2.0 ** (shift - 31.0) / real_multipliers - 1),
-    "same as utils.arithmetic": (fixed == course_fixed) & (shift == course_shift)})
+    "same as utils.lessons.arithmetic_and_energy": (fixed == course_fixed) & (shift == course_shift)})
 multipliers.index.name = "output channel"
 display(multipliers.head(8))
 total = steps["int32 sum Σ (q_in − Z_in)·q_w + bias"]
 course = steps["sum · M, integer arithmetic"]
 mine = int(requantize(total, *to_fixed_point(steps["M = S_in·S_w / S_out"])))
 print(f"output {position}: the int32 sum {total} times M is {mine} with your functions "
-      f"({'equal to' if mine == course else 'NOT equal to'} the {course} of utils.arithmetic, "
+      f"({'equal to' if mine == course else 'NOT equal to'} the {course} of utils.lessons.arithmetic_and_energy, "
       f"which plus Z_out = {steps['Z_out']} and clamped gives the interpreter's byte, "
       f"{steps['interpreter']})")
 
@@ -411,7 +412,7 @@ fold = use_reference_until_written(
                 np.ones(2), 1e-3))
 
 # %%
-grading.test_fold_batch_norm(fold_batch_norm)
+exercises.test_fold_batch_norm(fold_batch_norm)
 
 # %% [markdown]
 # Your folding, on the trained float AlexNet's first convolution and its batch
@@ -468,7 +469,7 @@ print(f"after folding, the channels' weight ranges differ by up to {spread:.1f}x
 # $$\sum_i a_i w_i = (\text{agreements}) - (\text{disagreements})
 #   = 2\,\mathrm{popcount}(\mathrm{XNOR}(a, w)) - n .$$
 #
-# `utils.arithmetic.binary_layer_by_hand` packs the inputs' and the kernel's signs
+# `utils.lessons.arithmetic_and_energy.binary_layer_by_hand` packs the inputs' and the kernel's signs
 # along the input channels with `numpy.packbits`, XNORs them a byte at a time, counts
 # the ones with a lookup table, and applies the formula. The padded border of a
 # same-padded layer is +1 (`pad_values=1.0`, report §7.1), so every window holds its
@@ -506,7 +507,7 @@ print(f"binary weights: {packed:,} bytes packed against {floats:,} in float32 "
 #
 # The heart of a binary layer is one function: the dot product of two ±1 vectors, read
 # straight from their packed bits. Write `xnor_popcount_dot(a_bits, w_bits, n)`. The bits
-# come as `numpy.packbits` (and `utils.arithmetic`) packs them: along the last axis, eight
+# come as `numpy.packbits` (and `utils.lessons.arithmetic_and_energy`) packs them: along the last axis, eight
 # to a byte, the first value in the highest bit, bit 1 for +1 and 0 for −1. Count the
 # disagreements with XOR (or the agreements with XNOR) and a popcount, and use the
 # identity above:
@@ -518,10 +519,10 @@ print(f"binary weights: {packed:,} bytes packed against {floats:,} in float32 "
 # and three bits of a fourth), the last byte's low bits are not values. `packbits` leaves
 # them 0, so their XNOR is 1 and counts as agreements; and a word read from a device's
 # memory may hold anything there. Mask them off (keep only the n real bits), as
-# `utils.arithmetic` does with `_valid_bit_mask`. Why it matters: this one function, run
+# `utils.lessons.arithmetic_and_energy` does with `_valid_bit_mask`. Why it matters: this one function, run
 # once per output and kernel position, is all the arithmetic a binary layer does; a
 # padding bit counted by mistake shifts every output of a layer whose channel count is not
-# a multiple of the word size. The test compares your function with `utils.arithmetic`'s
+# a multiple of the word size. The test compares your function with `utils.lessons.arithmetic_and_energy`'s
 # binary convolution and the plain ±1 dot product: whole bytes, odd channel counts with
 # padding bits 0 or 1, one channel, all-equal and all-opposite vectors, and many inputs
 # against many kernels at once.
@@ -564,7 +565,7 @@ xnor_dot = use_reference_until_written(
     lambda f: f(np.packbits([1, 0, 1]), np.packbits([1, 1, 0]), 3))
 
 # %%
-grading.test_xnor_popcount_dot(xnor_popcount_dot)
+exercises.test_xnor_popcount_dot(xnor_popcount_dot)
 
 # %% [markdown]
 # Your dot product at work: one output position of the trained binary AlexNet's first
@@ -621,7 +622,7 @@ cost_table()
 
 # %%
 macs_table = mac_table(accumulator_bits=accumulator_bits)
-plots.save_fig(plot_mac_energy(macs_table), "08_mac_energy", figures_dir)
+figures.save_fig(plot_mac_energy(macs_table), "08_mac_energy", figures_dir)
 macs_table.round(4)
 
 # %% [markdown]
@@ -661,7 +662,7 @@ full_size[["macs_total", "memory_mib", "compute_uj", "weights_uj", "activations_
            "total_uj", "compute_share", "fp32_over_this"]].round(3)
 
 # %%
-plots.save_fig(plot_energy_breakdown(full_size), "08_energy_breakdown", figures_dir)
+figures.save_fig(plot_energy_breakdown(full_size), "08_energy_breakdown", figures_dir)
 
 # %% [markdown]
 # How to read it:
@@ -713,7 +714,7 @@ pd.DataFrame({"total µJ, weights in DRAM": energy_table(figures, **{
 # records hold larq's summary and not the activation counts (at full size, above, the
 # activations were the smallest of the three parts). Moons et al.'s second knob is the
 # width: binary and 4-bit AlexNet trained at twice the sweep's width, with the sweep's
-# recipe and seeds (`utils.energy.wider_configs`), join the figure as their own series,
+# recipe and seeds (`utils.lessons.arithmetic_and_energy.wider_configs`), join the figure as their own series,
 # labelled by width. In the committed quick run their records exist; elsewhere they are
 # trained here (six short runs).
 
@@ -741,7 +742,7 @@ trained.round(4)
 best = trained["accuracy_mean"].max()
 bar = best - accuracy_margin_points / 100
 figure = plot_accuracy_vs_energy(trained, wider, min_accuracy=bar, **assumptions)
-plots.save_fig(figure, "08_accuracy_vs_energy", figures_dir)
+figures.save_fig(figure, "08_accuracy_vs_energy", figures_dir)
 
 # %% [markdown]
 # The cheapest network within a few points of the most accurate one, for several

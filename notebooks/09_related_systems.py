@@ -59,7 +59,7 @@ elif not Path("utils").is_dir() and Path("../utils").is_dir():
 if str(Path.cwd()) not in sys.path:
     sys.path.insert(0, str(Path.cwd()))
 if ON_COLAB:
-    from utils.colab import prepare_runtime, use_drive
+    from utils.course import prepare_runtime, use_drive
 
     prepare_runtime()
     use_drive()  # asks to mount Google Drive: the course folder then outlives the runtime
@@ -89,15 +89,15 @@ import pandas as pd
 import tensorflow as tf
 from IPython.display import display
 
-from utils import plots
+from utils import figures
 from utils.config import dry_run_overrides
 from utils.course import notebook_folders
-from utils.energy import accuracy_energy_table
-from utils.energy_plots import plot_accuracy_vs_energy
 from utils.exercises import check, exercise
-from utils.experiments import run_configs
-from utils.multibase import MultiBaseWeights
-from utils.related import system_configs, system_table
+from utils.lessons import related_systems
+from utils.lessons.arithmetic_and_energy import accuracy_energy_table, plot_accuracy_vs_energy
+from utils.lessons.related_systems import system_configs, system_table
+from utils.quantizers import MultiBaseWeights
+from utils.train import run_configs
 
 choice, folders = notebook_folders(profile, dataset, course_dir, data_dir=data_dir,
                                    results_dir=results_dir, figures_dir=figures_dir,
@@ -126,7 +126,7 @@ def train(system: str) -> tuple[list, pd.DataFrame]:
 #
 # The activations get N binary bases with learned shifts and coefficients. A layer then
 # runs M·N binary convolutions and adds their outputs with the coefficients as weights.
-# Here is the weight quantizer (`utils/multibase.py`), a larq quantizer like `ste_sign`:
+# Here is the weight quantizer (`utils/quantizers.py`), a larq quantizer like `ste_sign`:
 
 # %%
 print(inspect.getsource(MultiBaseWeights.binary_bases))
@@ -171,8 +171,8 @@ my_prediction = None  # your guess: 0 = binary's accuracy, 1 = 8-bit's, e.g. 0.5
 # %%
 abc_records, abc = train("abc")
 display(abc.round(2))
-figure = plots.plot_system_memory(abc, "ABC-Net: AlexNet on mnist5k")
-plots.save_fig(figure, "09_abc_accuracy_vs_memory", figures_dir)
+figure = related_systems.plot_system_memory(abc, "ABC-Net: AlexNet on mnist5k")
+figures.save_fig(figure, "09_abc_accuracy_vs_memory", figures_dir)
 
 # %% [markdown]
 # **Run.** The cell places every multi-base network on that scale, from the mean test
@@ -257,8 +257,8 @@ reference.round(2)
 # %%
 qnn_records, qnn = train("qnn")
 display(qnn.round(2))
-figure = plots.plot_system_memory(qnn, "k-bit QNN on mnist5k: bits and width")
-plots.save_fig(figure, "09_qnn_accuracy_vs_memory", figures_dir)
+figure = related_systems.plot_system_memory(qnn, "k-bit QNN on mnist5k: bits and width")
+figures.save_fig(figure, "09_qnn_accuracy_vs_memory", figures_dir)
 
 # %% [markdown]
 # The same networks against the energy of one inference (notebook 08's 45 nm estimate,
@@ -271,7 +271,7 @@ for record in qnn_records:
     by_width.setdefault(f"width {record['config']['width']:g}", []).append(record)
 energy = accuracy_energy_table(by_width)
 figure = plot_accuracy_vs_energy(energy)
-plots.save_fig(figure, "09_qnn_accuracy_vs_energy", figures_dir)
+figures.save_fig(figure, "09_qnn_accuracy_vs_energy", figures_dir)
 energy.round(4)
 
 # %% [markdown]

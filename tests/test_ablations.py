@@ -13,17 +13,25 @@ import pytest
 import tensorflow as tf
 from matplotlib.figure import Figure
 
-from utils import ablations, deploy, plots
-from utils.ablation_runs import load_runs, measured
-from utils.ablation_stats import condition_table, summary_table, verdict
-from utils.ablations import ABLATION_PROFILES, ABLATIONS, get_ablation
+from utils import deploy
 from utils.config import TrainConfig, make_config
+from utils.deploy import count_lce_ops
 from utils.environment import lce_available
-from utils.files import write_json_atomic
+from utils.lessons import ablations
+from utils.lessons.ablations import (
+    ABLATION_PROFILES,
+    ABLATIONS,
+    condition_table,
+    get_ablation,
+    load_runs,
+    measured,
+    summary_table,
+    verdict,
+)
 from utils.models import build_model
-from utils.precision import get_precision
+from utils.quantizers import get_precision
+from utils.records import write_json_atomic
 from utils.report import build_report
-from utils.tflite_files import count_lce_ops
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -371,21 +379,21 @@ def test_bit_sweep_verdict_and_figure():
     assert "Did not train (most seeds at chance): 2 bits." in text
     assert "Within the seed spread of 32 bits: 8, 16 bits." in text
     assert text.endswith("(float > 8-bit > binary) holds in the means.")
-    figure = plots.plot_ablation(runs, "bits")
+    figure = ablations.plot_ablation(runs, "bits")
     assert isinstance(figure, Figure) and figure.axes[0].get_xscale() == "log"
 
 
 def test_figures_are_written_for_every_measured_ablation(tmp_path):
     runs = _runs(HAND_MADE)
     summary = summary_table(runs)
-    paths = plots.save_ablation_figures(runs, summary, tmp_path)
+    paths = ablations.save_ablation_figures(runs, summary, tmp_path)
     expected = {ablations.OVERVIEW_FIGURE} | {ablations.figure_name(key) for key in
                                               ("loss", "gain", "padding", "dropout",
                                                "optimizer")}
     assert set(paths) == expected
     assert all(path.read_bytes().startswith(b"\x89PNG") for path in paths.values())
     with pytest.raises(ValueError, match="no runs of ablation 'bits'"):
-        plots.plot_ablation(runs, "bits")
+        ablations.plot_ablation(runs, "bits")
 
 
 def _fake_record(config: TrainConfig, accuracy: float) -> dict:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from utils.affine import (
+from utils.quantizers import (
     affine_from_range,
     calibrate,
     calibration_table,

@@ -1,4 +1,4 @@
-"""Layers redone by hand (utils.arithmetic): an int8 convolution of a full-integer TFLite file
+"""Layers redone by hand (utils.lessons.arithmetic_and_energy): an int8 convolution of a full-integer TFLite file
 against TFLite's interpreter, and a binary convolution by XNOR and popcount against larq.
 
 The int8 models are tiny Conv2D -> BN -> ReLU -> pooling -> Dense networks whose batch-norm
@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from utils.arithmetic import (
+from utils.deploy import convert_float, convert_int8, operator_tensors
+from utils.lessons.arithmetic_and_energy import (
     binary_conv2d,
     binary_layer_by_hand,
     binary_layer_table,
@@ -26,10 +27,8 @@ from utils.arithmetic import (
     multiply_by_quantized_multiplier,
     quantize_multiplier,
 )
-from utils.deploy import convert_float, convert_int8
-from utils.tflite_files import operator_tensors
 
-# Schema enum values of CONV_2D options (see utils.arithmetic.TFLITE_PADDING/ACTIVATIONS).
+# Schema enum values of CONV_2D options (see utils.lessons.arithmetic_and_energy.TFLITE_PADDING/ACTIVATIONS).
 SAME, VALID, RELU = 0, 1, 1
 
 

@@ -1,4 +1,4 @@
-"""Tests for utils.colab: the runtime plans, and prepare_runtime on a faked Colab (no pip runs)."""
+"""Tests for utils.course: the runtime plans, and prepare_runtime on a faked Colab (no pip runs)."""
 
 import os
 import subprocess
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from utils import colab, environment
-from utils.colab import read_pins, runtime_plan
+from utils import course, environment
+from utils.course import read_pins, runtime_plan
 from utils.environment import LCE_MISSING
 
 PINS = {
@@ -114,7 +114,7 @@ def test_python_310_is_unsupported_with_a_clear_message():
 
 
 def test_read_pins_reads_the_repository_requirements_and_rejects_ranges(tmp_path):
-    pins = read_pins(Path(colab.REPO_ROOT, "requirements.txt"))
+    pins = read_pins(Path(course.REPO_ROOT, "requirements.txt"))
     assert pins["larq"] == "0.14.0" and "tf-keras" in pins
     bad = tmp_path / "requirements.txt"
     bad.write_text("# comment\nnumpy==1.26.4\nlarq>=0.13\n")
@@ -140,10 +140,10 @@ def test_read_pins_parses_with_packaging(tmp_path):
 
 
 def test_version_series_and_local_labels():
-    assert colab._satisfies("2.20.0+cu121", "2.20.*") and colab._satisfies("2.20", "2.20.*")
-    assert not colab._satisfies("2.2.0", "2.20.*") and not colab._satisfies(None, "1.0")
-    assert colab._satisfies("1.26.4", "1.26.4") and not colab._satisfies("1.26.5", "1.26.4")
-    assert colab._minor_series("2.20.0") == "2.20.*"
+    assert course._satisfies("2.20.0+cu121", "2.20.*") and course._satisfies("2.20", "2.20.*")
+    assert not course._satisfies("2.2.0", "2.20.*") and not course._satisfies(None, "1.0")
+    assert course._satisfies("1.26.4", "1.26.4") and not course._satisfies("1.26.5", "1.26.4")
+    assert course._minor_series("2.20.0") == "2.20.*"
 
 
 def test_lce_available_needs_the_package_and_numpy_below_2(monkeypatch):
@@ -158,7 +158,7 @@ def test_lce_available_needs_the_package_and_numpy_below_2(monkeypatch):
 
 
 def test_module_imports_neither_tensorflow_nor_numpy():
-    code = "import sys, utils.colab; print(sorted({'tensorflow', 'numpy'} & set(sys.modules)))"
+    code = "import sys, utils.course; print(sorted({'tensorflow', 'numpy'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -178,8 +178,8 @@ def fake_pip(monkeypatch):
     def restart():
         calls.restarts += 1
 
-    monkeypatch.setattr(colab.subprocess, "run", run)
-    monkeypatch.setattr(colab, "_restart_kernel", restart)
+    monkeypatch.setattr(course.subprocess, "run", run)
+    monkeypatch.setattr(course, "_restart_kernel", restart)
     return calls
 
 
@@ -191,9 +191,9 @@ def fake_colab(monkeypatch, tmp_path):
     requirements.write_text("".join(f"{name}=={version}\n" for name, version in PINS.items()))
 
     def configure(python, installed):
-        monkeypatch.setattr(colab, "_python_version", lambda: python)
+        monkeypatch.setattr(course, "_python_version", lambda: python)
         monkeypatch.setattr(
-            colab, "installed_versions", lambda names: {name: installed.get(name) for name in names}
+            course, "installed_versions", lambda names: {name: installed.get(name) for name in names}
         )
         return requirements
 
@@ -202,14 +202,14 @@ def fake_colab(monkeypatch, tmp_path):
 
 def test_prepare_runtime_is_a_no_op_outside_colab(monkeypatch, fake_pip, capsys):
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
-    assert colab.prepare_runtime() is None
+    assert course.prepare_runtime() is None
     assert (fake_pip.pip, fake_pip.restarts) == ([], 0)
     assert capsys.readouterr().out == ""
 
 
 def test_prepare_runtime_pinned_installs_then_restarts(fake_colab, fake_pip, capsys):
     requirements = fake_colab((3, 12), COLAB)
-    plan = colab.prepare_runtime(requirements=requirements)
+    plan = course.prepare_runtime(requirements=requirements)
     assert fake_pip.pip == [[sys.executable, "-m", "pip", *PINNED_INSTALL]]
     assert fake_pip.restarts == 1 and plan.restart_needed
     assert "Restarting the runtime" in capsys.readouterr().out
@@ -217,7 +217,7 @@ def test_prepare_runtime_pinned_installs_then_restarts(fake_colab, fake_pip, cap
 
 def test_prepare_runtime_compat_installs_without_restart(fake_colab, fake_pip, capsys):
     requirements = fake_colab((3, 13), COLAB)
-    colab.prepare_runtime(requirements=requirements)
+    course.prepare_runtime(requirements=requirements)
     assert fake_pip.pip == [[sys.executable, "-m", "pip", *args] for args in COMPAT_COMMANDS]
     assert fake_pip.restarts == 0
     assert LCE_MISSING in capsys.readouterr().out
@@ -225,14 +225,14 @@ def test_prepare_runtime_compat_installs_without_restart(fake_colab, fake_pip, c
 
 def test_prepare_runtime_after_the_restart_installs_nothing(fake_colab, fake_pip, capsys):
     requirements = fake_colab((3, 11), {**COLAB, **PINS})
-    plan = colab.prepare_runtime(requirements=requirements)
+    plan = course.prepare_runtime(requirements=requirements)
     assert (fake_pip.pip, fake_pip.restarts, plan.commands) == ([], 0, ())
     assert "installed already" in capsys.readouterr().out
 
 
 def test_prepare_runtime_dry_run_only_prints(fake_colab, fake_pip, capsys):
     requirements = fake_colab((3, 12), COLAB)
-    plan = colab.prepare_runtime(requirements=requirements, dry_run=True)
+    plan = course.prepare_runtime(requirements=requirements, dry_run=True)
     assert (fake_pip.pip, fake_pip.restarts) == ([], 0)
     assert plan.restart_needed
     assert f"would run: {plan.pip_lines[0]}" in capsys.readouterr().out
@@ -242,26 +242,26 @@ def test_prepare_runtime_reports_pip_failure_and_unsupported_python(fake_colab, 
     requirements = fake_colab((3, 13), COLAB)
     fake_pip.returncode = 1
     with pytest.raises(RuntimeError, match=r"(?s)pip install 'tf-keras==2\.20\.\*'.*no wheel"):
-        colab.prepare_runtime(requirements=requirements)
+        course.prepare_runtime(requirements=requirements)
     assert fake_pip.restarts == 0
     requirements = fake_colab((3, 10), COLAB)
     with pytest.raises(RuntimeError, match="Python 3.10 is not supported"):
-        colab.prepare_runtime(requirements=requirements)
+        course.prepare_runtime(requirements=requirements)
 
 
 def test_drive_becomes_the_course_folder(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("COURSE_DIR", raising=False)
     mounted = []
-    course = colab.use_drive(mount=mounted.append, mount_point=tmp_path / "drive")
+    folder = course.use_drive(mount=mounted.append, mount_point=tmp_path / "drive")
     assert mounted == [str(tmp_path / "drive")]
-    assert course == tmp_path / "drive" / "MyDrive" / "rpnn-course" and course.is_dir()
-    assert os.environ["COURSE_DIR"] == str(course)
+    assert folder == tmp_path / "drive" / "MyDrive" / "rpnn-course" and folder.is_dir()
+    assert os.environ["COURSE_DIR"] == str(folder)
     assert "Course folder on Google Drive" in capsys.readouterr().out
     from utils.course import course_folders  # every notebook now reads and writes there
 
-    assert course_folders("quick", "mnist5k").results == course / "runs" / "quick_mnist5k" / (
+    assert course_folders("quick", "mnist5k").results == folder / "runs" / "quick_mnist5k" / (
         "results")
-    assert colab.use_drive(mount=lambda path: 1 / 0) == course  # already set: nothing to do
+    assert course.use_drive(mount=lambda path: 1 / 0) == folder  # already set: nothing to do
 
 
 def test_without_drive_the_loss_is_said_once(monkeypatch, capsys):
@@ -271,13 +271,13 @@ def test_without_drive_the_loss_is_said_once(monkeypatch, capsys):
     def refuse(path):
         raise RuntimeError("mount failed")
 
-    assert colab.use_drive(mount=refuse) is None
-    assert colab.use_drive(mount=refuse) is None
+    assert course.use_drive(mount=refuse) is None
+    assert course.use_drive(mount=refuse) is None
     output = capsys.readouterr().out
     assert output.count("Google Drive is not mounted (mount failed)") == 1
     assert "loses the training records, saved models, resume checkpoints" in output
     assert "COURSE_DIR" not in os.environ
-    assert colab.use_drive() is None  # not on Colab: nothing happens
+    assert course.use_drive() is None  # not on Colab: nothing happens
 
 
 def test_quiet_start_hides_cuda_probing_on_a_cpu_machine(monkeypatch):

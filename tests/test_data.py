@@ -13,7 +13,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from utils import kaggle_fetch
+from utils import cats_and_dogs
+from utils.cats_and_dogs import (
+    REASON_CORRUPT,
+    REASON_NOT_IMAGE,
+    REASON_REENCODED,
+    REASON_SYSTEM_FILE,
+)
 from utils.data import (
     COMPLETE_MARKER,
     KaggleUnavailableError,
@@ -23,12 +29,6 @@ from utils.data import (
     prepare_cats_and_dogs,
     read_report,
     sample_images,
-)
-from utils.kaggle_fetch import (
-    REASON_CORRUPT,
-    REASON_NOT_IMAGE,
-    REASON_REENCODED,
-    REASON_SYSTEM_FILE,
 )
 
 IMAGES_PER_CLASS = 4
@@ -106,7 +106,7 @@ def make_source(tmp_path: Path, layout: str) -> Path:
     return tmp_path / "tree"
 
 
-def prepare_quietly(source: Path, dest: Path) -> kaggle_fetch.PreparationReport:
+def prepare_quietly(source: Path, dest: Path) -> cats_and_dogs.PreparationReport:
     """prepare_cats_and_dogs on the miniature, whose counts always differ from Kaggle's."""
     with pytest.warns(UserWarning, match="tongpython/cat-and-dog has"):
         return prepare_cats_and_dogs(source, dest)
@@ -185,7 +185,7 @@ def test_interrupted_preparation_keeps_the_previous_complete_tree(
 ):
     dest = tmp_path / "cats_and_dogs"
     first = prepare_quietly(kaggle_zip, dest)
-    decode = kaggle_fetch._as_jpeg
+    decode = cats_and_dogs._as_jpeg
     calls = []
 
     def interrupted_after_three_files(data: bytes) -> tuple[bytes, str]:
@@ -194,7 +194,7 @@ def test_interrupted_preparation_keeps_the_previous_complete_tree(
             raise KeyboardInterrupt
         return decode(data)
 
-    monkeypatch.setattr(kaggle_fetch, "_as_jpeg", interrupted_after_three_files)
+    monkeypatch.setattr(cats_and_dogs, "_as_jpeg", interrupted_after_three_files)
     with pytest.raises(KeyboardInterrupt):
         prepare_cats_and_dogs(kaggle_zip, dest)
 
@@ -286,7 +286,7 @@ def test_interrupted_fetch_leaves_an_incomplete_dest_that_the_next_call_rebuilds
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
-        patch.setattr(kaggle_fetch, "_as_jpeg", interrupt)
+        patch.setattr(cats_and_dogs, "_as_jpeg", interrupt)
         with pytest.raises(KeyboardInterrupt):
             fetch_cats_and_dogs(dest)
     assert read_report(dest) is None

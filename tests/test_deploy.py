@@ -13,9 +13,9 @@ import pytest
 import tensorflow as tf
 
 from utils import deploy
+from utils.deploy import count_lce_ops, file_composition
 from utils.models import build_model
 from utils.quantizers import KBitQuantizer
-from utils.tflite_files import count_lce_ops, file_composition
 
 # The slow layer: every test here converts to .tflite or runs a converted file.
 pytestmark = pytest.mark.slow

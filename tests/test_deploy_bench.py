@@ -10,14 +10,14 @@ import pytest
 
 import utils  # noqa: F401  (selects tf-keras)
 from utils.deploy_bench import run_deployment_bench
-from utils.deploy_tables import (
+from utils.environment import lce_available
+from utils.tables import (
     BINARY_RATIO_GOAL,
     INT8_RATIO_GOAL,
     binary_ratio_ceiling,
     composition_table,
     size_table,
 )
-from utils.environment import lce_available
 
 FILES = {"fp32", "int8_from_fp32", "int8_from_int8", "int8_qat"} | (
     {"binary"} if lce_available() else set())

@@ -276,7 +276,7 @@ def test_the_seed_questions_say_so_when_the_records_are_missing(monkeypatch):
 
 
 def test_the_seed_questions_quote_the_committed_reference_records():
-    # Independently of utils.compare: the mean and sample std of the test accuracy of the
+    # Independently of utils.tables: the mean and sample std of the test accuracy of the
     # committed quick-profile AlexNet records, seed by seed.
     from utils.course import REPOSITORY_ROOT, course_folders
     from utils.records import main_records

@@ -4,7 +4,7 @@ and compared with its record."""
 import pytest
 
 import utils  # noqa: F401  (selects tf-keras)
-from utils.experiments import train_precisions
+from utils.train import train_precisions
 
 
 @pytest.mark.slow

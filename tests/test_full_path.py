@@ -22,11 +22,10 @@ from PIL import Image
 
 from utils.course import course_folders
 from utils.data import load_dataset, read_report
-from utils.deploy import TFLiteModel, convert_binary, convert_float, save_tflite
+from utils.deploy import TFLiteModel, convert_binary, convert_float, count_lce_ops, save_tflite
 from utils.environment import lce_available
 from utils.models import load_model
 from utils.report import build_report
-from utils.tflite_files import count_lce_ops
 from utils.train import main as train_main
 
 PHOTOS_PER_CLASS = {"training_set": 14, "test_set": 5}

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import utils  # noqa: F401  (selects tf-keras)
-from utils import grading
-from utils.grading import GradingError, NotWritten, use_reference_until_written
+from utils import exercises
+from utils.exercises import GradingError, NotWritten, use_reference_until_written
 
 
 def test_a_stub_that_is_not_written_gives_way_to_the_reference(capsys):
@@ -23,11 +23,11 @@ def test_a_stub_that_is_not_written_gives_way_to_the_reference(capsys):
 
 
 def test_first_difference_names_the_index_and_both_values():
-    message = grading._first_difference(np.array([1.0, 2.0]), np.array([1.0, 3.0]),
+    message = exercises._first_difference(np.array([1.0, 2.0]), np.array([1.0, 3.0]),
                                         {"x": np.array([0.1, 0.2])})
     assert "1 of 2" in message and "(1,)" in message and "x=0.2" in message
-    assert grading._first_difference(np.ones(3), np.ones(3), {}) is None
-    assert "shape" in grading._first_difference(np.ones(2), np.ones(3), {})
+    assert exercises._first_difference(np.ones(3), np.ones(3), {}) is None
+    assert "shape" in exercises._first_difference(np.ones(2), np.ones(3), {})
 
 
 # --- notebook 01 ---------------------------------------------------------------------------
@@ -62,7 +62,7 @@ def notebook_01():
                                   "quantize_affine", "dequantize_affine", "per_channel_scales"])
 def test_01_notebook_solutions_pass_and_stubs_say_not_written(name, notebook_01, capsys):
     stubs, namespace = notebook_01
-    graded = getattr(grading, f"test_{name}")
+    graded = getattr(exercises, f"test_{name}")
     graded(namespace[f"{name}_solution"])
     graded(namespace[name])  # what the notebook goes on with while the stub is unwritten
     assert namespace[name] is namespace[f"{name}_solution"]
@@ -84,27 +84,27 @@ def _course_quantize_ste_01(x, k):
 
 
 def _course_scale_and_zero_point_01(r_min, r_max, bits):
-    from utils.affine import affine_from_range
+    from utils.quantizers import affine_from_range
 
     grid = affine_from_range(r_min, r_max, bits)
     return float(grid.scale), int(grid.zero_point)
 
 
 def _course_quantize_affine_01(r, scale, zero_point, bits):
-    from utils.affine import AffineQuantization, integer_range
+    from utils.quantizers import AffineQuantization, integer_range
 
     return AffineQuantization(np.asarray(scale), np.asarray(zero_point),
                               *integer_range(bits)).quantize(r)
 
 
 def _course_dequantize_affine_01(q, scale, zero_point):
-    from utils.affine import AffineQuantization
+    from utils.quantizers import AffineQuantization
 
     return AffineQuantization(np.asarray(scale), np.asarray(zero_point), -128, 127).dequantize(q)
 
 
 def _course_per_channel_scales_01(kernel, bits):
-    from utils.affine import symmetric_scales
+    from utils.quantizers import symmetric_scales
 
     return symmetric_scales(kernel, bits, per_channel=True).scale
 
@@ -117,18 +117,18 @@ def _course_per_channel_scales_01(kernel, bits):
     ("per_channel_scales", _course_per_channel_scales_01),
 ])
 def test_01_the_course_implementation_passes(name, course, capsys):
-    getattr(grading, f"test_{name}")(course)
+    getattr(exercises, f"test_{name}")(course)
     assert f"{name}: all" in capsys.readouterr().out
 
 
 def test_01_equivalent_spellings_pass(capsys):
     """Right answers written differently: float32 arithmetic, rounding after adding Z, the
     tiny-floor guard of PerChannelKBitQuantizer for an all-zero channel."""
-    grading.test_quantize_affine(lambda r, s, z, n: np.clip(np.round(np.asarray(r) / s + z),
+    exercises.test_quantize_affine(lambda r, s, z, n: np.clip(np.round(np.asarray(r) / s + z),
                                                             -(2 ** (n - 1)), 2 ** (n - 1) - 1))
-    grading.test_dequantize_affine(
+    exercises.test_dequantize_affine(
         lambda q, s, z: np.float32(s) * (np.asarray(q, np.float32) - np.float32(z)))
-    grading.test_per_channel_scales(
+    exercises.test_per_channel_scales(
         lambda w, n: np.maximum(np.abs(w).reshape(-1, w.shape[-1]).max(0), 1e-12)
         / (2 ** (n - 1) - 1))
     assert capsys.readouterr().out.count("checks passed") == 3
@@ -161,7 +161,7 @@ def _asymmetric_scale_01(x, k, alpha):  # eq. 3.2's s = 2^(k-1) / alpha: off by 
         "alpha ignored", "dequantized values instead of codes", "truncation"])
 def test_01_quantize_rejects_planted_faults(wrong, message):
     with pytest.raises(GradingError, match=message):
-        grading.test_quantize(wrong)
+        exercises.test_quantize(wrong)
 
 
 def _ste_01(x, k, *, edges=True, top=None, half_up=False, times_dy=True, gradient="ste"):
@@ -204,7 +204,7 @@ def _ste_01(x, k, *, edges=True, top=None, half_up=False, times_dy=True, gradien
         "mask without dy", "round half up", "numpy result"])
 def test_01_quantize_ste_rejects_planted_faults(wrong, message):
     with pytest.raises(GradingError, match=message):
-        grading.test_quantize_ste(wrong)
+        exercises.test_quantize_ste(wrong)
 
 
 def _scale_and_zero_point_01(r_min, r_max, bits, *, widen=True, steps=None, half_up=False,
@@ -237,7 +237,7 @@ def _scale_and_zero_point_01(r_min, r_max, bits, *, widen=True, steps=None, half
         "zero point rounded half up", "zero point sign", "scale only"])
 def test_01_scale_and_zero_point_rejects_planted_faults(wrong, message):
     with pytest.raises(GradingError, match=message):
-        grading.test_scale_and_zero_point(wrong)
+        exercises.test_scale_and_zero_point(wrong)
 
 
 def _quantize_affine_01(r, scale, zero_point, bits, *, zero=1, clamp=True, half_up=False,
@@ -262,7 +262,7 @@ def _quantize_affine_01(r, scale, zero_point, bits, *, zero=1, clamp=True, half_
         "unsigned range"])
 def test_01_quantize_affine_rejects_planted_faults(wrong, message):
     with pytest.raises(GradingError, match=message):
-        grading.test_quantize_affine(wrong)
+        exercises.test_quantize_affine(wrong)
 
 
 @pytest.mark.parametrize("wrong, message", [
@@ -273,7 +273,7 @@ def test_01_quantize_affine_rejects_planted_faults(wrong, message):
 ], ids=["no zero point", "zero point added", "divided by the scale", "rounded"])
 def test_01_dequantize_affine_rejects_planted_faults(wrong, message):
     with pytest.raises(GradingError, match=message):
-        grading.test_dequantize_affine(wrong)
+        exercises.test_dequantize_affine(wrong)
 
 
 def _per_channel_scales_01(kernel, bits, *, absolute=True, per_tensor=False, top=None,
@@ -304,7 +304,7 @@ def _per_channel_scales_01(kernel, bits, *, absolute=True, per_tensor=False, top
         "zero channel gets 0", "scales along the first axis"])
 def test_01_per_channel_scales_rejects_planted_faults(wrong, message):
     with pytest.raises(GradingError, match=message):
-        grading.test_per_channel_scales(wrong)
+        exercises.test_per_channel_scales(wrong)
 
 
 # (tests 01: end)
@@ -334,7 +334,7 @@ def _notebook_02_cells():
 @pytest.mark.parametrize("name", ["latent_update", "quantize_layer_weights"])
 def test_latent_update_and_quantize_layer_weights_notebook_solutions_pass(name, capsys):
     stubs, namespace = _notebook_02_cells()
-    graded = getattr(grading, f"test_{name}")
+    graded = getattr(exercises, f"test_{name}")
     graded(namespace[f"{name}_solution"])
     graded(namespace[name])  # what the notebook goes on with while the stub is unwritten
     assert namespace[name] is namespace[f"{name}_solution"]
@@ -354,10 +354,10 @@ def _sgd_clip_tf(latent, gradient, learning_rate):
     return tf.clip_by_value(latent - learning_rate * gradient, -1.0, 1.0)
 
 
-@pytest.mark.parametrize("implementation", [grading.course_latent_update, _sgd_clip,
+@pytest.mark.parametrize("implementation", [exercises.course_latent_update, _sgd_clip,
                                             _sgd_clip_tf])
 def test_latent_update_accepts_the_course_step(implementation, capsys):
-    grading.test_latent_update(implementation)
+    exercises.test_latent_update(implementation)
     assert "latent_update: all" in capsys.readouterr().out
 
 
@@ -378,7 +378,7 @@ def test_latent_update_accepts_the_course_step(implementation, capsys):
         "learning rate ignored", "returns nothing", "wrong shape", "raises"])
 def test_latent_update_rejects_planted_faults(wrong, message):
     with pytest.raises(GradingError, match=message):
-        grading.test_latent_update(wrong)
+        exercises.test_latent_update(wrong)
 
 
 def _symmetric_per_channel(kernel, bits, dtype=np.float64):
@@ -400,18 +400,18 @@ def _symmetric_per_channel_tf(kernel, bits):
 
 
 @pytest.mark.parametrize("implementation", [
-    grading.course_quantize_layer_weights, _symmetric_per_channel,
+    exercises.course_quantize_layer_weights, _symmetric_per_channel,
     lambda kernel, bits: _symmetric_per_channel(kernel, bits, np.float32),
     _symmetric_per_channel_tf], ids=["course", "float64", "float32", "tensorflow"])
 def test_quantize_layer_weights_accepts_the_course_scheme(implementation, capsys):
-    grading.test_quantize_layer_weights(implementation)
+    exercises.test_quantize_layer_weights(implementation)
     assert "quantize_layer_weights: all" in capsys.readouterr().out
 
 
 def test_quantize_layer_weights_grades_against_the_ptq_of_the_course():
     import tensorflow as tf
 
-    from utils.ptq import quantize_after_training
+    from utils.quantizers import quantize_after_training
 
     model = tf.keras.Sequential([tf.keras.Input((4,)), tf.keras.layers.Dense(6),
                                  tf.keras.layers.ReLU(), tf.keras.layers.Dense(5),
@@ -420,7 +420,7 @@ def test_quantize_layer_weights_grades_against_the_ptq_of_the_course():
     quantized = quantize_after_training(model, 4, images)
     np.testing.assert_allclose(
         quantized.layers[0].kernel.numpy(),
-        grading.course_quantize_layer_weights(model.layers[0].kernel.numpy(), 4), atol=1e-7)
+        exercises.course_quantize_layer_weights(model.layers[0].kernel.numpy(), 4), atol=1e-7)
 
 
 def _per_tensor(kernel, bits):
@@ -475,7 +475,7 @@ def _min_max_affine(kernel, bits):  # asymmetric, as for activations
         "NaN on a dead channel", "affine min/max"])
 def test_quantize_layer_weights_rejects_planted_faults(wrong, message):
     with pytest.raises(GradingError, match=message):
-        grading.test_quantize_layer_weights(wrong)
+        exercises.test_quantize_layer_weights(wrong)
 
 
 def _tiny_float_model():
@@ -493,7 +493,7 @@ def test_qat_model_accepts_tfmot_quantize_model(capsys):
     import tensorflow_model_optimization as tfmot
 
     float_model = _tiny_float_model()
-    grading.test_qat_model(tfmot.quantization.keras.quantize_model(float_model), float_model)
+    exercises.test_qat_model(tfmot.quantization.keras.quantize_model(float_model), float_model)
     assert "qat_model: all" in capsys.readouterr().out
 
 
@@ -504,9 +504,9 @@ def test_qat_model_rejects_a_float_or_partly_wrapped_model():
     keras_quantization = tfmot.quantization.keras
     float_model = _tiny_float_model()
     with pytest.raises(GradingError, match=r"no QuantizeWrapperV2 layers.*has 4 \(conv, relu"):
-        grading.test_qat_model(float_model, float_model)
+        exercises.test_qat_model(float_model, float_model)
     with pytest.raises(GradingError, match="qat_model is None"):
-        grading.test_qat_model(None, float_model)
+        exercises.test_qat_model(None, float_model)
 
     def annotate_conv_only(layer):
         if isinstance(layer, tf.keras.layers.Conv2D):
@@ -517,7 +517,7 @@ def test_qat_model_rejects_a_float_or_partly_wrapped_model():
     partly = keras_quantization.quantize_apply(annotated)
     with pytest.raises(GradingError, match=r"wraps \d layers, the course's wrapping 4: not "
                                            r"wrapped: .*classifier"):
-        grading.test_qat_model(partly, float_model)
+        exercises.test_qat_model(partly, float_model)
 
 
 # (tests 02: end)
@@ -560,13 +560,13 @@ def test_stub_is_not_graded_xnor_popcount_dot_quantize_multiplier_apply_multipli
     """The notebook's stubs raise NotWritten: the graded cell says so and the notebook runs
     on with the reference solution."""
     assert f"`{name}` is not written yet" in notebook_08["printed"]
-    getattr(grading, f"test_{name}")(notebook_08[name])
+    getattr(exercises, f"test_{name}")(notebook_08[name])
     assert f"{name}: not written yet" in capsys.readouterr().out
 
 
 def test_xnor_popcount_dot_accepts_the_notebook_solution(notebook_08, capsys):
     assert notebook_08["xnor_dot"] is notebook_08["xnor_popcount_dot_solution"]
-    grading.test_xnor_popcount_dot(notebook_08["xnor_popcount_dot_solution"])
+    exercises.test_xnor_popcount_dot(notebook_08["xnor_popcount_dot_solution"])
     assert "xnor_popcount_dot: all 8 checks passed" in capsys.readouterr().out
 
 
@@ -582,13 +582,13 @@ def _mask(n, nbytes, low_bits=False):
 
 
 def test_xnor_popcount_dot_accepts_the_course_mask_and_popcount():
-    from utils.arithmetic import POPCOUNT, _valid_bit_mask
+    from utils.lessons.arithmetic_and_energy import POPCOUNT, _valid_bit_mask
 
     def course(a_bits, w_bits, n):
         agree = ~(a_bits ^ w_bits) & _valid_bit_mask(n)
         return 2 * POPCOUNT[agree].sum(axis=-1) - n
 
-    grading.test_xnor_popcount_dot(course)
+    exercises.test_xnor_popcount_dot(course)
 
 
 @pytest.mark.parametrize("wrong, message", [
@@ -607,15 +607,15 @@ def test_xnor_popcount_dot_accepts_the_course_mask_and_popcount():
 ])
 def test_xnor_popcount_dot_rejects_planted_faults(wrong, message):
     with pytest.raises(GradingError, match=message):
-        grading.test_xnor_popcount_dot(wrong)
+        exercises.test_xnor_popcount_dot(wrong)
 
 
 def test_quantize_multiplier_accepts_the_course_and_the_notebook_solution(notebook_08, capsys):
-    from utils.arithmetic import quantize_multiplier
+    from utils.lessons.arithmetic_and_energy import quantize_multiplier
 
-    grading.test_quantize_multiplier(quantize_multiplier)
+    exercises.test_quantize_multiplier(quantize_multiplier)
     assert notebook_08["to_fixed_point"] is notebook_08["quantize_multiplier_solution"]
-    grading.test_quantize_multiplier(notebook_08["quantize_multiplier_solution"])
+    exercises.test_quantize_multiplier(notebook_08["quantize_multiplier_solution"])
     assert capsys.readouterr().out.count("quantize_multiplier: all 12 checks passed") == 2
 
 
@@ -647,15 +647,15 @@ def _frexp_fixed(real, rounding=lambda x: np.floor(x + 0.5), carry=True, negligi
 ])
 def test_quantize_multiplier_rejects_planted_faults(wrong, message):
     with pytest.raises(GradingError, match=message):
-        grading.test_quantize_multiplier(wrong)
+        exercises.test_quantize_multiplier(wrong)
 
 
 def test_apply_multiplier_accepts_the_course_and_the_notebook_solution(notebook_08, capsys):
-    from utils.arithmetic import multiply_by_quantized_multiplier
+    from utils.lessons.arithmetic_and_energy import multiply_by_quantized_multiplier
 
-    grading.test_apply_multiplier(multiply_by_quantized_multiplier)
+    exercises.test_apply_multiplier(multiply_by_quantized_multiplier)
     assert notebook_08["requantize"] is notebook_08["apply_multiplier_solution"]
-    grading.test_apply_multiplier(notebook_08["apply_multiplier_solution"])
+    exercises.test_apply_multiplier(notebook_08["apply_multiplier_solution"])
     assert capsys.readouterr().out.count("apply_multiplier: all 9 checks passed") == 2
 
 
@@ -694,7 +694,7 @@ def _tflite_steps(acc, fixed, shift, *, negative_tie_down=False, round_shift=Tru
 ])
 def test_apply_multiplier_rejects_planted_faults(wrong, message):
     with pytest.raises(GradingError, match=message):
-        grading.test_apply_multiplier(wrong)
+        exercises.test_apply_multiplier(wrong)
 
 
 def _fold(kernel, bias, gamma, beta, mean, variance, epsilon, *, sqrt=np.sqrt, use_bias=True,
@@ -709,8 +709,8 @@ def _fold(kernel, bias, gamma, beta, mean, variance, epsilon, *, sqrt=np.sqrt, u
 
 def test_fold_batch_norm_accepts_the_notebook_solution(notebook_08, capsys):
     assert notebook_08["fold"] is notebook_08["fold_batch_norm_solution"]
-    grading.test_fold_batch_norm(notebook_08["fold_batch_norm_solution"])
-    grading.test_fold_batch_norm(_fold)
+    exercises.test_fold_batch_norm(notebook_08["fold_batch_norm_solution"])
+    exercises.test_fold_batch_norm(_fold)
     assert capsys.readouterr().out.count("fold_batch_norm: all 6 checks passed") == 2
 
 
@@ -735,7 +735,7 @@ def test_fold_batch_norm_accepts_the_notebook_solution(notebook_08, capsys):
 ])
 def test_fold_batch_norm_rejects_planted_faults(wrong, message):
     with pytest.raises(GradingError, match=message):
-        grading.test_fold_batch_norm(wrong)
+        exercises.test_fold_batch_norm(wrong)
 
 
 # (tests 08: end)

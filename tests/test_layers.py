@@ -6,10 +6,9 @@ import pytest
 import tensorflow as tf
 
 import utils  # noqa: F401  (selects tf-keras)
-from utils.deploy import convert_binary
+from utils.deploy import convert_binary, count_lce_ops
 from utils.environment import lce_available
-from utils.layers import DenseAsConv2D, pointwise_conv
-from utils.tflite_files import count_lce_ops
+from utils.nets import DenseAsConv2D, pointwise_conv
 
 
 def _pair(**kwargs):

@@ -1,4 +1,4 @@
-"""ABC-Net's multi-base binarization (utils.multibase): the least-squares weight bases, their
+"""ABC-Net's multi-base binarization (utils.quantizers): the least-squares weight bases, their
 straight-through gradient, the shifted activation bases and their gradients, and saving."""
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from utils.models import build_model, load_model, save_model
-from utils.multibase import MultiBaseActivation, MultiBaseWeights, weight_shifts
+from utils.quantizers import MultiBaseActivation, MultiBaseWeights, weight_shifts
 
 
 def _numpy_fit(kernel: np.ndarray, bases: int) -> np.ndarray:

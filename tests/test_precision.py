@@ -3,8 +3,7 @@
 import larq as lq
 import pytest
 
-from utils.precision import ACCEPTED_PRECISIONS, get_precision
-from utils.quantizers import KBitQuantizer, QuantizedReLU
+from utils.quantizers import ACCEPTED_PRECISIONS, KBitQuantizer, QuantizedReLU, get_precision
 
 
 def test_accepted_names():

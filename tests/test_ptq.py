@@ -4,11 +4,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from utils.affine import symmetric_scales
-from utils.batches import to_arrays
-from utils.data import load_dataset
+from utils.data import load_dataset, to_arrays
 from utils.models import build_model
-from utils.ptq import activation_ranges, kernels, ptq_table, quantize_after_training
+from utils.quantizers import (
+    activation_ranges,
+    kernels,
+    ptq_table,
+    quantize_after_training,
+    symmetric_scales,
+)
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,10 @@ import tensorflow as tf
 
 from utils import deploy
 from utils.config import make_config
-from utils.deploy import convert_qat
+from utils.deploy import convert_qat, count_lce_ops, operator_tensors
 from utils.models import build_model, load_model, save_model, summary_figures
 from utils.names import model_file_suffix, precision_bits
 from utils.qat import is_qat_model, qat_summary
-from utils.tflite_files import count_lce_ops, operator_tensors
 
 # The slow layer: tfmot wrapping, training and conversion.
 pytestmark = pytest.mark.slow

@@ -7,11 +7,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from utils.compare import comparison_table, epoch_choices, epoch_table, reference_table
 from utils.config import make_config
-from utils.deploy_tables import runtime_summary
 from utils.records import main_records
 from utils.report import build_report
+from utils.tables import (
+    comparison_table,
+    epoch_choices,
+    epoch_table,
+    reference_table,
+    runtime_summary,
+)
 
 
 def _record(model, precision, accuracy, *, created="2026-01-01T00:00:00", **overrides):

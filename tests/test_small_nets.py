@@ -11,17 +11,17 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from utils import dataset_choice
-from utils.compare import bits_table
+from utils import cats_and_dogs
+from utils.cats_and_dogs import COMPLETE_MARKER
 from utils.config import make_config
 from utils.data import KaggleUnavailableError, PreparationReport
-from utils.demos import live_layer_demo, precision_table
-from utils.distribute import environment_table
-from utils.kaggle_fetch import COMPLETE_MARKER
-from utils.layers import DenseAsConv2D
+from utils.fitting import environment_table
+from utils.lessons.binary_and_8bit_layers import live_layer_demo, precision_table
 from utils.models import build_model
 from utils.names import check_notebook_parameters, precision_for_bits
+from utils.nets import DenseAsConv2D
 from utils.quantizers import KBitQuantizer, QuantizedReLU
+from utils.tables import bits_table
 
 
 def test_precision_for_bits():
@@ -82,7 +82,7 @@ def test_kbit_small_nets_use_kbit_quantizers_and_the_grid_aware_start():
     assert isinstance(first.kernel_quantizer, KBitQuantizer) and first.kernel_quantizer.k == 4
     assert isinstance(second.input_quantizer, QuantizedReLU)
     # 64 units after 2,352 inputs: Glorot's limit 0.05 is under the 4-bit step 0.125, so the
-    # kernel starts uniform in [-step, step], as in AlexNet and GoogLeNet (utils.blocks).
+    # kernel starts uniform in [-step, step], as in AlexNet and GoogLeNet (utils.nets).
     kernel = first.kernel.numpy()
     assert -0.125 <= kernel.min() < -0.1 and 0.1 < kernel.max() <= 0.125
     cnn = build_model("small_cnn", "int2", (28, 28, 3), 10, width=0.125)
@@ -112,7 +112,7 @@ def test_small_nets_have_their_own_profile_rows():
 
 @pytest.mark.slow
 def test_a_bit_width_sweep_trains_through_the_runner(tmp_path):
-    from utils.experiments import run_configs
+    from utils.train import run_configs
 
     configs = [make_config("small_cnn", precision_for_bits(bits), profile="smoke", limit=64)
                for bits in (1, 8, 32)]
@@ -156,31 +156,31 @@ def _no_kaggle(*args, **kwargs):
 
 
 def test_resolve_dataset_explicit_mnist():
-    choice = dataset_choice.resolve_dataset("mnist5k")
+    choice = cats_and_dogs.resolve_dataset("mnist5k")
     assert choice.name == "mnist5k" and not choice.fell_back and choice.is_offline_standin
     with pytest.raises(ValueError, match="dataset"):
-        dataset_choice.resolve_dataset("cifar10")
+        cats_and_dogs.resolve_dataset("cifar10")
 
 
 def test_resolve_dataset_auto_falls_back_loudly(tmp_path, monkeypatch):
-    monkeypatch.setattr(dataset_choice, "fetch_cats_and_dogs", _no_kaggle)
+    monkeypatch.setattr(cats_and_dogs, "fetch_cats_and_dogs", _no_kaggle)
     with pytest.warns(UserWarning, match="offline stand-in"):
-        choice = dataset_choice.resolve_dataset("auto", data_dir=tmp_path)
+        choice = cats_and_dogs.resolve_dataset("auto", data_dir=tmp_path)
     assert choice.name == "mnist5k" and choice.fell_back and choice.requested == "auto"
     text = str(choice)
     assert "OFFLINE STAND-IN" in text and "no credentials" in text
     assert "more" in text  # the whole message, not only its first line
     with pytest.warns(UserWarning):
-        fallback = dataset_choice.resolve_dataset("auto", data_dir=tmp_path, download=False)
+        fallback = cats_and_dogs.resolve_dataset("auto", data_dir=tmp_path, download=False)
         assert fallback.fell_back
 
 
 def test_resolve_dataset_cats_and_dogs_errors_propagate(tmp_path, monkeypatch):
-    monkeypatch.setattr(dataset_choice, "fetch_cats_and_dogs", _no_kaggle)
+    monkeypatch.setattr(cats_and_dogs, "fetch_cats_and_dogs", _no_kaggle)
     with pytest.raises(KaggleUnavailableError):
-        dataset_choice.resolve_dataset("cats_and_dogs", data_dir=tmp_path)
+        cats_and_dogs.resolve_dataset("cats_and_dogs", data_dir=tmp_path)
     with pytest.raises(FileNotFoundError, match="not prepared"):
-        dataset_choice.resolve_dataset("cats_and_dogs", data_dir=tmp_path, download=False)
+        cats_and_dogs.resolve_dataset("cats_and_dogs", data_dir=tmp_path, download=False)
 
 
 def _prepare_fake_cats_and_dogs(root, sizes):
@@ -197,27 +197,27 @@ def _prepare_fake_cats_and_dogs(root, sizes):
 
 
 def test_resolve_dataset_uses_prepared_cats_and_dogs(tmp_path, monkeypatch):
-    monkeypatch.setattr(dataset_choice, "fetch_cats_and_dogs", _no_kaggle)  # must not be called
+    monkeypatch.setattr(cats_and_dogs, "fetch_cats_and_dogs", _no_kaggle)  # must not be called
     _prepare_fake_cats_and_dogs(tmp_path, [(40, 30), (50, 20)])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for requested in ("auto", "cats_and_dogs"):
-            choice = dataset_choice.resolve_dataset(requested, data_dir=tmp_path)
+            choice = cats_and_dogs.resolve_dataset(requested, data_dir=tmp_path)
             assert choice.name == "cats_and_dogs" and not choice.fell_back
     assert "Cats & Dogs" in str(choice)
 
 
 def test_raw_image_sizes(tmp_path):
-    sizes = dataset_choice.raw_image_sizes("mnist5k")
+    sizes = cats_and_dogs.raw_image_sizes("mnist5k")
     assert sizes.shape == (5000, 2) and (sizes == 28).all()
-    assert dataset_choice.raw_image_sizes("mnist5k", limit=10).shape == (10, 2)
+    assert cats_and_dogs.raw_image_sizes("mnist5k", limit=10).shape == (10, 2)
     _prepare_fake_cats_and_dogs(tmp_path, [(40, 30), (50, 20), (64, 48)])
-    found = dataset_choice.raw_image_sizes("cats_and_dogs", data_dir=tmp_path)
+    found = cats_and_dogs.raw_image_sizes("cats_and_dogs", data_dir=tmp_path)
     assert sorted(map(tuple, found.tolist())) == [(40, 30), (50, 20), (64, 48)]
     with pytest.raises(FileNotFoundError):
-        dataset_choice.raw_image_sizes("cats_and_dogs", data_dir=tmp_path / "empty")
+        cats_and_dogs.raw_image_sizes("cats_and_dogs", data_dir=tmp_path / "empty")
     with pytest.raises(ValueError):
-        dataset_choice.raw_image_sizes("cifar10")
+        cats_and_dogs.raw_image_sizes("cifar10")
 
 
 def test_environment_table_names_the_stack():

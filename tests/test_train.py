@@ -20,13 +20,7 @@ import tensorflow as tf
 import utils.train
 from utils.config import PROFILE_TABLE, TrainConfig, dry_run_of, make_config
 from utils.data import DatasetSplits
-from utils.files import write_json_atomic
-from utils.records import (
-    find_records,
-    format_record,
-    load_record,
-    records_frame,
-)
+from utils.records import find_records, format_record, load_record, records_frame, write_json_atomic
 from utils.train import run_experiment
 
 REPO = Path(__file__).resolve().parents[1]

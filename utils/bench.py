@@ -11,7 +11,7 @@ train with float kernels plus quantizers, so they are never faster than fp32).
 
 Every measurement is made twice, each time in a fresh process: with TensorFlow's op
 determinism switched on, as every training run of the course has it
-(:func:`utils.training.seed_everything`), and with it off, TensorFlow's default. The ratio of
+(:func:`utils.fitting.seed_everything`), and with it off, TensorFlow's default. The ratio of
 the two is the price of bit-identical reruns. (Op determinism cannot be switched off again
 in a process once it is on, hence the separate processes.)
 
@@ -52,29 +52,22 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from utils.compare import training_bench_table
 from utils.config import make_config
-from utils.distribute import choose_strategy, device_name
 from utils.environment import (
     NUMERICS_VARIABLE,
     PORTABLE_NUMERICS,
     environment_info,
     numeric_settings,
 )
-from utils.files import write_json_atomic
+from utils.fitting import build_from_config, choose_strategy, compile_from_config, device_name
 from utils.models import summary_figures
-from utils.names import (
-    ACCEPTED_PRECISIONS,
-    DATASETS,
-    MAIN_MODELS,
-    MAIN_PRECISIONS,
-    MIN_INPUT_SIZE,
-)
-from utils.training import build_from_config, compile_from_config
+from utils.names import ACCEPTED_PRECISIONS, DATASETS, MAIN_MODELS, MAIN_PRECISIONS, MIN_INPUT_SIZE
+from utils.records import write_json_atomic
+from utils.tables import training_bench_table
 
 __all__ = ["NUMERIC_CONDITIONS", "T4_EFFECTIVE_FLOPS", "bench_numerics", "bench_training",
-           "image_size_for", "main", "measure_epoch_time", "measure_training",
-           "run_time_table", "t4_estimate"]
+           "image_size_for", "main", "measure_epoch_time", "measure_training", "run_time_table",
+           "t4_estimate"]
 
 NUM_CLASSES = {"mnist5k": 10, "cats_and_dogs": 2}
 SIZE_PRESETS = ("min", "quick", "full")

@@ -48,23 +48,9 @@ from utils.names import (
     check_precision,
 )
 
-__all__ = [
-    "LOSSES",
-    "MAIN_SEEDS",
-    "LR_SCHEDULES",
-    "MODEL_OPTIONS",
-    "OPTIMIZERS",
-    "PROFILES",
-    "PROFILE_TABLE",
-    "RECIPE_REASONS",
-    "TrainConfig",
-    "config_from_file",
-    "dry_run_of",
-    "dry_run_overrides",
-    "field_names",
-    "make_config",
-    "recipe_table",
-]
+__all__ = ["LOSSES", "LR_SCHEDULES", "MAIN_SEEDS", "MODEL_OPTIONS", "OPTIMIZERS", "PROFILES",
+           "PROFILE_TABLE", "RECIPE_REASONS", "TrainConfig", "config_from_file", "dry_run_of",
+           "dry_run_overrides", "field_names", "make_config", "recipe_table"]
 
 OPTIMIZERS = ("adam", "bop")
 LR_SCHEDULES = ("constant", "cosine")
@@ -126,7 +112,7 @@ PROFILE_TABLE: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
     ("report", "alexnet", "*", dict(image_size=227, epochs=30, dropout=0.0)),
     ("report", "alexnet", "int8", dict(dropout=0.5)),
     ("report", "googlenet", "*", dict(image_size=224, epochs=150)),
-    # The small networks of notebook 02 (utils.nets.small): 28 px digits, no augmentation,
+    # The small networks of notebook 02 (utils.nets): 28 px digits, no augmentation,
     # five epochs of the quick recipe at their own width (1.0 = 512-unit MLP, 32/64-filter CNN).
     ("smoke", "mlp", "*", dict(image_size=28, epochs=1, width=0.125, limit=128)),
     ("smoke", "small_cnn", "*", dict(image_size=28, epochs=1, width=0.25, limit=128)),
@@ -138,7 +124,7 @@ PROFILE_TABLE: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
     ("full", "small_cnn", "*", dict(image_size=28, width=2.0, epochs=20, learning_rate=1e-2,
                                     lr_schedule="cosine", batch_norm=True,
                                     early_stopping_patience=None)),
-    # The related systems (utils.nets.reference, utils.nets.qnn) on 28 px digits (VGG-7 at 32,
+    # The related systems (utils.nets, utils.nets) on 28 px digits (VGG-7 at 32,
     # CIFAR-10's size), the quick recipe without augmentation. Widths and epochs keep one quick
     # run of 3,500 digits under about a minute on one core; measured with one thread while two
     # other trainings shared the 2 cores, seconds per epoch (55 batches of 64 + validation):

@@ -1,4 +1,8 @@
-"""Datasets for the course: Kaggle Cats & Dogs, and the offline stand-in ``mnist5k``.
+"""Loading the course's data sets as ``tf.data`` pipelines (report section 5), and small
+numpy batches for the notebooks' demonstrations.
+
+Datasets for the course: Kaggle Cats & Dogs, and the offline stand-in ``mnist5k``.
+----------------------------------------------------------------------------------
 
 ``load_dataset(name, image_size, batch_size)`` returns :class:`DatasetSplits`: ``train``,
 ``validation`` and ``test`` ``tf.data`` pipelines yielding ``(images, one_hot_labels)`` batches,
@@ -20,11 +24,20 @@ Optional augmentation (training set only) uses random translation, and for the p
 horizontal flips, zooms and small rotations; digits are not flipped, zoomed or rotated (a
 flipped digit is not the same digit). Every random layer is seeded from ``seed``, and the
 augmentation runs in one sequential ``map``, so the same seed gives the same augmented
-batches under TensorFlow's op determinism (:func:`utils.training.seed_everything`).
+batches under TensorFlow's op determinism (:func:`utils.fitting.seed_everything`).
 
-The Kaggle download and preparation live in :mod:`utils.kaggle_fetch`; their public names are
+The Kaggle download and preparation live in :mod:`utils.cats_and_dogs`; their public names are
 re-exported here.
+
+Numpy arrays from the batched ``tf.data`` pipelines of :mod:`utils.data`.
+-------------------------------------------------------------------------
+
+For what needs whole arrays rather than a pipeline: calibration images of post-training
+quantization, the activations a notebook inspects, the test images a converted file is
+scored on.
 """
+
+from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,7 +47,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from utils.kaggle_fetch import (
+from utils.cats_and_dogs import (
     CLASS_NAMES,
     COMPLETE_MARKER,
     EXPECTED_COUNTS,
@@ -47,23 +60,10 @@ from utils.kaggle_fetch import (
 )
 from utils.names import DATASETS
 
-__all__ = [
-    "CLASS_NAMES",
-    "COMPLETE_MARKER",
-    "DATASETS",
-    "EXPECTED_COUNTS",
-    "KAGGLE_DATASET",
-    "MNIST5K_SPLIT_SIZES",
-    "DatasetSplits",
-    "KaggleUnavailableError",
-    "PreparationReport",
-    "class_counts",
-    "fetch_cats_and_dogs",
-    "load_dataset",
-    "prepare_cats_and_dogs",
-    "read_report",
-    "sample_images",
-]
+__all__ = ["CLASS_NAMES", "COMPLETE_MARKER", "DATASETS", "DatasetSplits", "EXPECTED_COUNTS",
+           "KAGGLE_DATASET", "KaggleUnavailableError", "MNIST5K_SPLIT_SIZES", "PreparationReport",
+           "class_counts", "fetch_cats_and_dogs", "load_dataset", "prepare_cats_and_dogs",
+           "read_report", "sample_images", "to_arrays"]
 
 MNIST5K_SPLIT_SIZES = {"train": 3500, "validation": 500, "test": 1000}
 
@@ -344,3 +344,17 @@ def _pipeline(
         )
         dataset = dataset.map(augment)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def to_arrays(dataset: tf.data.Dataset, limit: int | None = None
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """(images, labels) of the first ``limit`` examples of a batched dataset (all: None)."""
+    images, labels = [], []
+    for batch_images, batch_labels in dataset:
+        images.append(batch_images.numpy())
+        labels.append(batch_labels.numpy())
+        if limit is not None and sum(map(len, images)) >= limit:
+            break
+    if not images:
+        raise ValueError("the dataset has no examples")
+    return np.concatenate(images)[:limit], np.concatenate(labels)[:limit]

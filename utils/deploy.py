@@ -1,4 +1,18 @@
-"""Deployment: real ``.tflite`` files at each precision, with their sizes, latency and accuracy.
+"""Deployment: converting trained networks to ``.tflite`` files (TFLite's int8, LCE's binary
+ops), running them with the interpreter, and reading what a file holds.
+
+Reading a ``.tflite`` file: its ops, what its bytes hold, and its tensors.
+--------------------------------------------------------------------------
+
+Read with TensorFlow's own flatbuffer schema (``tensorflow.lite.python``), so nothing here
+needs an interpreter or LCE: :func:`count_lce_ops` counts ops by name (TFLite's builtins and
+LCE's custom ops), :func:`file_composition` says how many bytes each kind of content takes,
+and :func:`operator_tensors` gives the input and output tensors of every op of one kind,
+with their types, shapes, quantization scales and zero points, and their constant data
+(the weights) where the file stores any.
+
+Deployment: real ``.tflite`` files at each precision, with their sizes, latency and accuracy.
+---------------------------------------------------------------------------------------------
 
 Four kinds of file, each made by the field's own converter:
 
@@ -32,37 +46,133 @@ import subprocess
 import sys
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import tensorflow as tf
+from tensorflow.lite.python import schema_py_generated as tflite_schema
+from tensorflow.lite.python.schema_util import get_builtin_code_from_operator_code
 
 from utils.environment import LCE_MISSING, lce_available
-from utils.files import write_bytes_atomic
 from utils.names import QAT_PRECISION
 from utils.quantizers import QuantizedReLU
-from utils.tflite_files import count_lce_ops
+from utils.records import write_bytes_atomic
 
-__all__ = [
-    "ACCURACY_TOLERANCE_POINTS",
-    "TFLiteModel",
-    "convert_binary",
-    "convert_float",
-    "convert_int8",
-    "convert_qat",
-    "runtime_for",
-    "deploy_and_measure",
-    "float_twin",
-    "keras_accuracy",
-    "latency_ms",
-    "model_file_sizes",
-    "runtime_failure",
-    "save_tflite",
-    "tflite_accuracy",
-]
+__all__ = ["ACCURACY_TOLERANCE_POINTS", "TFLiteModel", "convert_binary", "convert_float",
+           "convert_int8", "convert_qat", "count_lce_ops", "deploy_and_measure",
+           "file_composition", "float_twin", "keras_accuracy", "latency_ms", "model_file_sizes",
+           "operator_tensors", "runtime_failure", "runtime_for", "save_tflite", "tflite_accuracy"]
+
+_NUMPY_TYPES = {"FLOAT32": np.float32, "INT8": np.int8, "INT32": np.int32, "UINT8": np.uint8,
+                "INT64": np.int64, "INT16": np.int16}
+
+
+def _read_flatbuffer(flatbuffer: bytes) -> tflite_schema.ModelT:
+    return tflite_schema.ModelT.InitFromObj(tflite_schema.Model.GetRootAs(flatbuffer, 0))
+
+
+def _names(enum_class) -> dict[int, str]:
+    return {value: name for name, value in vars(enum_class).items() if not name.startswith("_")}
+
+
+def _op_names(model: tflite_schema.ModelT) -> list[str]:
+    """Name of each operator code: TFLite's enum name, or the custom code (LCE's ops)."""
+    builtin = _names(tflite_schema.BuiltinOperator)
+    return [code.customCode.decode() if code.customCode
+            else builtin[get_builtin_code_from_operator_code(code)]
+            for code in model.operatorCodes]
+
+
+def count_lce_ops(flatbuffer: bytes) -> dict[str, int]:
+    """How many times each op occurs in a TFLite file, e.g. {"LceBconv2d": 56, "CONV_2D": 1}.
+
+    Builtin ops carry TFLite's enum names, custom ops (LCE's) their custom code. Read with
+    TensorFlow's flatbuffer schema, so it needs neither LCE nor an interpreter.
+    """
+    model = _read_flatbuffer(flatbuffer)
+    names = _op_names(model)
+    return dict(Counter(names[op.opcodeIndex]
+                        for subgraph in model.subgraphs for op in subgraph.operators))
+
+
+def file_composition(flatbuffer: bytes) -> dict[str, int]:
+    """Bytes of a TFLite file by what they hold.
+
+    Constants are keyed by the op that reads them and their type, e.g. "LceBconv2d/INT32"
+    (bit-packed binary weights, 32 per word), "LceBconv2d/FLOAT32" (per-channel output
+    multipliers and biases), "CONV_2D/INT8"; "tensor names" are the tensors' name strings
+    (which TFLite keeps for debugging; ``flatbuffer_utils.strip_strings`` would drop them);
+    "structure" is the rest (graph, shapes, op options, quantization parameters). A buffer
+    read by several ops counts once, for the first.
+    """
+    model = _read_flatbuffer(flatbuffer)
+    names, types = _op_names(model), _names(tflite_schema.TensorType)
+    sizes, seen = Counter(), set()
+    for subgraph in model.subgraphs:
+        for op in subgraph.operators:
+            for tensor in (subgraph.tensors[index] for index in op.inputs if index >= 0):
+                data = model.buffers[tensor.buffer].data
+                if data is not None and tensor.buffer not in seen:
+                    seen.add(tensor.buffer)
+                    sizes[f"{names[op.opcodeIndex]}/{types[tensor.type]}"] += len(data)
+    sizes["tensor names"] = sum(len(tensor.name or b"")
+                                for subgraph in model.subgraphs for tensor in subgraph.tensors)
+    sizes["structure"] = len(flatbuffer) - sum(sizes.values())
+    return dict(sizes)
+
+
+def _tensor(model: tflite_schema.ModelT, subgraph, index: int) -> dict[str, Any]:
+    tensor = subgraph.tensors[index]
+    type_name = _names(tflite_schema.TensorType)[tensor.type]
+    quantization = tensor.quantization
+    data = model.buffers[tensor.buffer].data
+    values = None
+    if data is not None and type_name in _NUMPY_TYPES:
+        values = np.frombuffer(bytes(data), dtype=_NUMPY_TYPES[type_name]).reshape(
+            tuple(tensor.shape))
+    return {
+        "index": index,
+        "name": (tensor.name or b"").decode(),
+        "type": type_name,
+        "shape": tuple(int(size) for size in tensor.shape),
+        "scale": [] if quantization is None or quantization.scale is None
+        else [float(value) for value in quantization.scale],
+        "zero_point": [] if quantization is None or quantization.zeroPoint is None
+        else [int(value) for value in quantization.zeroPoint],
+        "values": values,
+    }
+
+
+def operator_tensors(flatbuffer: bytes, op_name: str) -> list[dict[str, Any]]:
+    """Every op named ``op_name`` (e.g. "CONV_2D", "LceBconv2d"), in graph order.
+
+    Each entry has the op's ``options`` (a dict of its builtin options: strides, padding,
+    fused activation...) and ``inputs`` and ``outputs``: per tensor its ``index`` in the
+    subgraph, ``name``, ``type`` ("INT8", "FLOAT32"...), ``shape``, per-tensor or
+    per-channel ``scale`` and ``zero_point`` (empty lists when not quantized) and ``values``
+    (the stored constant as a numpy array, None for activations).
+    """
+    model = _read_flatbuffer(flatbuffer)
+    names = _op_names(model)
+    found = []
+    for subgraph in model.subgraphs:
+        for op in subgraph.operators:
+            if names[op.opcodeIndex] != op_name:
+                continue
+            options = op.builtinOptions
+            found.append({
+                "options": {} if options is None else {
+                    key: value for key, value in vars(options).items()},
+                "inputs": [_tensor(model, subgraph, i) for i in op.inputs if i >= 0],
+                "outputs": [_tensor(model, subgraph, i) for i in op.outputs],
+            })
+    return found
+
 
 # A converted file preserves accuracy when it loses at most this many percentage points
 # against its Keras model, or at most one test image, whichever is more (a gain never fails).
@@ -72,9 +182,6 @@ MAX_CALIBRATION_IMAGES = 200
 # Int8 weight scales: per tensor by default (see convert_int8; the accuracy cost is measured
 # on the trained models by utils.deploy_bench against ACCURACY_TOLERANCE_POINTS).
 INT8_PER_CHANNEL = False
-
-
-# --- conversion ------------------------------------------------------------------------------
 
 
 def convert_float(model: tf.keras.Model) -> bytes:
@@ -232,9 +339,6 @@ def convert_binary(model: tf.keras.Model) -> bytes:
     return lce.convert_keras_model(model)
 
 
-# --- files -----------------------------------------------------------------------------------
-
-
 def save_tflite(flatbuffer: bytes, path) -> Path:
     """Write a ``.tflite`` flatbuffer to ``path`` atomically; returns the path."""
     return write_bytes_atomic(path, flatbuffer)
@@ -243,9 +347,6 @@ def save_tflite(flatbuffer: bytes, path) -> Path:
 def model_file_sizes(directory) -> dict[str, int]:
     """Size in bytes of every ``.tflite`` file in ``directory``, by file name."""
     return {path.name: path.stat().st_size for path in sorted(Path(directory).glob("*.tflite"))}
-
-
-# --- running ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -451,9 +552,6 @@ def tflite_accuracy(flatbuffer: bytes, batches: Iterable, num_threads: int = 2,
 def keras_accuracy(model: tf.keras.Model, batches: Iterable) -> float:
     """Top-1 accuracy of a Keras model (inference mode) on (images, labels) numpy batches."""
     return _accuracy(lambda images: model.predict(images, verbose=0), batches)
-
-
-# --- all files of one network ----------------------------------------------------------------
 
 
 def _files_to_make(models: dict, representative_images,

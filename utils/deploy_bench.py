@@ -30,30 +30,23 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from utils.batches import to_arrays
-from utils.data import load_dataset
+from utils.data import load_dataset, to_arrays
 from utils.deploy import (
     ACCURACY_TOLERANCE_POINTS,
     INT8_PER_CHANNEL,
     MAX_CALIBRATION_IMAGES,
+    count_lce_ops,
     deploy_and_measure,
+    file_composition,
 )
-from utils.deploy_tables import BINARY_RATIO_GOAL, INT8_RATIO_GOAL, goal_for
 from utils.environment import LCE_MISSING, environment_info, lce_available
-from utils.files import write_json_atomic
 from utils.models import build_model, load_model
 from utils.qat import is_qat_model, network_variables
-from utils.records import main_records
-from utils.tflite_files import count_lce_ops, file_composition
+from utils.records import main_records, write_json_atomic
+from utils.tables import BINARY_RATIO_GOAL, INT8_RATIO_GOAL, goal_for
 
-__all__ = [
-    "DEPLOY_PROFILES",
-    "KERNELS_NOTE",
-    "full_size_table",
-    "main",
-    "run_deployment_bench",
-    "trained_table",
-]
+__all__ = ["DEPLOY_PROFILES", "KERNELS_NOTE", "full_size_table", "main", "run_deployment_bench",
+           "trained_table"]
 
 FULL_INPUT_SHAPES = {"alexnet": (227, 227, 3), "googlenet": (224, 224, 3)}
 PRECISIONS = ("fp32", "int8", "int8_qat", "binary")

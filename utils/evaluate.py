@@ -25,10 +25,10 @@ from typing import Any
 
 from utils.config import TrainConfig
 from utils.data import load_dataset
+from utils.fitting import configure_threads, evaluate
 from utils.models import load_model
 from utils.names import DATASETS
 from utils.records import load_record
-from utils.training import configure_threads, evaluate
 
 __all__ = ["EvaluationError", "evaluate_saved_model", "main", "record_of_model"]
 
@@ -86,7 +86,7 @@ def evaluate_saved_model(path: str | Path, *, results_dir: str | Path = "results
 
     Returns:
         ``test_accuracy``, ``test_loss`` and ``confusion_matrix`` (as
-        :func:`utils.training.evaluate`), plus ``dataset``, ``image_size``, ``num_test``,
+        :func:`utils.fitting.evaluate`), plus ``dataset``, ``image_size``, ``num_test``,
         ``record`` (the record's path or None) and ``recorded_test_accuracy`` (or None).
 
     Raises:

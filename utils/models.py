@@ -1,10 +1,21 @@
-"""Every network of the course at every precision: :func:`build_model` and larq's summary.
+"""Building networks by name and precision (:func:`build_model`, the public entry point),
+saving and loading them, and their summaries.
+
+Keep AutoGraph away from tf_keras' own code (a start-up cost, not a behaviour change).
+--------------------------------------------------------------------------------------
+
+TensorFlow 2.16's AutoGraph skips modules named "tensorflow" and "keras" but not "tf_keras",
+so in Keras 2 mode every process spent about 30 s of its first ``fit()`` rewriting tf_keras'
+training loop. No public API adds a module to the skip list, hence the private config.
+
+Every network of the course at every precision: :func:`build_model` and larq's summary.
+---------------------------------------------------------------------------------------
 
 ``build_model(name, precision, input_shape, num_classes, width=1.0, **options)`` returns an
 uncompiled ``tf.keras.Model``. The architectures live in :mod:`utils.nets` (AlexNet, report §5;
 GoogLeNet, §6; the small networks of notebook 02; the related systems' LeNet5, VGG-7 and k-bit
-QNN), and all of them are built by one :class:`utils.blocks.LayerFactory`, configured here for
-the precision (:mod:`utils.precision`) and the options.
+QNN), and all of them are built by one :class:`utils.nets.LayerFactory`, configured here for
+the precision (:mod:`utils.quantizers`) and the options.
 """
 
 from __future__ import annotations
@@ -17,27 +28,34 @@ from pathlib import Path
 import larq as lq
 import pandas as pd
 import tensorflow as tf
+from tensorflow.python.autograph.core import config as _autograph_config
 
-from utils.autograph import skip_tf_keras_conversion
-from utils.blocks import LayerFactory
+from utils import nets
 from utils.names import MIN_INPUT_SIZE, MODEL_NAMES, check_block_sizes, check_choice
-from utils.nets import alexnet, googlenet, qnn, reference, small
-from utils.precision import get_precision
+from utils.nets import LayerFactory
+from utils.quantizers import get_precision
 
 __all__ = ["MIN_INPUT_SIZE", "MODEL_NAMES", "build_model", "layer_table", "load_model",
-           "save_model", "summary_figures", "summary_table"]
+           "save_model", "skip_tf_keras_conversion", "summary_figures", "summary_table"]
+
+def skip_tf_keras_conversion() -> None:
+    """Add a DoNotConvert rule for tf_keras (idempotent)."""
+    rules = _autograph_config.CONVERSION_RULES
+    if not any(str(rule) == "DoNotConvert rule for tf_keras" for rule in rules):
+        _autograph_config.CONVERSION_RULES = (_autograph_config.DoNotConvert("tf_keras"), *rules)
+
 
 skip_tf_keras_conversion()
 
 # name -> (function that builds the layers, its default dropout)
 ARCHITECTURES = {
-    "alexnet": (alexnet.build, alexnet.DEFAULT_DROPOUT),
-    "googlenet": (googlenet.build, googlenet.DEFAULT_DROPOUT),
-    "mlp": (small.build_mlp, small.DEFAULT_DROPOUT),
-    "small_cnn": (small.build_small_cnn, small.DEFAULT_DROPOUT),
-    "lenet5": (reference.build_lenet5, reference.DEFAULT_DROPOUT),
-    "vgg7": (reference.build_vgg7, reference.DEFAULT_DROPOUT),
-    "qnn": (qnn.build, qnn.DEFAULT_DROPOUT),
+    "alexnet": (nets.build_alexnet, nets.ALEXNET_DROPOUT),
+    "googlenet": (nets.build_googlenet, nets.GOOGLENET_DROPOUT),
+    "mlp": (nets.build_mlp, nets.SMALL_DROPOUT),
+    "small_cnn": (nets.build_small_cnn, nets.SMALL_DROPOUT),
+    "lenet5": (nets.build_lenet5, nets.REFERENCE_DROPOUT),
+    "vgg7": (nets.build_vgg7, nets.REFERENCE_DROPOUT),
+    "qnn": (nets.build_qnn, nets.QNN_DROPOUT),
 }
 # Options that only some architectures take, passed on to their build function.
 ARCHITECTURE_OPTIONS = {"qnn": ("block_layers", "block_filters")}
@@ -96,15 +114,14 @@ def build_model(
     block_layers: tuple[int, int, int] | None = None,
     block_filters: tuple[int, int, int] | None = None,
 ) -> tf.keras.Model:
-    """Build a network of :data:`MODEL_NAMES` at a precision of :mod:`utils.precision`.
+    """Build a network of :data:`MODEL_NAMES` at a precision of :mod:`utils.quantizers`.
 
     Args:
         name: "alexnet", "googlenet", the small "mlp" and "small_cnn" of notebook 02, or the
-            related systems' "lenet5", "vgg7" and "qnn" (:mod:`utils.nets.reference`,
-            :mod:`utils.nets.qnn`).
+            related systems' "lenet5", "vgg7" and "qnn" (:mod:`utils.nets`).
         precision: "fp32", "binary", "ternary", "int2".."int16" ("int8" = the report's 8-bit
             network), "int8_qat" (the float network with tfmot's quantization-aware
-            training, :mod:`utils.qat`) or "abc_w<M>a<N>" (ABC-Net, :mod:`utils.multibase`).
+            training, :mod:`utils.qat`) or "abc_w<M>a<N>" (ABC-Net, :mod:`utils.quantizers`).
         input_shape: (height, width, channels), at least ``MIN_INPUT_SIZE[name]`` pixels.
         num_classes: number of output classes (softmax).
         width: multiplies every channel count and dense width (1.0 = the papers').

@@ -1,43 +1,32 @@
-"""The names every part of the course shares: profiles, datasets, networks and precisions.
+"""Names every layer of the course shares: networks, precisions, data sets, profiles, and the
+reference report's published numbers. No TensorFlow here; this is the bottom of the package.
+
+The names every part of the course shares: profiles, datasets, networks and precisions.
+---------------------------------------------------------------------------------------
 
 This is the bottom of the package: it imports nothing from TensorFlow, larq or the rest of
 ``utils``, so configs, records, tables and the report can use these names without loading
-TensorFlow. Precisions and their bit widths live here once; :mod:`utils.precision` maps each
+TensorFlow. Precisions and their bit widths live here once; :mod:`utils.quantizers` maps each
 name to larq quantizers.
+
+The reference report's published numbers, for side-by-side comparison (Tables 4.1-6.2).
+---------------------------------------------------------------------------------------
+
+All accuracies are the report's "optimal epoch" values on Kaggle Cats & Dogs (two classes,
+so 50% is chance), in percent, as printed in its Tables 5.2 and 6.2.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = [
-    "ACCEPTED_PRECISIONS",
-    "ACTIVATION_RANGES",
-    "ACTIVATIONS",
-    "COURSE_DIR_VARIABLE",
-    "WEIGHT_RANGES",
-    "REPOSITORY",
-    "REPOSITORY_BRANCH",
-    "DATASETS",
-    "DATASET_CHOICES",
-    "MAIN_MODELS",
-    "MAIN_PRECISIONS",
-    "MAX_BITS",
-    "MIN_BITS",
-    "MIN_INPUT_SIZE",
-    "MODEL_NAMES",
-    "PROFILES",
-    "PRECISION_NAMES_TEXT",
-    "QAT_PRECISION",
-    "check_block_sizes",
-    "check_choice",
-    "check_notebook_parameters",
-    "check_precision",
-    "model_file_suffix",
-    "multibase_bases",
-    "precision_bits",
-    "precision_for_bits",
-]
+__all__ = ["ACCEPTED_PRECISIONS", "ACTIVATIONS", "ACTIVATION_RANGES", "COURSE_DIR_VARIABLE",
+           "DATASETS", "DATASET_CHOICES", "MAIN_MODELS", "MAIN_PRECISIONS", "MAX_BITS", "MIN_BITS",
+           "MIN_INPUT_SIZE", "MODEL_NAMES", "PRECISION_NAMES_TEXT", "PROFILES", "QAT_PRECISION",
+           "REFERENCE_ACCURACY", "REFERENCE_PARAMETERS", "REFERENCE_SUMMARY", "REPOSITORY",
+           "REPOSITORY_BRANCH", "WEIGHT_RANGES", "check_block_sizes", "check_choice",
+           "check_notebook_parameters", "check_precision", "model_file_suffix", "multibase_bases",
+           "precision_bits", "precision_for_bits"]
 
 # Where the course lives on GitHub: the Colab badges and the setup cell's clone come from
 # here (a fork changes these two lines, then runs python -m utils.notebook_sources --write).
@@ -52,8 +41,8 @@ DATASETS = ("cats_and_dogs", "mnist5k")
 DATASET_CHOICES = ("auto", *DATASETS)
 
 # The report's two networks, the small networks of notebook 02, and the networks of the related
-# systems (utils.nets.reference: RWTH's LeNet5 and VGG-7; utils.nets.qnn: Moons et al.'s
-# k-bit QNN), all built by one layer factory (utils.blocks).
+# systems (utils.nets: RWTH's LeNet5 and VGG-7; utils.nets: Moons et al.'s
+# k-bit QNN), all built by one layer factory (utils.nets).
 MAIN_MODELS = ("alexnet", "googlenet")
 MODEL_NAMES = (*MAIN_MODELS, "mlp", "small_cnn", "lenet5", "vgg7", "qnn")
 
@@ -79,7 +68,7 @@ MAX_BITS = 16
 # "int8_qat": the field's 8-bit network (affine int8 of TFLite, quantization-aware training
 # with tensorflow-model-optimization; utils.qat), next to the report's fixed-grid "int8".
 QAT_PRECISION = "int8_qat"
-# "abc_w<M>a<N>": ABC-Net's multi-base binarization (Lin et al. 2017; utils.multibase), weights
+# "abc_w<M>a<N>": ABC-Net's multi-base binarization (Lin et al. 2017; utils.quantizers), weights
 # as M binary bases and activations as N, with M up to 5 and N up to 3.
 MULTIBASE_WEIGHTS, MULTIBASE_ACTIVATIONS = range(1, 6), range(1, 4)
 ACCEPTED_PRECISIONS: tuple[str, ...] = (
@@ -174,3 +163,31 @@ def model_file_suffix(precision: str) -> str:
     creates its variables twice when a native-format file is loaded, so such files fail to
     load (tfmot 0.8.1); the HDF5 format loads them."""
     return ".h5" if precision == QAT_PRECISION else ".keras"
+
+
+# Table 4.1: parameter counts of the float networks used.
+REFERENCE_PARAMETERS = {"alexnet": 143_233_410, "googlenet": 5_975_602}
+
+# Tables 5.2 (AlexNet) and 6.2 (GoogLeNet): the "optimal epoch" figures.
+REFERENCE_ACCURACY = {
+    ("alexnet", "binary"): dict(train_accuracy=48.44, val_accuracy=50.31, train_loss=1.100,
+                                val_loss=6.95),
+    ("alexnet", "int8"): dict(train_accuracy=46.88, val_accuracy=53.22, train_loss=9.93,
+                              val_loss=4.74),
+    ("alexnet", "fp32"): dict(train_accuracy=51.56, val_accuracy=57.50, train_loss=0.7144,
+                              val_loss=0.6842),
+    ("googlenet", "binary"): dict(train_accuracy=51.56, val_accuracy=51.56, train_loss=0.8481,
+                                  val_loss=0.6934),
+    ("googlenet", "int8"): dict(train_accuracy=54.69, val_accuracy=53.44, train_loss=0.7434,
+                                val_loss=0.7876),
+    ("googlenet", "fp32"): dict(train_accuracy=56.25, val_accuracy=54.92, train_loss=0.6977,
+                                val_loss=0.6892),
+}
+
+# Tables 5.1 and 6.1: larq's summary of the binary networks.
+REFERENCE_SUMMARY = {
+    "alexnet": dict(params_total=143e6, memory_mib=17.14, memory_fp32_equivalent_mib=546.39,
+                    macs_32bit=105_415_200, macs_1bit=1_110_687_744),
+    "googlenet": dict(params_total=5.98e6, memory_mib=1.17, memory_fp32_equivalent_mib=22.80,
+                      macs_32bit=494_889_728, macs_1bit=1_254_041_856),
+}

@@ -26,16 +26,8 @@ from jupytext.config import load_jupytext_config
 
 from utils.names import REPOSITORY, REPOSITORY_BRANCH
 
-__all__ = [
-    "NOTEBOOK_DIR",
-    "badge_url",
-    "check_notebooks",
-    "clone_url",
-    "main",
-    "notebook_sources",
-    "read_source",
-    "write_notebook",
-]
+__all__ = ["NOTEBOOK_DIR", "badge_url", "check_notebooks", "clone_url", "main", "notebook_sources",
+           "read_source", "write_notebook"]
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 SETUP_TAG, PARAMETERS_TAG = "setup", "parameters"

@@ -22,8 +22,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from utils.cats_and_dogs import resolve_dataset
 from utils.course import REPOSITORY_ROOT, course_folders, course_root
-from utils.dataset_choice import resolve_dataset
 from utils.names import DATASET_CHOICES, PROFILES, check_choice
 
 __all__ = ["NOTEBOOK_DIR", "list_notebooks", "main", "run_pipeline"]

@@ -31,8 +31,7 @@ import tensorflow_model_optimization as tfmot
 
 from utils.names import QAT_PRECISION
 
-__all__ = ["is_qat_model", "network_variables", "qat_scope", "qat_summary",
-           "quantize_network"]
+__all__ = ["is_qat_model", "network_variables", "qat_scope", "qat_summary", "quantize_network"]
 
 WEIGHT_BITS = 8
 

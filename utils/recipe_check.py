@@ -28,12 +28,11 @@ from pathlib import Path
 import pandas as pd
 
 from utils.config import make_config
-from utils.experiments import run_configs
-from utils.files import write_json_atomic
 from utils.names import MAIN_MODELS
+from utils.records import write_json_atomic
+from utils.train import run_configs
 
-__all__ = ["CHANCE_MARGIN", "RECIPES", "check_configs", "check_table", "main",
-           "run_recipe_check"]
+__all__ = ["CHANCE_MARGIN", "RECIPES", "check_configs", "check_table", "main", "run_recipe_check"]
 
 RECIPES = {"full": "the course's recipe", "report": "the reference report's recipe"}
 PRECISIONS = ("binary", "int8", "int8_qat", "fp32")

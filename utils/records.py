@@ -1,44 +1,299 @@
-"""Results records: one JSON file per training run, found again by config, seed and code.
+"""Results records, the fingerprints that tie them to their code, atomic files, and seed
+statistics. No TensorFlow here: tables, the report and the notebooks read records with this
+module alone.
+
+Writing result files atomically, and turning numpy values into plain JSON.
+--------------------------------------------------------------------------
+
+Every record, benchmark and report of the course is written through :func:`write_bytes_atomic`
+so that an interrupted run leaves the old file or the new one, never half of one. No
+TensorFlow here: reports and tables use these without loading it.
+
+Seed statistics: mean and spread over seeds, and when a difference is beyond that spread.
+-----------------------------------------------------------------------------------------
+
+Every comparison of the course (the main table of notebook 05 and the ablations of 07)
+trains each condition with several seeds and reads a difference of means against the
+seed-to-seed spread with one rule:
+
+    a difference counts as *beyond the seed spread* when |diff| > 2 · se_diff,
+    se_diff = sqrt(s_a² / n_a + s_b² / n_b),
+
+with s the sample standard deviations over the n_a and n_b seeds of the two conditions. With
+three seeds per condition this is a rough 95% screen, not a significance test.
+
+Fingerprints of the code that shapes a training result, so a record knows what made it.
+---------------------------------------------------------------------------------------
+
+A record stores :func:`code_fingerprint` of its network. When the quantizers, layers, the
+network's architecture, the data pipeline or the training loop change, the fingerprint of
+the current code differs from the record's, and the record is shown as *stale* until it is
+retrained (``force=True``). Docstrings, comments and blank lines do not count: editing prose
+leaves every record current. The fingerprint is computed from the source text (not from
+``ast.dump``, whose output changes between Python versions), so Colab's Python 3.13 agrees
+with the Python 3.11 that made the committed records.
+
+No TensorFlow here: the sources are read as text.
+
+Results records: one JSON file per training run, found again by config, seed and code.
+--------------------------------------------------------------------------------------
 
 A record (written by :func:`utils.train.run_experiment`) holds the run's config and its hash,
 the dataset, the environment, the per-epoch history, test metrics, timing, the model summary
-and the fingerprint of the code that trained it (:mod:`utils.fingerprint`). Notebooks, tables
+and the fingerprint of the code that trained it (:mod:`utils.records`). Notebooks, tables
 and the report read only these files. No TensorFlow here.
 """
 
 from __future__ import annotations
 
+import ast
+import hashlib
+import io
 import json
 import math
+import os
 import statistics
-from collections.abc import Iterable
+import tempfile
+import tokenize
+from collections.abc import Iterable, Sequence
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from utils.config import field_names, make_config
 from utils.environment import same_machine_and_settings
-from utils.fingerprint import code_fingerprint
 from utils.names import MAIN_MODELS, MAIN_PRECISIONS
-from utils.stats import SPREAD_FACTOR
 
-__all__ = [
-    "DIFFERS_DEFECT",
-    "DIFFERS_ELSEWHERE",
-    "IDENTICAL",
-    "compare_records",
-    "find_records",
-    "format_record",
-    "is_stale",
-    "load_record",
-    "main_records",
-    "missing_main_runs",
-    "record_path",
-    "records_frame",
-    "seed_spread",
-    "staleness",
-]
+__all__ = ["DIFFERS_DEFECT", "DIFFERS_ELSEWHERE", "IDENTICAL", "NEUTRAL_MODULES", "RESULT_MODULES",
+           "SPREAD_FACTOR", "SUMMARY_COLUMNS", "code_fingerprint", "compare_records", "difference",
+           "find_records", "fingerprint_modules", "format_record", "is_stale", "load_record",
+           "main_records", "missing_main_runs", "normalized_source", "read_json", "record_path",
+           "records_frame", "seed_spread", "seed_summary", "staleness", "standard_error",
+           "to_jsonable", "top_level_definitions", "write_bytes_atomic", "write_json_atomic"]
+
+def to_jsonable(value: Any) -> Any:
+    """``value`` with numpy scalars/arrays, tuples and paths turned into plain JSON types."""
+    if isinstance(value, dict):
+        return {str(key): to_jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(item) for item in value]
+    if isinstance(value, np.ndarray):
+        return to_jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half.
+
+    The bytes go to a temporary file in the same folder, are flushed to disk, and replace
+    ``path`` with ``os.replace`` (atomic on POSIX and Windows). The file is readable by
+    everyone, like one written with ``open`` (mode 644, not the temporary file's 600).
+    Returns ``path``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json_atomic(path: str | Path, data: Any) -> Path:
+    """Write ``data`` as indented JSON to ``path`` atomically (see :func:`write_bytes_atomic`)."""
+    return write_bytes_atomic(path, (json.dumps(to_jsonable(data), indent=2) + "\n").encode())
+
+
+def read_json(path: str | Path) -> Any:
+    """The JSON content of ``path``."""
+    return json.loads(Path(path).read_text())
+
+
+# How many standard errors a difference must exceed to count as beyond the seed spread.
+SPREAD_FACTOR = 2.0
+SUMMARY_COLUMNS = ["seeds", "mean", "std", "min", "max"]
+
+
+def seed_summary(frame: pd.DataFrame, by: Sequence[str], value: str) -> pd.DataFrame:
+    """Per group of ``by``: number of seeds, mean, sample std (NaN for one), min and max of
+    ``value``, groups in order of first appearance."""
+    table = frame.groupby(list(by), sort=False)[value].agg(
+        seeds="count", mean="mean", std="std", min="min", max="max")
+    table["seeds"] = table["seeds"].astype(int)
+    return table[SUMMARY_COLUMNS]
+
+
+def standard_error(row: pd.Series, base: pd.Series) -> float:
+    """sqrt(s²/n + s_b²/n_b) of a difference of two means; NaN with fewer than two seeds."""
+    if row["seeds"] < 2 or base["seeds"] < 2:
+        return math.nan
+    return math.sqrt(row["std"] ** 2 / row["seeds"] + base["std"] ** 2 / base["seeds"])
+
+
+def difference(row: pd.Series, base: pd.Series | None) -> tuple[float, float, bool]:
+    """(diff of means, its standard error, beyond the spread) of ``row`` against ``base``.
+
+    ``row`` and ``base`` are rows of :func:`seed_summary`. Without a base everything is
+    NaN/False; with fewer than two seeds on either side the difference is never "beyond".
+    """
+    if base is None:
+        return math.nan, math.nan, False
+    diff = row["mean"] - base["mean"]
+    error = standard_error(row, base)
+    if math.isnan(error):
+        return diff, error, False
+    return diff, error, bool(abs(diff) > SPREAD_FACTOR * error)
+
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+# Modules whose code can change a trained result: how values are quantized, how layers and
+# networks are built, what the data looks like, how a network is fitted, and the run itself
+# (seeds, resumption, which model is kept).
+RESULT_MODULES = ("quantizers", "nets", "models", "data", "fitting", "train", "qat")
+# Modules the training path imports that cannot change a trained result, each with why.
+# tests/test_records.py walks the training path's imports and fails on a module in neither.
+NEUTRAL_MODULES = {
+    "names": "names and published numbers: a value that reaches a run is in its config hash",
+    "config": "the run's settings: every value is in the config hash that names the record",
+    "environment": "where the run happened (CPU, versions, numeric settings), recorded beside",
+    "records": "reads and writes records after the run; the fingerprint itself",
+    "course": "where files go (course folders, Colab, Drive), not what is computed",
+    "cats_and_dogs": "fetches and prepares the Kaggle archive into files and picks the data "
+                     "set, named in the config; the images are read by data, fingerprinted",
+}
+# Definitions that serve one network or one kind of precision count only in those runs'
+# fingerprints, so that editing VGG-7 leaves AlexNet's records current.
+NETWORK_DEFINITIONS = {
+    "alexnet": ("build_alexnet", "ALEXNET_DROPOUT"),
+    "googlenet": ("build_googlenet", "inception_block", "INCEPTION_BLOCKS",
+                  "GOOGLENET_DROPOUT"),
+    "mlp": ("build_mlp", "build_small_cnn", "_small_head", "SMALL_DROPOUT"),
+    "small_cnn": ("build_mlp", "build_small_cnn", "_small_head", "SMALL_DROPOUT"),
+    "lenet5": ("build_lenet5", "build_vgg7", "_reference_head", "REFERENCE_DROPOUT"),
+    "vgg7": ("build_lenet5", "build_vgg7", "_reference_head", "REFERENCE_DROPOUT"),
+    "qnn": ("build_qnn", "QNN_DROPOUT", "BLOCK_NAMES", "DEFAULT_BLOCK_LAYERS",
+            "DEFAULT_BLOCK_FILTERS"),
+}
+# ABC-Net's multiple bases (notebook 09) count only for the "abc_*" precisions; the module
+# ``qat`` (tensorflow-model-optimization) only for "int8_qat".
+MULTIBASE_DEFINITIONS = ("weight_shifts", "_sign", "MultiBaseWeights", "MultiBaseActivation")
+PRECISION_MODULES = {"qat": "int8_qat"}
+# Quantization that runs only after training (calibration and post-training quantization of
+# notebooks 01, 02 and 06): no training run calls it, which tests/test_records.py checks.
+POST_TRAINING_DEFINITIONS = (
+    "integer_range", "AffineQuantization", "affine_from_range", "symmetric_scales",
+    "weight_quantization_error", "weight_error_table", "_mse_of_clip", "calibrate",
+    "CALIBRATION_METHODS", "calibration_table", "_hidden_relus", "kernels", "relu_outputs",
+    "activation_ranges", "quantize_after_training", "ptq_table")
+
+
+def _counts_for(name: str, model: str, precision: str) -> bool:
+    """Whether the top-level definition ``name`` shapes a ``model``/``precision`` run."""
+    if name in POST_TRAINING_DEFINITIONS:
+        return False
+    if name in MULTIBASE_DEFINITIONS:
+        return precision.startswith("abc_")
+    owners = [network for network, names in NETWORK_DEFINITIONS.items() if name in names]
+    return not owners or model in owners
+
+
+def fingerprint_modules(model: str, precision: str) -> tuple[str, ...]:
+    """Dotted module names under ``utils`` whose code shapes a ``model``/``precision`` run."""
+    if model not in NETWORK_DEFINITIONS:
+        raise ValueError(f"unknown model {model!r}; accepted: "
+                         f"{', '.join(NETWORK_DEFINITIONS)}")
+    return tuple(module for module in RESULT_MODULES
+                 if PRECISION_MODULES.get(module, precision) == precision)
+
+
+def _docstring_spans(tree: ast.AST) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    spans = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            first = node.body[0] if node.body else None
+            if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+                    and isinstance(first.value.value, str)):
+                spans.append(((first.lineno, first.col_offset),
+                              (first.end_lineno, first.end_col_offset)))
+    return spans
+
+
+def normalized_source(text: str) -> str:
+    """``text`` without docstrings, comments, trailing spaces and blank lines."""
+    lines = text.splitlines()
+    cuts = _docstring_spans(ast.parse(text))
+    cuts += [(token.start, token.end)
+             for token in tokenize.generate_tokens(io.StringIO(text).readline)
+             if token.type == tokenize.COMMENT]
+    for (start_line, start_col), (end_line, end_col) in sorted(cuts, reverse=True):
+        head = lines[start_line - 1][:start_col]
+        tail = lines[end_line - 1][end_col:]
+        lines[start_line - 1:end_line] = [head + tail]
+    return "\n".join(line.rstrip() for line in lines if line.strip())
+
+
+@cache
+def top_level_definitions(module: str, package_dir: Path = PACKAGE_DIR
+                          ) -> tuple[tuple[str, str], ...]:
+    """(name, normalized source) of every top-level statement of ``utils.<module>`` but its
+    imports and ``__all__``; a statement that binds no name is named by its own source."""
+    path = Path(package_dir).joinpath(*module.split(".")).with_suffix(".py")
+    text = path.read_text()
+    lines = text.splitlines()
+    found = []
+    for node in ast.parse(text).body:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            continue
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            continue  # the module's docstring
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            name = node.name
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            name = ",".join(sorted(sub.id for target in targets for sub in ast.walk(target)
+                                   if isinstance(sub, ast.Name)))
+        else:
+            name = ""
+        if name == "__all__":
+            continue
+        first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+        source = normalized_source("\n".join(lines[first - 1:node.end_lineno]))
+        found.append((name or source, source))
+    return tuple(found)
+
+
+def code_fingerprint(model: str, precision: str, package_dir: Path = PACKAGE_DIR) -> str:
+    """10 hex digits naming the current code that shapes a ``model``/``precision`` run.
+
+    The fingerprint hashes definitions, not files: each top-level function, class and
+    constant of the result modules, sorted by name, so that moving a definition from one
+    module to another leaves every record current while changing one does not.
+    ``package_dir`` is the ``utils`` folder to read (another copy, in tests).
+    """
+    definitions = sorted(
+        (name, source) for module in fingerprint_modules(model, precision)
+        for name, source in top_level_definitions(module, Path(package_dir))
+        if all(_counts_for(part, model, precision) for part in name.split(",")))
+    digest = hashlib.sha256()
+    for name, source in definitions:
+        digest.update(f"{name}\n{source}\n".encode())
+    return digest.hexdigest()[:10]
+
 
 # The three answers of a reproduction (compare_records' "verdict").
 IDENTICAL = "identical"
@@ -127,7 +382,7 @@ def staleness(record: dict[str, Any]) -> str | None:
     """Why ``record`` may no longer match the code, or None when it is current.
 
     A record is stale when it carries no code fingerprint (written before records had one)
-    or when its fingerprint differs from that of the current code (:mod:`utils.fingerprint`).
+    or when its fingerprint differs from that of the current code (:mod:`utils.records`).
     """
     config = record["config"]
     current = code_fingerprint(config["model"], config["precision"])
@@ -178,7 +433,7 @@ def compare_records(previous: dict[str, Any], new: dict[str, Any],
     - *differs within the seed spread, on another CPU or other settings*: the two records
       name different CPUs, instruction-set flags or numeric settings (or the earlier one
       does not say), and the accuracies differ by no more than two runs of different seeds
-      would: ``|difference| <= 2 · sqrt(2) · spread`` (the rule of :mod:`utils.stats`
+      would: ``|difference| <= 2 · sqrt(2) · spread`` (the rule of :mod:`utils.records`
       for two single runs), with ``spread`` the sample standard deviation of the test
       accuracy over the seeds of that network and precision (:func:`seed_spread`);
     - *DIFFERS: a defect*: beyond that spread, or on the same CPU and settings (where op

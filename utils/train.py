@@ -1,7 +1,11 @@
-"""One experiment: train a config, or reuse its record, and write what happened.
+"""One run from a config to its record (:func:`run_experiment`), many runs in worker processes
+(:func:`run_configs`), and the ``python -m utils.train`` command line.
+
+One experiment: train a config, or reuse its record, and write what happened.
+-----------------------------------------------------------------------------
 
 ``run_experiment(config)`` trains ``config.model`` at ``config.precision`` through the one
-training path (:mod:`utils.training`) and writes one results record,
+training path (:mod:`utils.fitting`) and writes one results record,
 ``results/{model}_{precision}_{dataset}_{profile}_{hash}.json``. A run whose record exists is
 loaded instead of retrained (``force=True`` retrains). With ``require_model=True`` a record
 whose saved model is missing (records are committed, models are not) is trained again, and the
@@ -13,7 +17,7 @@ machine whose CPU differs from the records' never overwrites them.
 
 Interruption safety (a crash loses at most the current epoch): Keras' ``BackupAndRestore``
 keeps the training state of the last finished epoch in ``checkpoints/<hash>/backup``, and
-:class:`utils.callbacks.EpochLog` the history so far; both are removed once the record is
+:class:`utils.fitting.EpochLog` the history so far; both are removed once the record is
 written. A crash during the final evaluation or saving (seconds) means training again.
 
 Saved models (``models/<run name>.keras``) leave out the optimizer's state: it is only needed
@@ -23,25 +27,41 @@ Command line: ``python -m utils.train --model googlenet --precision binary --pro
 or from a YAML run file, ``python -m utils.train --config configs/lenet5_binary.yml``, whose
 settings the flags override (``--help`` lists every option). A saved model is evaluated by
 :mod:`utils.evaluate`.
+
+What the notebooks call to train many runs: every precision and seed of one network.
+------------------------------------------------------------------------------------
+
+Every run goes through :func:`run_experiment` (the one training path), so each
+writes one record and is reused when its record exists. Kept apart from :mod:`utils.train`
+(one run) so that notebooks stay one line per step.
+
+On a machine without GPU or TPU the runs train in worker processes, one per core, each with
+one thread (:func:`utils.fitting.configure_threads`): every record is then made with the
+same thread count, whatever trains it, and a run reproduces its record bit for bit. Each
+worker prints Keras' progress to the process's own output; the notebook shows one line per
+finished run. With an accelerator the runs train here, one after the other.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import os
 import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import tensorflow as tf
 
-from utils.callbacks import MONITOR, EpochLog
 from utils.config import (
     LOSSES,
     LR_SCHEDULES,
+    MAIN_SEEDS,
     OPTIMIZERS,
     TrainConfig,
     config_from_file,
@@ -51,41 +71,46 @@ from utils.config import (
 )
 from utils.course import course_folders, reproductions_dir
 from utils.data import DatasetSplits, load_dataset
-from utils.distribute import choose_strategy, describe_strategy, device_name
 from utils.environment import environment_info
-from utils.files import write_json_atomic
-from utils.fingerprint import code_fingerprint
+from utils.fitting import (
+    MONITOR,
+    EpochLog,
+    best_epoch,
+    build_from_config,
+    choose_strategy,
+    compile_from_config,
+    configure_threads,
+    describe_strategy,
+    device_name,
+    evaluate,
+    fit,
+    seed_everything,
+    steps_per_epoch,
+)
 from utils.models import load_model, save_model, summary_figures
 from utils.names import (
     ACCEPTED_PRECISIONS,
     ACTIVATION_RANGES,
     ACTIVATIONS,
     DATASETS,
+    MAIN_PRECISIONS,
     MODEL_NAMES,
     PROFILES,
     WEIGHT_RANGES,
     model_file_suffix,
 )
 from utils.records import (
+    code_fingerprint,
     compare_records,
     format_record,
     load_record,
     record_path,
     seed_spread,
-)
-from utils.training import (
-    best_epoch,
-    build_from_config,
-    compile_from_config,
-    configure_threads,
-    evaluate,
-    fit,
-    seed_everything,
-    steps_per_epoch,
+    write_json_atomic,
 )
 
-__all__ = ["RunPaths", "config_from_args", "main", "reproduce_record", "run_experiment"]
-
+__all__ = ["RunPaths", "config_from_args", "main", "reproduce_record", "run_configs",
+           "run_experiment", "train_precisions", "training_workers"]
 
 class RunPaths:
     """Where one run's record, model, resume state and TensorBoard logs go."""
@@ -232,7 +257,7 @@ def run_experiment(
         require_model: train again when the record exists but its saved model does not,
             and compare the new result with the recorded one (see the module docstring).
         verbose: Keras' verbosity (1 = a progress bar per epoch, 0 = silent).
-        strategy: a ``tf.distribute`` strategy; default :func:`utils.distribute.choose_strategy`.
+        strategy: a ``tf.distribute`` strategy; default :func:`utils.fitting.choose_strategy`.
         callbacks: extra Keras callbacks, run after the runner's own.
 
     Returns:
@@ -395,7 +420,7 @@ def config_from_args(argv: list[str] | None = None) -> tuple[TrainConfig, argpar
 def _folders(args: argparse.Namespace, config: TrainConfig) -> dict[str, Path]:
     """The run's folders: those given, else the course folder's (:mod:`utils.course`), with
     models, checkpoints and logs beside the results folder as in
-    :func:`utils.experiments.run_configs`."""
+    :func:`run_configs`."""
     folders = course_folders(config.profile, config.dataset, args.course_dir,
                              data_dir=args.data_dir, results_dir=args.results_dir)
     beside = folders.results.parent
@@ -412,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
     folders = _folders(args, config)
     configure_threads()  # before anything starts TensorFlow's runtime
     if config.dataset == "cats_and_dogs":  # download and prepare it first, as notebooks do
-        from utils.dataset_choice import resolve_dataset
+        from utils.cats_and_dogs import resolve_dataset
 
         print(resolve_dataset("cats_and_dogs", data_dir=folders["data_dir"]))
     if args.reproduce:
@@ -431,3 +456,121 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def training_workers() -> int:
+    """Worker processes for training: one per core on a CPU-only machine, else 0 (train in
+    this process, where the accelerator is)."""
+    from utils.fitting import CPU_THREADS, has_accelerator  # imports TensorFlow
+
+    return 0 if has_accelerator() else max(1, (os.cpu_count() or 1) // CPU_THREADS)
+
+
+def _start_worker() -> None:
+    from utils.fitting import configure_threads
+
+    configure_threads()
+
+
+def _train_in_worker(config: TrainConfig, settings: dict[str, Any]) -> dict[str, Any]:
+    """One run (in a worker or here); its record."""
+    return run_experiment(config, **settings)[1]
+
+
+def _needs_training(config: TrainConfig, results_dir: Path, models_dir: Path, force: bool,
+                    require_model: bool) -> bool:
+    if force or not record_path(results_dir, config).exists():
+        return True
+    model = models_dir / f"{config.run_name}{model_file_suffix(config.precision)}"
+    return require_model and not model.exists()
+
+
+def run_configs(configs: Iterable[TrainConfig], *, results_dir: str | Path = "results",
+                data_dir: str | Path = "data", force: bool = False,
+                require_model: bool | Iterable[TrainConfig] = False, verbose: int = 2,
+                workers: int | None = None) -> list[dict[str, Any]]:
+    """Train (or read the record of) each config once; their records, in order.
+
+    Identical configs (same hash) train once. Models, checkpoints and TensorBoard logs go
+    next to ``results_dir`` (its parent's ``models/``, ``checkpoints/`` and ``logs/``).
+    ``require_model`` (True, or the configs it applies to) retrains a recorded run whose
+    saved model is missing and compares the result with the record (see
+    :func:`run_experiment`). ``workers``: parallel training processes (default
+    :func:`training_workers`; 0 trains in this process).
+    """
+    results_dir = Path(results_dir)
+    root = results_dir.parent
+    settings = dict(results_dir=results_dir, checkpoint_dir=root / "checkpoints",
+                    models_dir=root / "models", logs_dir=root / "logs", data_dir=data_dir,
+                    force=force, verbose=verbose)
+    unique = {config.config_hash(): config for config in configs}
+    required = ({key for key in unique} if require_model is True else
+                {config.config_hash() for config in require_model or ()})
+    records: dict[str, dict[str, Any]] = {}
+    todo = []
+    for key, config in unique.items():
+        needed = key in required
+        if _needs_training(config, results_dir, root / "models", force, needed):
+            todo.append((config, {**settings, "require_model": needed}))
+        else:
+            records[key] = load_record(record_path(results_dir, config))
+    if todo:
+        workers = training_workers() if workers is None else workers
+        print(f"training {len(todo)} run(s)"
+              + (f" in {min(workers, len(todo))} worker process(es)" if workers else ""),
+              flush=True)
+        for config, record in zip((config for config, _ in todo), _train_all(todo, workers),
+                                  strict=True):
+            records[config.config_hash()] = record
+    return [records[key] for key in unique]
+
+
+def _train_all(todo: list, workers: int):
+    """Records of the runs of ``todo``, in order, trained here or in worker processes."""
+    started = time.perf_counter()
+
+    def report(config: TrainConfig, record: dict[str, Any]) -> dict[str, Any]:
+        reproduction = record.get("reproduction", {}).get("summary", "")
+        print(f"    {config.model} {config.precision} seed {config.seed}: test accuracy "
+              f"{record['test_accuracy']:.4f}, {record['wall_time_s']:.0f} s "
+              f"({time.perf_counter() - started:.0f} s in all) {reproduction}".rstrip(),
+              flush=True)
+        return record
+
+    if not workers:
+        return [report(config, _train_in_worker(config, settings)) for config, settings in todo]
+    context = multiprocessing.get_context("spawn")  # a fresh TensorFlow in every worker
+    with context.Pool(min(workers, len(todo)), initializer=_start_worker) as pool:
+        pending = [pool.apply_async(_train_in_worker, item) for item in todo]
+        return [report(config, result.get()) for (config, _), result in
+                zip(todo, pending, strict=True)]
+
+
+def train_precisions(
+    model: str,
+    dataset: str,
+    profile: str,
+    precisions: Sequence[str] = MAIN_PRECISIONS,
+    *,
+    seeds: Sequence[int] | None = None,
+    results_dir: str | Path = "results",
+    data_dir: str | Path = "data",
+    force: bool = False,
+    require_model: bool = False,
+    verbose: int = 2,
+    **overrides: Any,
+) -> list[dict[str, Any]]:
+    """Train (or load) ``model`` at each precision with each seed; the records, by precision
+    and then seed.
+
+    ``seeds`` defaults to the profile's :data:`utils.config.MAIN_SEEDS`. ``overrides`` go to
+    :func:`utils.config.make_config` for every run (e.g. epochs=3). ``require_model`` applies
+    to the first seed only: that seed's saved models are what notebook 06 converts.
+    """
+    seeds = MAIN_SEEDS[profile] if seeds is None else tuple(seeds)
+    configs = [make_config(model, precision, dataset=dataset, profile=profile,
+                           **{**overrides, "seed": seed})
+               for precision in precisions for seed in seeds]
+    first = [config for config in configs if config.seed == seeds[0]]
+    return run_configs(configs, results_dir=results_dir, data_dir=data_dir, force=force,
+                       require_model=first if require_model else (), verbose=verbose)

@@ -1,4 +1,7 @@
-"""Numbers behind the quantization theory of notebook 01 (report §3 and the STE of §4.2-§4.4).
+"""Notebook 01's own code: the theory tables and figures of quantization (report section 3).
+
+Numbers behind the quantization theory of notebook 01 (report §3 and the STE of §4.2-§4.4).
+-------------------------------------------------------------------------------------------
 
 Everything here is computed with the project's real quantizers (:mod:`utils.quantizers`) and
 larq's, never with a re-implementation, so what the notebook plots is what the networks use:
@@ -14,20 +17,23 @@ larq's, never with a re-implementation, so what the notebook plots is what the n
 - :func:`relative_throughput_table`: the report's Fig. 3.1 (after Wu 2019).
 - :func:`ste_samples`: forward values and gradients (through ``tf.GradientTape``) of the
   straight-through estimators of eqs. 4.3, 4.5 and 4.7.
+
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import larq as lq
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import tensorflow as tf
+from matplotlib.figure import Figure
 
+from utils.figures import FLOAT_COLOR, QUANT_COLOR, new_figure
+from utils.names import MAX_BITS, MIN_BITS
 from utils.quantizers import (
-    MAX_BITS,
-    MIN_BITS,
     KBitQuantizer,
     SymmetricQuantizer,
     asymmetric_levels,
@@ -35,29 +41,16 @@ from utils.quantizers import (
     symmetric_levels,
 )
 
-__all__ = [
-    "DISTRIBUTIONS",
-    "FIG_3_1_SOURCE",
-    "clipping_tradeoff",
-    "hardtanh",
-    "quantization_error",
-    "quantize_symmetric",
-    "quantizer_curves",
-    "relative_throughput_table",
-    "sample_weights",
-    "sign_with_mean_scale",
-    "sqnr_db",
-    "ste_samples",
-    "symmetric_vs_asymmetric",
-]
+__all__ = ["DISTRIBUTIONS", "FIG_3_1_SOURCE", "clipping_tradeoff", "hardtanh", "plot_affine_grid",
+           "plot_calibration", "plot_clipping", "plot_clipping_tradeoff",
+           "plot_quantization_error", "plot_quantizer_staircase", "plot_ste",
+           "plot_symmetric_vs_asymmetric", "plot_throughput_table", "plot_weight_histograms",
+           "plot_weight_scales", "quantization_error", "quantize_symmetric", "quantizer_curves",
+           "relative_throughput_table", "sample_weights", "sign_with_mean_scale", "sqnr_db",
+           "ste_samples", "symmetric_vs_asymmetric"]
 
 DISTRIBUTIONS = ("gaussian", "laplace", "uniform")
 FIG_3_1_SOURCE = "Wu 2019, via the report's Fig. 3.1"
-
-
-# ---------------------------------------------------------------------------------------------
-# Sample data
-# ---------------------------------------------------------------------------------------------
 
 
 def sample_weights(
@@ -86,11 +79,6 @@ def sample_weights(
     else:
         values = rng.uniform(-scale, scale, n)
     return values.astype(np.float32)
-
-
-# ---------------------------------------------------------------------------------------------
-# Quantizing values with the project's quantizers
-# ---------------------------------------------------------------------------------------------
 
 
 def quantize_symmetric(values, k: int, alpha: float) -> np.ndarray:
@@ -298,11 +286,6 @@ def symmetric_vs_asymmetric(
     return pd.DataFrame(rows)
 
 
-# ---------------------------------------------------------------------------------------------
-# Fig. 3.1: relative throughput and bandwidth
-# ---------------------------------------------------------------------------------------------
-
-
 def relative_throughput_table() -> pd.DataFrame:
     """The report's Fig. 3.1: math throughput and bandwidth savings relative to FP32.
 
@@ -328,11 +311,6 @@ def relative_throughput_table() -> pd.DataFrame:
     )
     table["source"] = FIG_3_1_SOURCE
     return table
-
-
-# ---------------------------------------------------------------------------------------------
-# Straight-through estimators (eqs. 4.3, 4.5, 4.7)
-# ---------------------------------------------------------------------------------------------
 
 
 def hardtanh(x: tf.Tensor) -> tf.Tensor:
@@ -385,3 +363,264 @@ def ste_samples(
             )
         )
     return pd.concat(frames, ignore_index=True)
+
+
+def plot_quantizer_staircase(curves: Mapping[int, tuple[np.ndarray, np.ndarray]],
+                             title: str = "Quantizers for several bit widths",
+                             identity: bool = True) -> Figure:
+    """One staircase line per bit width: ``curves`` is ``{k: (x, q(x))}``.
+
+    (As :func:`quantizer_curves` returns.) The dashed identity shows the float
+    value each level approximates.
+    """
+    fig, (ax,) = new_figure(size=(5.5, 4.2))
+    for k, (x, q) in sorted(curves.items()):
+        levels = len(np.unique(q))
+        label = "1 bit (sign)" if k == 1 else f"{k} bits ({levels} levels shown)"
+        ax.step(x, q, where="mid", label=label, linewidth=1.5)
+    if identity and curves:
+        x = next(iter(curves.values()))[0]
+        ax.plot(x, x, "k--", linewidth=0.8, label="identity")
+    ax.axhline(0, color="grey", linewidth=0.5)
+    ax.axvline(0, color="grey", linewidth=0.5)
+    ax.set_xlabel("input x")
+    ax.set_ylabel("quantized q(x)")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_clipping(values: np.ndarray, quantized: np.ndarray, alpha: float, k: int,
+                  title: str | None = None) -> Figure:
+    """Clipping in eq. 3.1: where the threshold alpha falls on a weight distribution.
+
+    Left: histogram of ``values`` with the clipped tails (|x| > alpha) shaded. Right: the
+    quantizer's transfer curve on those values (``quantized`` = q(values)), flat beyond
+    ±alpha, with its levels marked.
+    """
+    values = np.asarray(values, dtype=float).ravel()
+    quantized = np.asarray(quantized, dtype=float).ravel()
+    fig, axes = new_figure(2, size=(5.0, 3.8))
+    clipped = np.mean(np.abs(values) > alpha)
+    ax = axes[0]
+    ax.hist(values, bins=120, color=FLOAT_COLOR, alpha=0.8)
+    limit = np.max(np.abs(values))
+    for side in (-1, 1):
+        ax.axvline(side * alpha, color="tab:red", linestyle="--")
+        ax.axvspan(side * alpha, side * limit, color="tab:red", alpha=0.12)
+    ax.set_title(f"alpha = {alpha:.3g}: {clipped:.2%} of values clipped", fontsize=9)
+    ax.set_xlabel("weight value")
+    ax.set_ylabel("count")
+    ax = axes[1]
+    order = np.argsort(values)
+    ax.plot(values[order], quantized[order], color=QUANT_COLOR, label=f"{k}-bit q(x)")
+    ax.plot(values[order], values[order], "k--", linewidth=0.8, label="identity")
+    for level in np.unique(quantized):
+        ax.axhline(level, color="grey", linewidth=0.3)
+    for side in (-1, 1):
+        ax.axvline(side * alpha, color="tab:red", linestyle="--")
+    ax.set_xlabel("weight value x")
+    ax.set_ylabel("q(x)")
+    ax.set_title(f"{len(np.unique(quantized))} levels used", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.suptitle(title or f"Clipping before {k}-bit quantization (eq. 3.1)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_clipping_tradeoff(table: pd.DataFrame, k: int | None = None,
+                           title: str | None = None) -> Figure:
+    """Quantization error against the clipping threshold (a table from
+    :func:`clipping_tradeoff`): total, rounding and clipping parts, best alpha."""
+    fig, (ax,) = new_figure(size=(6.0, 4.0))
+    x = table["alpha_over_std"]
+    ax.plot(x, table["mse"], color="black", label="total")
+    ax.plot(x, table["rounding_mse"], "--", color=FLOAT_COLOR, label="rounding (inside ±alpha)")
+    ax.plot(x, table["clipping_mse"], "--", color="tab:red", label="clipping (outside ±alpha)")
+    best = table.loc[table["mse"].idxmin()]
+    ax.axvline(best["alpha_over_std"], color="grey", linestyle=":")
+    ax.annotate(f"best alpha = {best['alpha_over_std']:.2f} std",
+                (best["alpha_over_std"], best["mse"]), textcoords="offset points",
+                xytext=(8, 20), fontsize=8)
+    ax.set_yscale("log")
+    ax.set_xlabel("clipping threshold alpha / standard deviation")
+    ax.set_ylabel("mean squared error")
+    ax.set_title(title or f"Clipping trade-off{f' at {k} bits' if k else ''}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_symmetric_vs_asymmetric(curves: Mapping[str, tuple[np.ndarray, np.ndarray]],
+                                 bias: pd.DataFrame, k: int,
+                                 title: str = "Symmetric vs asymmetric ranges") -> Figure:
+    """Left: the two k-bit transfer curves (``{scheme: (x, q)}``). Right: the mean error
+    (bias) of each scheme against the bit width, in quantization steps (a table from
+    :func:`symmetric_vs_asymmetric`)."""
+    fig, axes = new_figure(2, size=(5.0, 3.8))
+    ax = axes[0]
+    for scheme, (x, q) in curves.items():
+        ax.step(x, q, where="mid", label=scheme)
+    x = next(iter(curves.values()))[0]
+    ax.plot(x, x, "k--", linewidth=0.8, label="identity")
+    ax.set_xlabel("input x")
+    ax.set_ylabel("q(x)")
+    ax.set_title(f"{k}-bit codes (eqs. 3.2, 3.4)", fontsize=9)
+    ax.legend(fontsize=8)
+    ax = axes[1]
+    for scheme, group in bias.groupby("scheme"):
+        ax.plot(group["bits"], group["mean_error_in_steps"], "o-", label=scheme)
+    ax.axhline(0, color="grey", linewidth=0.5)
+    ax.set_xlabel("bits k")
+    ax.set_ylabel("mean error E[q(x) - x] (steps)")
+    ax.set_title("bias on a symmetric distribution", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_weight_histograms(float_weights: np.ndarray, quantized_weights: np.ndarray,
+                           bits: int = 4, title: str | None = None) -> Figure:
+    """Float weights next to their k-bit counterparts (the report's Fig. 3.2), two axes."""
+    float_weights = np.asarray(float_weights, dtype=float).ravel()
+    quantized_weights = np.asarray(quantized_weights, dtype=float).ravel()
+    fig, axes = new_figure(2, size=(4.8, 3.6), sharex=True)
+    axes[0].hist(float_weights, bins=100, color=FLOAT_COLOR)
+    axes[0].set_title("32-bit float weights", fontsize=10)
+    levels, counts = np.unique(quantized_weights, return_counts=True)
+    step = np.min(np.diff(levels)) if len(levels) > 1 else 1.0
+    axes[1].bar(levels, counts, width=0.8 * step, color=QUANT_COLOR)
+    axes[1].set_title(f"{bits}-bit weights: {len(levels)} distinct values", fontsize=10)
+    for ax in axes:
+        ax.set_xlabel("weight value")
+        ax.set_ylabel("count")
+    fig.suptitle(title or f"Float vs {bits}-bit weights")
+    fig.tight_layout()
+    return fig
+
+
+def plot_quantization_error(table: pd.DataFrame,
+                            title: str = "Quantization error vs bit width") -> Figure:
+    """SQNR (dB, left) and mean squared error (log scale, right) against the bit width, one
+    line per distribution (a table from :func:`quantization_error`), with the
+    6.02 dB-per-bit rule of thumb as a dotted reference."""
+    fig, axes = new_figure(2, size=(5.0, 3.8))
+    for name, group in table.groupby("distribution", sort=False):
+        axes[0].plot(group["bits"], group["sqnr_db"], "o-", label=name)
+        axes[1].plot(group["bits"], group["mse"], "o-", label=name)
+    bits = np.array(sorted(table["bits"].unique()))
+    axes[0].plot(bits, 6.02 * bits, "k:", label="6.02 dB × bits")
+    axes[0].set_ylabel("SQNR (dB)")
+    axes[1].set_ylabel("mean squared error")
+    axes[1].set_yscale("log")
+    for ax in axes:
+        ax.set_xlabel("bits k")
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_ste(samples: pd.DataFrame, title: str = "Straight-through estimators") -> Figure:
+    """Forward values (top) and STE gradients (bottom) per quantizer, one column each (a
+    long table from :func:`ste_samples`)."""
+    names = list(dict.fromkeys(samples["quantizer"]))
+    fig, axes = plt.subplots(2, len(names), figsize=(3.4 * len(names), 5.4), sharex=True,
+                             squeeze=False)
+    for column, name in enumerate(names):
+        group = samples[samples["quantizer"] == name]
+        top, bottom = axes[0, column], axes[1, column]
+        top.plot(group["x"], group["forward"], color=QUANT_COLOR)
+        top.set_title(name, fontsize=9)
+        bottom.plot(group["x"], group["gradient"], color=FLOAT_COLOR)
+        bottom.set_ylim(-0.1, 1.2)
+        bottom.set_xlabel("x")
+        for ax in (top, bottom):
+            ax.axvspan(-1, 1, color="grey", alpha=0.08)
+            ax.axhline(0, color="grey", linewidth=0.5)
+    axes[0, 0].set_ylabel("forward q(x)")
+    axes[1, 0].set_ylabel("backward dq/dx (STE)")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_throughput_table(table: pd.DataFrame,
+                          title: str = "Speed-up relative to FP32 (report Fig. 3.1)") -> Figure:
+    """Bars of relative math throughput and bandwidth savings per number type (log scale),
+    from :func:`relative_throughput_table`."""
+    fig, (ax,) = new_figure(size=(6.0, 3.8))
+    data = table.set_index("input_type")[["relative_math_throughput", "bandwidth_savings"]]
+    data.plot.bar(ax=ax, rot=0, logy=True)
+    for container in ax.containers:
+        ax.bar_label(container, fmt="%gx", fontsize=8)
+    ax.set_xlabel("input type")
+    ax.set_ylabel("factor relative to FP32")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_affine_grid(grids: Mapping[str, tuple[np.ndarray, np.ndarray]],
+                     title: str = "Real values and the integer codes they map to") -> Figure:
+    """Staircases of affine quantizers: ``grids`` maps a label to (real inputs, dequantized
+    outputs); zero is marked, since an affine grid must represent it exactly."""
+    fig, (ax,) = new_figure(size=(6.0, 4.0))
+    for label, (values, quantized) in grids.items():
+        ax.plot(values, quantized, label=label, linewidth=1.2)
+    ax.axhline(0, color="grey", linewidth=0.5)
+    ax.axvline(0, color="grey", linewidth=0.5)
+    ax.set_xlabel("real value r")
+    ax.set_ylabel("S (q − Z), the value stored")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_weight_scales(table: pd.DataFrame, bits: int = 8,
+                       title: str | None = None) -> Figure:
+    """SQNR of every layer's kernel with per-tensor and per-channel scales at ``bits`` bits
+    (a table from :func:`utils.quantizers.weight_error_table`, index (layer, bits))."""
+    rows = table.xs(bits, level="bits")
+    fig, (ax,) = new_figure(size=(max(6.0, 0.55 * len(rows)), 4.0))
+    positions = np.arange(len(rows))
+    ax.bar(positions - 0.2, rows["SQNR per tensor (dB)"], 0.4, label="one scale per kernel",
+           color="tab:gray")
+    ax.bar(positions + 0.2, rows["SQNR per channel (dB)"], 0.4,
+           label="one scale per output channel", color=QUANT_COLOR)
+    ax.set_xticks(positions, rows.index, rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel(f"SQNR at {bits} bits (dB)")
+    ax.set_title(title or f"Per-tensor against per-channel weight scales, {bits} bits")
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_calibration(activations: Mapping[str, np.ndarray], table: pd.DataFrame,
+                     title: str = "Calibrating activation ranges") -> Figure:
+    """Histogram of each layer's activations (log counts) with the upper end of the range
+    that each calibration method chose (a table from :func:`utils.quantizers.calibration_table`)."""
+    names = list(activations)
+    fig, axes = new_figure(len(names), size=(4.2, 3.4))
+    styles = {"minmax": ("black", "-"), "percentile": ("tab:blue", "--"),
+              "mse": ("tab:red", ":")}
+    for ax, name in zip(axes, names, strict=True):
+        values = np.asarray(activations[name]).ravel()
+        ax.hist(values, bins=80, color="lightgrey", log=True)
+        for method, (color, style) in styles.items():
+            high = table.loc[(name, method), "r_max"]
+            sqnr = table.loc[(name, method), "SQNR (dB)"]
+            ax.axvline(high, color=color, linestyle=style,
+                       label=f"{method}: {high:.2f} ({sqnr:.1f} dB)")
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("activation value")
+        ax.legend(fontsize=7)
+    axes[0].set_ylabel("count (log)")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

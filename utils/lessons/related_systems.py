@@ -1,17 +1,22 @@
-"""The related systems of the reference folder, as experiments on the course's data.
+"""Notebook 09's own code: the related systems (RWTH's LeNet-5 and VGG-7, Moons et al.'s QNN)
+against their published numbers, and their figures.
 
-Each list of configs below is trained by notebook 09 (:func:`utils.experiments.run_configs`)
+The related systems of the reference folder, as experiments on the course's data.
+---------------------------------------------------------------------------------
+
+Each list of configs below is trained by notebook 09 (:func:`utils.train.run_configs`)
 and read back by the report; no TensorFlow here.
 
-- **ABC-Net** (Lin et al. 2017, reference README 001; :mod:`utils.multibase`): AlexNet with
+- **ABC-Net** (Lin et al. 2017, reference README 001; :mod:`utils.quantizers`): AlexNet with
   M = 1, 3, 5 weight bases and N = 1, 3 activation bases, against plain binary, ternary and
   int8. All use the recipe and seeds of notebook 07's bit-width sweep
-  (:func:`utils.ablations.base_config`), so the binary and int8 runs are the sweep's own.
-- **RWTH's small networks** (README 002; :mod:`utils.nets.reference`): LeNet-5 and VGG-7 at
+  (:func:`utils.lessons.ablations.base_config`), so the binary and int8 runs are the sweep's own.
+- **RWTH's small networks** (README 002; :mod:`utils.nets`): LeNet-5 and VGG-7 at
   float32 and binary, with the profile's recipe and the main comparison's seeds. RWTH
   trained on MNIST's 60,000 digits (and CIFAR-10 for VGG-7); mnist5k has 3,500 for training.
-- **Moons et al.'s k-bit QNN** (README 004; :mod:`utils.nets.qnn`): A-B-C blocks at 1, 2, 4
+- **Moons et al.'s k-bit QNN** (README 004; :mod:`utils.nets`): A-B-C blocks at 1, 2, 4
   and 8 bits and at width 1 and 2, to set accuracy against memory as their paper does.
+
 """
 
 from __future__ import annotations
@@ -21,27 +26,17 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pandas as pd
+from matplotlib.figure import Figure
 
-from utils.ablations import ablation_settings, base_config
 from utils.config import MAIN_SEEDS, TrainConfig, make_config
+from utils.figures import new_figure
+from utils.lessons.ablations import ablation_settings, base_config
 from utils.names import precision_for_bits
-from utils.stats import seed_summary
+from utils.records import seed_summary
 
-__all__ = [
-    "ABC_BASELINES",
-    "ABC_BASES",
-    "QNN_BITS",
-    "QNN_WIDTHS",
-    "REFERENCE_NETS",
-    "REFERENCE_PRECISIONS",
-    "RWTH_ACCURACY",
-    "SYSTEMS",
-    "abc_configs",
-    "qnn_configs",
-    "reference_configs",
-    "system_configs",
-    "system_table",
-]
+__all__ = ["ABC_BASELINES", "ABC_BASES", "QNN_BITS", "QNN_WIDTHS", "REFERENCE_NETS",
+           "REFERENCE_PRECISIONS", "RWTH_ACCURACY", "SYSTEMS", "abc_configs", "plot_system_memory",
+           "qnn_configs", "reference_configs", "system_configs", "system_table"]
 
 # (M weight bases, N activation bases) of the ABC-Net runs; M = 1, N = 1 is a plain sign with
 # a fitted scale and a learned shift, the closest multi-base relative of binary.
@@ -127,3 +122,29 @@ def system_table(records: Iterable[dict[str, Any]],
         table["RWTH accuracy"] = [entry and entry[0] for entry in rwth]
         table["RWTH dataset"] = [entry and entry[1] for entry in rwth]
     return table
+
+
+def plot_system_memory(table: pd.DataFrame, title: str) -> Figure:
+    """Test accuracy against larq's weight memory for one related system (notebook 09).
+
+    ``table`` is :func:`system_table`'s output (index model, precision, width;
+    columns seeds, mean, std, memory_kib): the mean over seeds with ± one standard deviation
+    as an error bar, one line per (model, width) through its precisions in order of memory,
+    memory on a log axis. Rows without a run (0 seeds) are left out.
+    """
+    fig, (ax,) = new_figure(size=(6.4, 4.2))
+    frame = table[table["seeds"] > 0].reset_index().sort_values("memory_kib")
+    for (model, width), rows in frame.groupby(["model", "width"], sort=False):
+        ax.errorbar(rows["memory_kib"], rows["mean"], yerr=rows["std"].fillna(0.0),
+                    marker="o", capsize=3, label=f"{model}, width {width:g}")
+        for row in rows.itertuples():
+            ax.annotate(row.precision, (row.memory_kib, row.mean), textcoords="offset points",
+                        xytext=(4, 4), fontsize=7)
+    ax.set_xscale("log")
+    ax.set_xlabel("memory of the weights (KiB, larq's estimate)")
+    ax.set_ylabel("test accuracy (%), mean ± std over seeds")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

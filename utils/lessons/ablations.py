@@ -1,4 +1,8 @@
-"""Ablations: controlled measurements of what the reference report only told or proposed.
+"""Notebook 07's own code: the catalogue of ablations (the report's experiments, one variable
+at a time), running them, their statistics and their figures.
+
+Ablations: controlled measurements of what the reference report only told or proposed.
+--------------------------------------------------------------------------------------
 
 The report describes several experiments in a sentence each (loss, dropout, binary first and
 last layers; §4.3, §5.1, §6.1) and lists ideas it never tried (Bop, padding, gain terms,
@@ -11,42 +15,63 @@ a controlled comparison:
   so that the seed-to-seed spread is measured and a difference can be read against it.
 
 This module says what is compared and which runs that takes (:func:`plan`). The runs are
-trained and collected by :mod:`utils.ablation_runs`, judged by :mod:`utils.ablation_stats`
-(with the seed-spread rule of :mod:`utils.stats`), drawn by :mod:`utils.plots` and written up
+trained and collected by :mod:`utils.lessons.ablations`, judged by :mod:`utils.lessons.ablations`
+(with the seed-spread rule of :mod:`utils.records`), drawn by :mod:`utils.figures` and written up
 by :mod:`utils.report`. No TensorFlow here.
+
+Training and collecting the ablation runs of :mod:`utils.lessons.ablations`.
+--------------------------------------------------------------------
+
+Every distinct config of the plan is trained once through the one experiment runner
+(:func:`utils.train.run_configs`), or read from its record when that exists; the shared
+baseline of every ablation is one config per seed and so one record. :func:`runs_frame` puts
+the records next to the plan: one row per (ablation, condition, seed).
+
+Judging the ablations: seed statistics per condition and a verdict on the report's claim.
+-----------------------------------------------------------------------------------------
+
+:func:`summary_table` gives, per ablation and condition, the mean and spread of test accuracy
+over seeds and the difference to the baseline, read against the seed spread with the rule of
+:mod:`utils.records`. :func:`verdict` sets the report's claim beside that measurement.
+
+A condition most of whose seeds stayed within :data:`CHANCE_MARGIN` points of chance did not
+train: its difference to the baseline is the size of a failure, not of an effect of the
+setting, and the verdict says so instead of scoring it. No TensorFlow here.
+
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from utils.config import TrainConfig, make_config
+from utils.figures import save_fig
 from utils.names import precision_bits
+from utils.records import (
+    SPREAD_FACTOR,
+    difference,
+    load_record,
+    record_path,
+    seed_summary,
+    standard_error,
+)
 
-__all__ = [
-    "ABLATIONS",
-    "ABLATION_PROFILES",
-    "BASE_OVERRIDES",
-    "FIGURE_PREFIX",
-    "NOT_TRAINED_FIGURE",
-    "OVERVIEW_FIGURE",
-    "Ablation",
-    "AblationSettings",
-    "PlannedRun",
-    "ablation_settings",
-    "base_config",
-    "condition_bits",
-    "figure_name",
-    "get_ablation",
-    "plan",
-    "plan_table",
-    "settings_table",
-    "unique_configs",
-]
+__all__ = ["ABLATIONS", "ABLATION_PROFILES", "Ablation", "AblationSettings", "BASE_OVERRIDES",
+           "CHANCE_MARGIN", "FIGURE_PREFIX", "NOT_TRAINED_FIGURE", "OVERVIEW_FIGURE", "PlannedRun",
+           "RUN_COLUMNS", "SIZE_FACTOR", "ablation_settings", "base_config", "condition_bits",
+           "condition_table", "figure_name", "get_ablation", "load_runs", "measured", "plan",
+           "plan_table", "plot_ablation", "plot_bit_sweep", "plot_differences", "run_ablations",
+           "runs_frame", "save_ablation_figures", "settings_table", "summary_table",
+           "unique_configs", "verdict"]
 
 MODEL = "alexnet"
 BASE_PRECISION = "binary"
@@ -588,3 +613,338 @@ def condition_bits(ablation: Ablation) -> dict[str, int]:
 def figure_name(key: str) -> str:
     """File name (without .png) of ablation ``key``'s figure, e.g. "07_ablation_loss"."""
     return f"{FIGURE_PREFIX}{key}"
+
+
+RUN_COLUMNS = ["ablation", "condition", "is_baseline", "seed", "bits", "test_accuracy",
+               "test_loss", "best_val_accuracy", "epochs_run", "train_time_s", "run_name",
+               "chance_accuracy", "final_train_accuracy"]
+
+
+def runs_frame(planned: Sequence[PlannedRun], records: Mapping[str, Mapping[str, Any]]
+               ) -> pd.DataFrame:
+    """One row per planned run whose record is in ``records`` (config hash -> record).
+
+    Columns: ablation, condition, is_baseline, seed, bits, test_accuracy, test_loss,
+    best_val_accuracy, epochs_run, train_time_s, run_name.
+    """
+    rows = []
+    for run in planned:
+        record = records.get(run.config.config_hash())
+        if record is None:
+            continue
+        rows.append({
+            "ablation": run.ablation, "condition": run.condition,
+            "is_baseline": run.is_baseline, "seed": run.seed,
+            "bits": precision_bits(run.config.precision),
+            "test_accuracy": record["test_accuracy"], "test_loss": record.get("test_loss"),
+            "best_val_accuracy": record.get("best_val_accuracy"),
+            "epochs_run": record.get("epochs_run"), "train_time_s": record.get("train_time_s"),
+            "run_name": record.get("run_name"),
+            "chance_accuracy": 1.0 / record["dataset"]["num_classes"],
+            "final_train_accuracy": record["history"]["accuracy"][-1],
+        })
+    return pd.DataFrame(rows, columns=RUN_COLUMNS)
+
+
+def measured(runs: pd.DataFrame) -> list[str]:
+    """Keys of the ablations with a baseline run and at least one variant run (either alone
+    is not a comparison), in the order of :data:`ABLATIONS`."""
+    baseline = runs["is_baseline"].astype(bool)
+    keys = set(runs.loc[baseline, "ablation"]) & set(runs.loc[~baseline, "ablation"])
+    return [ablation.key for ablation in ABLATIONS if ablation.key in keys]
+
+
+def load_runs(profile: str = "quick", dataset: str = "mnist5k", results_dir="results",
+              keys: Iterable[str] | None = None) -> pd.DataFrame:
+    """The runs of ``profile`` whose records exist in ``results_dir`` (nothing is trained)."""
+    planned = plan(profile, dataset, keys)
+    records = {}
+    for config_hash, group in unique_configs(planned).items():
+        path = record_path(results_dir, group[0].config)
+        if path.exists():
+            records[config_hash] = load_record(path)
+    return runs_frame(planned, records)
+
+
+def run_ablations(profile: str = "quick", dataset: str = "mnist5k", *,
+                  results_dir: str | Path = "results", data_dir: str | Path = "data",
+                  keys: Iterable[str] | None = None, force: bool = False,
+                  verbose: int = 0) -> pd.DataFrame:
+    """Train every distinct config of the ablations once (or read its record); the runs frame.
+
+    A config whose record exists in ``results_dir`` is read, not retrained, unless
+    ``force``. Models, checkpoints and logs go next to ``results_dir``, as for every run
+    (:func:`utils.train.run_configs`).
+    """
+    from utils.train import run_configs
+
+    planned = plan(profile, dataset, keys)
+    configs = [group[0].config for group in unique_configs(planned).values()]
+    records = run_configs(configs, results_dir=results_dir, data_dir=data_dir, force=force,
+                          verbose=verbose)
+    return runs_frame(planned, {record["config_hash"]: record for record in records})
+
+
+# A measured difference in the claimed direction "agrees" in size when it is within this
+# factor of the claimed size (only where the report gives a size).
+SIZE_FACTOR = 3.0
+# A run "did not train" when its test accuracy is within this many points of chance.
+CHANCE_MARGIN = 5.0
+
+
+def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per ablation and condition: seeds, mean, std, min, max test accuracy, difference to
+    the baseline, its standard error, and whether it is beyond the seed spread.
+
+    Accuracies and differences are in percentage points; std is the sample standard
+    deviation over seeds (NaN for one seed); ``se_diff`` is ``sqrt(s_b²/n_b + s_v²/n_v)``
+    and ``beyond_spread`` is ``|diff| > 2 se_diff`` (False with fewer than two seeds);
+    ``chance`` is chance accuracy and ``trained`` how many seeds got beyond
+    :data:`CHANCE_MARGIN` points above it. Index: (ablation, condition), conditions in the
+    order of the runs frame.
+    """
+    columns = ["seeds", "mean", "std", "min", "max", "diff", "se_diff", "beyond_spread",
+               "chance", "trained"]
+    if runs.empty:
+        return pd.DataFrame(columns=columns,
+                            index=pd.MultiIndex.from_tuples([], names=["ablation", "condition"]))
+    accuracy = runs.assign(accuracy=100.0 * runs["test_accuracy"])
+    table = seed_summary(accuracy, ["ablation", "condition"], "accuracy")
+    baseline_of = accuracy[accuracy["is_baseline"]].groupby("ablation", sort=False)["condition"]
+    rows = []
+    for (ablation, _condition), row in table.iterrows():
+        base_condition = baseline_of.first().get(ablation)
+        base = table.loc[(ablation, base_condition)] if base_condition is not None else None
+        rows.append(difference(row, base))
+    table[["diff", "se_diff", "beyond_spread"]] = pd.DataFrame(rows, index=table.index)
+    table["beyond_spread"] = table["beyond_spread"].astype(bool)
+    chance = 100.0 * accuracy.get("chance_accuracy", pd.Series(0.1, index=accuracy.index))
+    grouped = accuracy.assign(chance=chance, trained=accuracy["accuracy"] > chance
+                              + CHANCE_MARGIN).groupby(["ablation", "condition"], sort=False)
+    table["chance"] = grouped["chance"].first()
+    table["trained"] = grouped["trained"].sum().astype(int)
+    return table[columns]
+
+
+def condition_table(summary: pd.DataFrame, key: str) -> pd.DataFrame:
+    """The rows of one ablation, indexed by condition, rounded for display."""
+    return summary.xs(key, level="ablation").round(2)
+
+
+def _stats(summary: pd.DataFrame, key: str, condition: str) -> str:
+    row = summary.loc[(key, condition)]
+    spread = f" ± {row['std']:.1f}" if row["seeds"] > 1 else ""
+    return f"{condition} {row['mean']:.1f}{spread}%"
+
+
+def _assessment(ablation: Ablation, diff: float, beyond: bool, seeds: int) -> str:
+    if seeds < 2:
+        return "Undecided: one seed per condition gives no spread to judge the difference by."
+    direction = "better" if diff > 0 else "worse"
+    if ablation.expected == 0:
+        if beyond:
+            return (f"The report made no accuracy claim; the variant is {direction}, by more "
+                    "than the seed spread.")
+        return "The report made no accuracy claim; the difference is within the seed spread."
+    if not beyond:
+        return "Not confirmed: the difference is within the seed-to-seed spread."
+    if (diff > 0) == (ablation.expected > 0):
+        claimed = ablation.claimed_points
+        if claimed and not 1 / SIZE_FACTOR <= diff / claimed <= SIZE_FACTOR:
+            return (f"The direction agrees with the report, the size does not: {diff:+.1f} "
+                    f"points measured against about {claimed:+.1f} claimed.")
+        return "Agrees with the report."
+    return f"Contradicts the report: the variant is {direction}, by more than the seed spread."
+
+
+def _side_assessment(diff: float, beyond: bool, seeds: int) -> str:
+    """The verdict on a variant that does not test the report's claim (see
+    :attr:`Ablation.claim_variants`): what it measured, unscored."""
+    if seeds < 2:
+        return "Not a test of the report's claim; one seed gives no spread to judge by."
+    if not beyond:
+        return "Not a test of the report's claim; the difference is within the seed spread."
+    direction = "better" if diff > 0 else "worse"
+    return (f"Not a test of the report's claim; the variant is {direction}, by more than the "
+            "seed spread.")
+
+
+def _did_not_train(row: pd.Series) -> bool:
+    """Most seeds stayed at chance: one lucky seed does not make a condition that trains."""
+    return 2 * row["trained"] < row["seeds"]
+
+
+def _at_chance(row: pd.Series) -> str:
+    """"every seed" or "2 of 3 seeds", the seeds of ``row`` that stayed at chance."""
+    stuck = int(row["seeds"] - row["trained"])
+    return "every seed" if stuck == row["seeds"] else f"{stuck} of {int(row['seeds'])} seeds"
+
+
+def _failure(ablation: Ablation, summary: pd.DataFrame, label: str) -> str:
+    row = summary.loc[(ablation.key, label)]
+    return (f"{label} did not train: {_at_chance(row)} stayed at chance ({row['mean']:.1f}% "
+            f"against {row['chance']:.0f}% chance), so its {row['diff']:+.1f} points are the "
+            "size of a failure to train, not an effect of the setting.")
+
+
+def _pair_verdict(ablation: Ablation, summary: pd.DataFrame) -> str:
+    baseline = summary.loc[(ablation.key, ablation.baseline)]
+    if _did_not_train(baseline):
+        return (f"The baseline ({ablation.baseline}) did not train: {_at_chance(baseline)} "
+                "stayed at chance, so no difference here measures the setting.")
+    parts = []
+    for label in ablation.variants:
+        if (ablation.key, label) not in summary.index:
+            continue
+        row = summary.loc[(ablation.key, label)]
+        if _did_not_train(row):
+            parts.append(_failure(ablation, summary, label))
+            continue
+        spread = ("beyond the seed spread" if row["beyond_spread"] else "within the seed spread")
+        if row["seeds"] < 2:
+            spread = "one seed, so no spread"
+        assessment = (_assessment(ablation, row["diff"], row["beyond_spread"], row["seeds"])
+                      if ablation.tests_claim(label)
+                      else _side_assessment(row["diff"], row["beyond_spread"], row["seeds"]))
+        parts.append(
+            f"{_stats(summary, ablation.key, ablation.baseline)} against "
+            f"{_stats(summary, ablation.key, label)}: {row['diff']:+.1f} points "
+            f"({spread}). {assessment}"
+        )
+    return " ".join(parts)
+
+
+def _sweep_verdict(ablation: Ablation, summary: pd.DataFrame) -> str:
+    rows = summary.xs(ablation.key, level="ablation")
+    bits = condition_bits(ablation)
+    rows = rows.assign(bits=[bits[label] for label in rows.index]).sort_values("bits")
+    means = ", ".join(f"{row.bits} bit{'s' if row.bits > 1 else ''} {row.mean:.1f}%"
+                      for row in rows.itertuples())
+    text = f"Mean test accuracy: {means}."
+    dead = [f"{row.bits}" for row in rows.itertuples() if 2 * row.trained < row.seeds]
+    if dead:
+        text += (f" Did not train (most seeds at chance): {', '.join(dead)} "
+                 f"bit{'s' if dead != ['1'] else ''}.")
+    widest = rows.iloc[-1]
+    errors = [standard_error(row, widest) for _, row in rows.iloc[:-1].iterrows()]
+    if not errors or any(math.isnan(error) for error in errors):
+        return text + " Undecided: one seed per width gives no spread to judge by."
+    close = [f"{int(row['bits'])}" for (_, row), error in zip(rows.iloc[:-1].iterrows(), errors,
+                                                               strict=True)
+             if abs(row["mean"] - widest["mean"]) <= SPREAD_FACTOR * error]
+    text += (f" Within the seed spread of {int(widest['bits'])} bits: "
+             f"{', '.join(close) + ' bits' if close else 'no narrower width'}.")
+    by_bits = rows.set_index("bits")["mean"]
+    order = [by_bits[b] for b in (1, 8, 32) if b in by_bits.index]
+    if len(order) == 3 and order[0] < order[1] < order[2]:
+        return text + " The report's order (float > 8-bit > binary) holds in the means."
+    return text + " The report's order (float > 8-bit > binary) does not hold in the means."
+
+
+def verdict(key: str, summary: pd.DataFrame) -> str:
+    """The report's claim against the measurement of ablation ``key``, in two sentences or so.
+
+    "Agrees" needs a difference beyond the seed spread in the claimed direction; a difference
+    within the spread leaves the claim not confirmed (see the module docstring for the rule).
+    """
+    ablation = get_ablation(key)
+    present = set(summary.index)
+    if not any((key, label) in present for label in ablation.variants) or (
+            (key, ablation.baseline) not in present):
+        return f"Report ({ablation.section_text}): {ablation.claim_short}. Not measured yet."
+    head = f"Report ({ablation.section_text}): {ablation.claim_short}. Measured: "
+    if ablation.sweep:
+        return head + _sweep_verdict(ablation, summary)
+    return head + _pair_verdict(ablation, summary)
+
+
+def _rows(runs: pd.DataFrame, key: str) -> pd.DataFrame:
+    rows = runs[runs["ablation"] == key]
+    if rows.empty:
+        raise ValueError(f"no runs of ablation {key!r} in the runs frame")
+    return rows.assign(accuracy=100.0 * rows["test_accuracy"])
+
+
+def plot_ablation(runs: pd.DataFrame, key: str) -> Figure:
+    """Test accuracy of every seed (points) and the mean ± std (bar) per condition."""
+    ablation = get_ablation(key)
+    if ablation.sweep:
+        return plot_bit_sweep(runs, key)
+    rows = _rows(runs, key)
+    labels = list(dict.fromkeys(rows["condition"]))
+    fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(labels), 3.6))
+    rng = np.random.default_rng(0)
+    for position, label in enumerate(labels):
+        values = rows.loc[rows["condition"] == label, "accuracy"].to_numpy()
+        color = "tab:gray" if position == 0 else "tab:orange"
+        ax.scatter(position + rng.uniform(-0.08, 0.08, len(values)), values, color=color,
+                   alpha=0.8, zorder=3, label="one seed" if position == 0 else None)
+        spread = values.std(ddof=1) if len(values) > 1 else 0.0
+        ax.errorbar(position + 0.25, values.mean(), yerr=spread, fmt="D", color="black",
+                    capsize=4, zorder=4, label="mean ± std" if position == 0 else None)
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_xlim(-0.5, len(labels) - 0.5)
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(f"{ablation.title}\n(report {ablation.section_text})", fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_bit_sweep(runs: pd.DataFrame, key: str = "bits") -> Figure:
+    """Test accuracy against bit width (log2 axis): every seed as a point, the mean as a line."""
+    rows = _rows(runs, key)
+    means = rows.groupby("bits")["accuracy"].agg(["mean", "std"]).sort_index()
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    ax.scatter(rows["bits"], rows["accuracy"], color="tab:orange", alpha=0.7, zorder=3,
+               label="one seed")
+    ax.errorbar(means.index, means["mean"], yerr=means["std"].fillna(0.0), color="black",
+                marker="D", capsize=4, zorder=4, label="mean ± std")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(list(means.index), [str(bits) for bits in means.index])
+    ax.set_xlabel("bits of weights and activations (32 = float)")
+    ax.set_ylabel("test accuracy (%)")
+    ablation = get_ablation(key)
+    ax.set_title(f"{ablation.title}\n(report {ablation.section_text})", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_differences(summary: pd.DataFrame) -> Figure:
+    """Every variant's difference to its baseline, ± twice its standard error (one panel)."""
+    wanted = [(ablation.key, label) for ablation in ABLATIONS if not ablation.sweep
+              for label in ablation.variants if (ablation.key, label) in summary.index]
+    if not wanted:
+        raise ValueError("no ablation variant in the summary to plot")
+    rows = summary.loc[wanted]
+    fig, ax = plt.subplots(figsize=(6.5, 0.5 * max(len(rows), 2) + 1.2))
+    labels = [f"{get_ablation(key).name}: {condition}" for key, condition in rows.index]
+    positions = np.arange(len(rows))[::-1]
+    colors = ["tab:orange" if beyond else "tab:gray" for beyond in rows["beyond_spread"]]
+    ax.errorbar(rows["diff"], positions, xerr=SPREAD_FACTOR * rows["se_diff"].fillna(0.0),
+                fmt="none", ecolor="black", capsize=3, zorder=2)
+    ax.scatter(rows["diff"], positions, c=colors, zorder=3, s=40)
+    ax.axvline(0.0, color="black", linewidth=0.8)
+    ax.set_yticks(positions, labels)
+    ax.set_xlabel("test accuracy difference to the baseline (points, ± 2 standard errors)")
+    ax.set_title("Ablations: variant minus baseline (orange: beyond the seed spread)",
+                 fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def save_ablation_figures(runs: pd.DataFrame, summary: pd.DataFrame,
+                          figures_dir: str | Path = "figures") -> dict[str, Path]:
+    """Save the ablations' overview and one figure per measured ablation; paths by name."""
+    figures = {OVERVIEW_FIGURE: plot_differences(summary)}
+    for key in measured(runs):
+        figures[figure_name(key)] = plot_ablation(runs, key)
+    paths = {}
+    for name, fig in figures.items():
+        paths[name] = save_fig(fig, name, figures_dir)
+        plt.close(fig)
+    return paths

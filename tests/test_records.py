@@ -1,0 +1,149 @@
+"""The code fingerprint of a record: what it covers, what it leaves out, and why."""
+
+import ast
+import shutil
+from pathlib import Path
+
+import pytest
+
+from utils import records
+from utils.records import (
+    MULTIBASE_DEFINITIONS,
+    NETWORK_DEFINITIONS,
+    NEUTRAL_MODULES,
+    POST_TRAINING_DEFINITIONS,
+    RESULT_MODULES,
+    code_fingerprint,
+    fingerprint_modules,
+    top_level_definitions,
+)
+
+PACKAGE = Path(records.__file__).resolve().parent
+
+
+def _copy(tmp_path: Path) -> Path:
+    copy = tmp_path / "utils"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    return copy
+
+
+def _cut(text: str, name: str) -> tuple[str, str]:
+    """``text`` without the top-level function ``name``, and that function's source."""
+    node = next(node for node in ast.parse(text).body
+                if isinstance(node, ast.FunctionDef) and node.name == name)
+    lines = text.splitlines(keepends=True)
+    start = min([node.lineno] + [d.lineno for d in node.decorator_list]) - 1
+    return "".join(lines[:start] + lines[node.end_lineno:]), "".join(lines[start:node.end_lineno])
+
+
+def test_moving_a_definition_to_another_result_module_keeps_every_fingerprint(tmp_path):
+    copy = _copy(tmp_path)
+    before = {(m, p): code_fingerprint(m, p, copy) for m, p in
+              [("alexnet", "binary"), ("googlenet", "int8_qat"), ("vgg7", "fp32")]}
+    nets = copy / "nets.py"
+    rest, function = _cut(nets.read_text(), "max_pool")
+    nets.write_text(rest)
+    top_level_definitions.cache_clear()
+    assert code_fingerprint("alexnet", "binary", copy) != before[("alexnet", "binary")]
+    models = copy / "models.py"
+    models.write_text(models.read_text() + "\n\n" + function)
+    top_level_definitions.cache_clear()  # the copy's files changed in this process
+    after = {key: code_fingerprint(*key, copy) for key in before}
+    assert after == before
+
+
+def test_a_changed_definition_changes_the_fingerprints_it_shapes_and_no_other(tmp_path):
+    copy = _copy(tmp_path)
+    alexnet, vgg7 = code_fingerprint("alexnet", "binary", copy), code_fingerprint(
+        "vgg7", "binary", copy)
+    nets = copy / "nets.py"
+    nets.write_text(nets.read_text().replace("REFERENCE_DROPOUT = 0.0", "REFERENCE_DROPOUT = 0.1"))
+    top_level_definitions.cache_clear()
+    assert code_fingerprint("vgg7", "binary", copy) != vgg7
+    assert code_fingerprint("alexnet", "binary", copy) == alexnet
+    fitting = copy / "fitting.py"
+    fitting.write_text(fitting.read_text().replace("CPU_THREADS = 1", "CPU_THREADS = 2"))
+    top_level_definitions.cache_clear()
+    assert code_fingerprint("alexnet", "binary", copy) != alexnet
+
+
+def test_comments_and_docstrings_do_not_count(tmp_path):
+    copy = _copy(tmp_path)
+    before = code_fingerprint("googlenet", "fp32", copy)
+    train = copy / "train.py"
+    text = train.read_text()
+    train.write_text(text.replace('"""', '"""A new first line of prose.\n', 1)
+                     .replace("\ndef ", "\n# a new comment\ndef ", 1))
+    top_level_definitions.cache_clear()
+    assert code_fingerprint("googlenet", "fp32", copy) == before
+
+
+def test_the_training_path_and_model_building_are_covered():
+    covered = set(fingerprint_modules("alexnet", "fp32"))
+    assert {"train", "models", "fitting", "data", "nets", "quantizers"} <= covered
+    assert "qat" not in covered and "qat" in fingerprint_modules("alexnet", "int8_qat")
+    assert code_fingerprint("alexnet", "int8_qat") != code_fingerprint("alexnet", "int8")
+    assert code_fingerprint("qnn", "abc_w3a1") != code_fingerprint("qnn", "binary")
+    assert code_fingerprint("lenet5", "binary") == code_fingerprint("vgg7", "binary")
+    assert code_fingerprint("mlp", "fp32") == code_fingerprint("small_cnn", "fp32")
+    with pytest.raises(ValueError, match="unknown model 'resnet'; accepted: alexnet"):
+        fingerprint_modules("resnet", "fp32")
+
+
+def test_every_name_in_the_ownership_tables_is_defined():
+    defined = {name for module in RESULT_MODULES for joined, _ in top_level_definitions(module)
+               for name in joined.split(",")}
+    listed = {name for names in NETWORK_DEFINITIONS.values() for name in names}
+    listed |= set(MULTIBASE_DEFINITIONS) | set(POST_TRAINING_DEFINITIONS)
+    assert sorted(listed - defined) == []
+
+
+def test_no_training_definition_uses_a_post_training_one():
+    """What the fingerprint leaves out as post-training is called by nothing it covers."""
+    users = []
+    for module in RESULT_MODULES:
+        for name, source in top_level_definitions(module):
+            if name in POST_TRAINING_DEFINITIONS:
+                continue
+            names = [node for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Name)]
+            local = {node.id for node in names if isinstance(node.ctx, ast.Store)}
+            used = {node.id for node in names} - local
+            users += [f"{module}.{name} uses {hit}"
+                      for hit in sorted(used & set(POST_TRAINING_DEFINITIONS))]
+    assert users == []
+
+
+def _utils_imports(module: str, package: Path) -> set[str]:
+    """Modules of ``utils`` that ``module`` imports anywhere (functions included)."""
+    path = package.joinpath(*module.split(".")).with_suffix(".py")
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module.startswith("utils."):
+                found.add(node.module.removeprefix("utils."))
+            elif node.module == "utils":
+                found |= {alias.name for alias in node.names
+                          if package.joinpath(alias.name).with_suffix(".py").exists()}
+    return found
+
+
+def unlisted_on_the_training_path(package: Path) -> list[str]:
+    """Modules reached from ``utils.train`` that are neither fingerprinted nor neutral."""
+    seen, todo = set(), ["train"]
+    while todo:
+        module = todo.pop()
+        if module not in seen:
+            seen.add(module)
+            todo += sorted(_utils_imports(module, package))
+    return sorted(seen - set(RESULT_MODULES) - set(NEUTRAL_MODULES))
+
+
+def test_every_module_on_the_training_path_is_fingerprinted_or_listed_neutral(tmp_path):
+    assert unlisted_on_the_training_path(PACKAGE) == []
+    assert all(len(reason) > 30 for reason in NEUTRAL_MODULES.values())
+    copy = _copy(tmp_path)
+    (copy / "augment_more.py").write_text("FLIP = True\n")
+    data = copy / "data.py"
+    data.write_text(data.read_text() + "\n\ndef _more():\n    from utils.augment_more import FLIP"
+                    "\n    return FLIP\n")
+    assert unlisted_on_the_training_path(copy) == ["augment_more"]

@@ -1,0 +1,1 @@
+"""Each notebook's own code: one module per notebook, named after it."""
