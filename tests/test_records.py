@@ -147,3 +147,54 @@ def test_every_module_on_the_training_path_is_fingerprinted_or_listed_neutral(tm
     data.write_text(data.read_text() + "\n\ndef _more():\n    from utils.augment_more import FLIP"
                     "\n    return FLIP\n")
     assert unlisted_on_the_training_path(copy) == ["augment_more"]
+
+
+def _record(model: str, precision: str, seed: int, fingerprint: str, **extra) -> dict:
+    from utils.config import make_config
+
+    config = make_config(model, precision, seed=seed)
+    return {"run_name": config.run_name, "config": config.to_dict(),
+            "config_hash": config.config_hash(), "history": {"accuracy": [0.5]},
+            "test_accuracy": 0.5, "code_fingerprint": fingerprint,
+            "environment": {"cpu": "Some CPU"}, **extra}
+
+
+def _write(folder: Path, record: dict) -> Path:
+    import json
+
+    path = folder / f"{record['run_name']}.json"
+    path.write_text(json.dumps(record))
+    return path
+
+
+def test_restamping_needs_every_seed_0_main_run_reproduced_by_the_current_code(tmp_path):
+    import json
+
+    from utils.records import restamp_records
+
+    reproduced = {"verdict": "identical"}
+    old = _write(tmp_path, _record("alexnet", "binary", 1, "0123456789"))
+    for model, precision in [("alexnet", "fp32"), ("alexnet", "binary")]:
+        _write(tmp_path, _record(model, precision, 0, code_fingerprint(model, precision),
+                                 reproduction=reproduced))
+    unreproduced = _write(tmp_path, _record("googlenet", "fp32", 0,
+                                            code_fingerprint("googlenet", "fp32")))
+    with pytest.raises(ValueError, match="googlenet fp32: no identical reproduction"):
+        restamp_records(tmp_path, "moved code", models=("alexnet", "googlenet"),
+                        precisions=("fp32", "binary"))
+    assert json.loads(old.read_text())["code_fingerprint"] == "0123456789"  # untouched
+    record = json.loads(unreproduced.read_text())
+    _write(tmp_path, {**record, "reproduction": reproduced})
+    _write(tmp_path, _record("googlenet", "binary", 0, "stale00000", reproduction=reproduced))
+    with pytest.raises(ValueError, match="googlenet binary: not retrained by the current code"):
+        restamp_records(tmp_path, "moved code", models=("alexnet", "googlenet"),
+                        precisions=("fp32", "binary"))
+    written = restamp_records(tmp_path, "moved code", models=("alexnet", "googlenet"),
+                              precisions=("fp32",))
+    assert sorted(path.name for path in written) == sorted(
+        [old.name, f"{_record('googlenet', 'binary', 0, '')['run_name']}.json"])
+    stamped = json.loads(old.read_text())
+    assert stamped["code_fingerprint"] == code_fingerprint("alexnet", "binary")
+    (entry,) = stamped["restamped"]
+    assert entry["from"] == "0123456789" and entry["change"] == "moved code"
+    assert len(entry["witnesses"]) == 2 and entry["witnesses_cpu"] == ["Some CPU"]

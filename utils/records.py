@@ -46,6 +46,7 @@ and the report read only these files. No TensorFlow here.
 
 from __future__ import annotations
 
+import argparse
 import ast
 import hashlib
 import io
@@ -53,6 +54,7 @@ import json
 import math
 import os
 import statistics
+import sys
 import tempfile
 import tokenize
 from collections.abc import Iterable, Sequence
@@ -70,9 +72,10 @@ from utils.names import MAIN_MODELS, MAIN_PRECISIONS
 __all__ = ["DIFFERS_DEFECT", "DIFFERS_ELSEWHERE", "IDENTICAL", "NEUTRAL_MODULES", "RESULT_MODULES",
            "SPREAD_FACTOR", "SUMMARY_COLUMNS", "code_fingerprint", "compare_records", "difference",
            "find_records", "fingerprint_modules", "format_record", "is_stale", "load_record",
-           "main_records", "missing_main_runs", "normalized_source", "read_json", "record_path",
-           "records_frame", "seed_spread", "seed_summary", "staleness", "standard_error",
-           "to_jsonable", "top_level_definitions", "write_bytes_atomic", "write_json_atomic"]
+           "main", "main_records", "missing_main_runs", "normalized_source", "read_json",
+           "record_path", "records_frame", "restamp_records", "seed_spread", "seed_summary",
+           "staleness", "standard_error", "to_jsonable", "top_level_definitions",
+           "write_bytes_atomic", "write_json_atomic"]
 
 def to_jsonable(value: Any) -> Any:
     """``value`` with numpy scalars/arrays, tuples and paths turned into plain JSON types."""
@@ -549,3 +552,87 @@ def format_record(record: dict[str, Any]) -> str:
         lines.append(f"STALE: {reason}")
     lines += [f"note: {note}" for note in record.get("notes", [])]
     return "\n".join(lines)
+
+
+def restamp_records(results_dir: str | Path, change: str, *, models=MAIN_MODELS,
+                    precisions=MAIN_PRECISIONS) -> list[Path]:
+    """Give the current code fingerprint to the stale records under ``results_dir``, with the
+    evidence that the code change ``change`` (one line) left their results as they were.
+
+    The evidence is the main comparison itself: every ``model``/``precision`` run of seed 0
+    in ``results_dir`` must already carry the current fingerprint and a ``reproduction`` that
+    says *identical*, i.e. it was retrained by the changed code (as the main job does when a
+    model file is missing) and reproduced its record exactly. Without that, nothing is
+    changed and ValueError names the runs that are missing or did not reproduce. Each
+    re-stamped record keeps its old fingerprint, the change, the witnesses and their CPU
+    under ``restamped`` (a list: a record can be re-stamped more than once).
+    """
+    root = Path(results_dir)
+    witnesses, problems = [], []
+    current = {(r["config"]["model"], r["config"]["precision"]): r
+               for r in _all_records(root) if r["config"].get("seed") == 0}
+    for model in models:
+        for precision in precisions:
+            record = current.get((model, precision))
+            if record is None:
+                problems.append(f"{model} {precision}: no seed-0 record")
+            elif staleness(record) is not None:
+                problems.append(f"{model} {precision}: not retrained by the current code")
+            elif record.get("reproduction", {}).get("verdict") != IDENTICAL:
+                problems.append(f"{model} {precision}: no identical reproduction")
+            else:
+                witnesses.append(record)
+    if problems:
+        raise ValueError("not re-stamping: the seed-0 runs of the main comparison must be "
+                         "retrained by the current code and reproduce exactly first ("
+                         + "; ".join(problems) + ")")
+    stamp = {
+        "change": change,
+        "witnesses": sorted(record["run_name"] for record in witnesses),
+        "witnesses_cpu": sorted({str(record.get("environment", {}).get("cpu"))
+                                 for record in witnesses}),
+        "evidence": "each witness was retrained by the changed code and reproduced its "
+                    "record exactly (test metrics, every epoch, the confusion matrix)",
+    }
+    written = []
+    for path in sorted(root.rglob("*.json")):
+        try:
+            record = load_record(path)
+        except (ValueError, json.JSONDecodeError, UnicodeDecodeError):
+            continue
+        if staleness(record) is None:
+            continue
+        config = record["config"]
+        new = code_fingerprint(config["model"], config["precision"])
+        entry = {"from": record.get("code_fingerprint"), "to": new, **stamp,
+                 "this_record_cpu": record.get("environment", {}).get("cpu")}
+        record["restamped"] = [*record.get("restamped", []), entry]
+        record["code_fingerprint"] = new
+        write_json_atomic(path, record)
+        written.append(path)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m utils.records --restamp "what changed"``: see :func:`restamp_records`."""
+    parser = argparse.ArgumentParser(
+        prog="python -m utils.records",
+        description="Give stale records the current code fingerprint once the main "
+                    "comparison's seed-0 runs, retrained by the changed code, reproduced "
+                    "their records exactly.")
+    parser.add_argument("--restamp", metavar="CHANGE", required=True,
+                        help="one line saying what changed in the code")
+    parser.add_argument("--results-dir", default=str(PACKAGE_DIR.parent / "results"),
+                        help="records to re-stamp (default: the repository's results/)")
+    args = parser.parse_args(argv)
+    try:
+        written = restamp_records(args.results_dir, args.restamp)
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(f"re-stamped {len(written)} record(s) under {args.results_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
