@@ -34,6 +34,7 @@ import pandas as pd
 import yaml
 
 from utils.names import (
+    ACCEPTED_PRECISIONS,
     ACTIVATION_RANGES,
     ACTIVATIONS,
     DATASETS,
@@ -41,16 +42,17 @@ from utils.names import (
     MIN_INPUT_SIZE,
     MODEL_NAMES,
     PROFILES,
-    QAT_PRECISION,
     WEIGHT_RANGES,
     check_block_sizes,
     check_choice,
     check_precision,
+    check_precision_options,
 )
 
-__all__ = ["LOSSES", "LR_SCHEDULES", "MAIN_SEEDS", "MODEL_OPTIONS", "OPTIMIZERS", "PROFILES",
-           "PROFILE_TABLE", "RECIPE_REASONS", "TrainConfig", "config_from_file", "dry_run_of",
-           "dry_run_overrides", "field_names", "make_config", "recipe_table"]
+__all__ = ["FIELD_CHOICES", "LOSSES", "LR_SCHEDULES", "MAIN_SEEDS", "MODEL_OPTIONS", "OPTIMIZERS",
+           "PROFILES", "PROFILE_TABLE", "RECIPE_REASONS", "TrainConfig", "check_model_options",
+           "config_from_file", "dry_run_of", "dry_run_overrides", "field_help", "field_names",
+           "make_config", "model_option_defaults", "recipe_table"]
 
 OPTIMIZERS = ("adam", "bop")
 LR_SCHEDULES = ("constant", "cosine")
@@ -157,7 +159,8 @@ class TrainConfig:
     Attributes:
         model, precision: network and precision, as for :func:`utils.models.build_model`.
         dataset: "mnist5k" (offline stand-in) or "cats_and_dogs".
-        profile: "smoke", "quick" or "full": a label in the record name.
+        profile: "smoke", "quick", "full" or "report" (the reference report's recipe): a
+            label in the record name.
         image_size: square input side in pixels (at least the model's minimum).
         width: channel multiplier (1.0 = the papers').
         epochs, batch_size: training length and batch size (global, across replicas).
@@ -168,18 +171,29 @@ class TrainConfig:
         loss: "categorical_crossentropy" or "mse" (report §5.1).
         early_stopping_patience: epochs without a better val_accuracy before stopping and
             going back to the best weights; None turns early stopping off.
-        dropout, batch_norm: None keeps the model's default.
         seed: seeds the weights, the data split and the shuffling.
-        bn_momentum, quantize_first, quantize_last, pad_value, bn_after_pool: model options.
         augment: random training augmentation.
         limit: at most this many images per split (None = all).
         bop_threshold, bop_gamma: Bop's flip threshold and adaptivity rate.
+
+    Model options (:data:`MODEL_OPTIONS`: the options of :func:`utils.models.build_model`,
+    whose defaults are these fields' defaults):
+        batch_norm: batch normalization after every conv/dense layer; None: on for reduced
+            precision and "int8_qat", off for "fp32" (True gives a like-for-like float net).
+        bn_momentum: momentum of batch normalization's moving statistics.
+        dropout: rate after AlexNet's first dense layer (report §5.1; None: 0.5) or before
+            the classifier of the others (None: GoogLeNet 0.4, the small nets 0); 0 disables.
+        quantize_first, quantize_last: quantize the first/last layer like the hidden ones
+            (report §5.1 experiment).
+        pad_value: value of padded pixels in binary same-padded convolutions, in [-1, 1]
+            (1.0, or 0.0 for the padding ablation, report §7.1).
+        bn_after_pool: in quantized nets, normalize after the max-pool (larq zoo) or before.
         magnitude_aware_sign: binary only; scale sign-quantized kernels by their per-channel
-            mean |w| (the gain term of report §3.2, §7.1).
+            mean |w| (larq's ``MagnitudeAwareSign``, the gain term of report §3.2, §7.1).
         activation_range, weight_range: k-bit only; "fixed" (the report's [0, 1) and
             [-1, 1) grids), or "learned" activation ranges and "per_channel" weight ranges.
         activation: "relu", or "hardtanh" (Moons et al.'s symmetric k-bit activations;
-            float and k-bit networks).
+            fp32 and k-bit networks).
         block_layers, block_filters: "qnn" only; convolutions and filters of its blocks A, B
             and C (three positive integers each; None = one layer of 64 filters per block).
     """
@@ -300,6 +314,50 @@ def recipe_table(config: TrainConfig) -> pd.DataFrame:
     values = config.to_dict()
     return pd.DataFrame({"value": {name: values[name] for name in RECIPE_REASONS},
                          "why": RECIPE_REASONS})
+
+
+# The values a text field accepts (checked by the config, offered by the command line).
+FIELD_CHOICES = {"model": MODEL_NAMES, "precision": ACCEPTED_PRECISIONS, "dataset": DATASETS,
+                 "profile": PROFILES, "optimizer": OPTIMIZERS, "lr_schedule": LR_SCHEDULES,
+                 "loss": LOSSES, "activation": ACTIVATIONS,
+                 "activation_range": ACTIVATION_RANGES, "weight_range": WEIGHT_RANGES}
+
+
+def model_option_defaults() -> dict[str, Any]:
+    """Defaults of :func:`utils.models.build_model`'s options: the :class:`TrainConfig`
+    defaults of the :data:`MODEL_OPTIONS` fields."""
+    return {field.name: field.default for field in dataclasses.fields(TrainConfig)
+            if field.name in MODEL_OPTIONS}
+
+
+def check_model_options(options: dict[str, Any]) -> None:
+    """ValueError naming every key of ``options`` that is not a model option."""
+    unknown = sorted(set(options) - set(MODEL_OPTIONS))
+    if unknown:
+        raise ValueError(f"unknown model option(s) {', '.join(unknown)}; accepted: "
+                         f"{', '.join(MODEL_OPTIONS)}")
+
+
+def field_help() -> dict[str, str]:
+    """One line of help per :class:`TrainConfig` field, read from the class docstring (the
+    one place the fields are described), for the command line."""
+    helps: dict[str, str] = {}
+    entry = re.compile(r"^ {8}(?P<names>\w+(?:, \w+)*): (?P<text>.*)$")
+    names: list[str] = []
+    for line in (TrainConfig.__doc__ or "").splitlines():
+        match = entry.match(line)
+        if match:
+            names = match.group("names").split(", ")
+            for name in names:
+                helps[name] = match.group("text")
+        elif line.startswith(" " * 12) and names:
+            for name in names:
+                helps[name] += " " + line.strip()
+        else:
+            names = []
+    # Sphinx roles and literals read as plain names on a terminal.
+    return {name: re.sub(r":\w+:`~?([^`]+)`|``([^`]+)``", lambda m: m.group(1) or m.group(2),
+                         text) for name, text in helps.items()}
 
 
 def field_names() -> tuple[str, ...]:
@@ -483,33 +541,17 @@ def _validate(config: TrainConfig) -> None:
             f"optimizer 'bop' flips binary weights and needs precision 'binary', got "
             f"{config.precision!r}; use optimizer 'adam'"
         )
-    if config.magnitude_aware_sign and config.precision != "binary":
-        raise ValueError(
-            f"magnitude_aware_sign scales sign-quantized kernels and needs precision 'binary', "
-            f"got {config.precision!r}"
-        )
-    if (config.quantize_first or config.quantize_last) and config.precision in (
-            "fp32", QAT_PRECISION):
-        raise ValueError(f"quantize_first and quantize_last apply to larq's precisions, not "
-                         f"{config.precision!r}")
-    check_choice("activation", config.activation, ACTIVATIONS)
-    if config.activation != "relu" and not (
-            config.precision == "fp32" or config.precision.startswith("int")
-            and config.precision != QAT_PRECISION):
-        raise ValueError(f"activation 'hardtanh' applies to fp32 and the k-bit precisions "
-                         f"int2..int16, not {config.precision!r}")
+    check_precision_options(config.precision, quantize_first=config.quantize_first,
+                            quantize_last=config.quantize_last,
+                            magnitude_aware_sign=config.magnitude_aware_sign,
+                            activation_range=config.activation_range,
+                            weight_range=config.weight_range, activation=config.activation)
     for name in _BLOCK_FIELDS:
         if getattr(config, name) is not None:
             if config.model != "qnn":
                 raise ValueError(f"{name} sizes the blocks of model 'qnn', not of "
                                  f"{config.model!r}; leave it unset (None)")
             check_block_sizes(name, getattr(config, name))
-    check_choice("activation_range", config.activation_range, ACTIVATION_RANGES)
-    check_choice("weight_range", config.weight_range, WEIGHT_RANGES)
-    if (config.activation_range, config.weight_range) != ("fixed", "fixed") and not (
-            config.precision.startswith("int") and config.precision != QAT_PRECISION):
-        raise ValueError(f"activation_range and weight_range apply to the k-bit precisions "
-                         f"int2..int16, not {config.precision!r}")
     if config.warmup_epochs and config.lr_schedule != "cosine":
         raise ValueError("warmup_epochs needs lr_schedule 'cosine'; accepted schedules: "
                          f"{', '.join(LR_SCHEDULES)}")

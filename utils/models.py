@@ -31,6 +31,7 @@ import tensorflow as tf
 from tensorflow.python.autograph.core import config as _autograph_config
 
 from utils import nets
+from utils.config import check_model_options, model_option_defaults
 from utils.names import MIN_INPUT_SIZE, MODEL_NAMES, check_block_sizes, check_choice
 from utils.nets import LayerFactory
 from utils.quantizers import get_precision
@@ -93,27 +94,8 @@ def _architecture_options(name: str, options: dict) -> dict:
     return {option: check_block_sizes(option, value) for option, value in given.items()}
 
 
-def build_model(
-    name: str,
-    precision: str,
-    input_shape,
-    num_classes: int,
-    width: float = 1.0,
-    *,
-    batch_norm: bool | None = None,
-    bn_momentum: float = 0.9,
-    dropout: float | None = None,
-    quantize_first: bool = False,
-    quantize_last: bool = False,
-    pad_value: float = 1.0,
-    bn_after_pool: bool = True,
-    magnitude_aware_sign: bool = False,
-    activation_range: str = "fixed",
-    weight_range: str = "fixed",
-    activation: str = "relu",
-    block_layers: tuple[int, int, int] | None = None,
-    block_filters: tuple[int, int, int] | None = None,
-) -> tf.keras.Model:
+def build_model(name: str, precision: str, input_shape, num_classes: int, width: float = 1.0,
+                **options) -> tf.keras.Model:
     """Build a network of :data:`MODEL_NAMES` at a precision of :mod:`utils.quantizers`.
 
     Args:
@@ -125,43 +107,32 @@ def build_model(
         input_shape: (height, width, channels), at least ``MIN_INPUT_SIZE[name]`` pixels.
         num_classes: number of output classes (softmax).
         width: multiplies every channel count and dense width (1.0 = the papers').
-        batch_norm: batch normalization after every conv/dense layer; default on for
-            reduced precision and "int8_qat", off for "fp32" (pass True for a like-for-like
-            float net).
-        bn_momentum: momentum of the moving statistics.
-        dropout: rate after AlexNet's first dense layer (report §5.1, default 0.5) or before
-            the classifier of the others (GoogLeNet 0.4, the small nets 0); 0 disables it.
-        quantize_first, quantize_last: quantize the first/last layer like the hidden ones
-            (report §5.1 experiment).
-        pad_value: value that binary same-padded convolutions pad with (1.0, or 0.0 for the
-            padding ablation).
-        bn_after_pool: in quantized nets, normalize after the max-pool (larq zoo) or before.
-        magnitude_aware_sign: binary only; sign-quantized kernels times their per-channel
-            mean |w| (larq's ``MagnitudeAwareSign``, the gain term of report §3.2, §7.1).
-        activation_range, weight_range: k-bit only; "learned" activation ranges and
-            "per_channel" weight ranges instead of the report's fixed ones (notebook 07).
-        activation: "relu", or "hardtanh" for fp32 and k-bit networks (Moons et al.).
-        block_layers, block_filters: "qnn" only; convolutions and filters of its blocks A, B
-            and C, three positive integers each (None: one layer of 64 filters per block).
+        options: the model options of :class:`utils.config.TrainConfig`
+            (:data:`utils.config.MODEL_OPTIONS`, described there), with its defaults;
+            another keyword raises ValueError naming the accepted ones.
 
     Returns:
         An uncompiled ``tf.keras.Model`` named ``f"{name}_{precision}"``.
     """
     _check_arguments(name, input_shape, num_classes, width)
-    extra = _architecture_options(name, {"block_layers": block_layers,
-                                         "block_filters": block_filters})
-    spec = get_precision(precision, quantize_first=quantize_first, quantize_last=quantize_last,
-                         magnitude_aware=magnitude_aware_sign,
-                         activation_range=activation_range, weight_range=weight_range,
-                         activation=activation)
+    check_model_options(options)
+    option = {**model_option_defaults(), **options}
+    extra = _architecture_options(name, {"block_layers": option["block_layers"],
+                                         "block_filters": option["block_filters"]})
+    spec = get_precision(precision, quantize_first=option["quantize_first"],
+                         quantize_last=option["quantize_last"],
+                         magnitude_aware=option["magnitude_aware_sign"],
+                         activation_range=option["activation_range"],
+                         weight_range=option["weight_range"], activation=option["activation"])
     architecture, default_dropout = ARCHITECTURES[name]
+    batch_norm, dropout = option["batch_norm"], option["dropout"]
     layers = LayerFactory(
         spec=spec,
         width=width,
         batch_norm=(not spec.is_float or spec.is_qat) if batch_norm is None else batch_norm,
-        bn_momentum=bn_momentum,
-        pad_value=pad_value,
-        bn_after_pool=bn_after_pool,
+        bn_momentum=option["bn_momentum"],
+        pad_value=option["pad_value"],
+        bn_after_pool=option["bn_after_pool"],
     )
     inputs = tf.keras.Input(shape=tuple(input_shape), name="image")
     outputs = architecture(inputs, layers, num_classes,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["ACCEPTED_PRECISIONS", "ACTIVATIONS", "ACTIVATION_RANGES", "COURSE_DIR_VARIABLE",
+__all__ = ["check_precision_options", "ACCEPTED_PRECISIONS", "ACTIVATIONS", "ACTIVATION_RANGES", "COURSE_DIR_VARIABLE",
            "DATASETS", "DATASET_CHOICES", "MAIN_MODELS", "MAIN_PRECISIONS", "MAX_BITS", "MIN_BITS",
            "MIN_INPUT_SIZE", "MODEL_NAMES", "PRECISION_NAMES_TEXT", "PROFILES", "QAT_PRECISION",
            "REFERENCE_ACCURACY", "REFERENCE_PARAMETERS", "REFERENCE_SUMMARY", "REPOSITORY",
@@ -191,3 +191,32 @@ REFERENCE_SUMMARY = {
     "googlenet": dict(params_total=5.98e6, memory_mib=1.17, memory_fp32_equivalent_mib=22.80,
                       macs_32bit=494_889_728, macs_1bit=1_254_041_856),
 }
+
+
+def check_precision_options(precision: str, *, quantize_first: bool = False,
+                            quantize_last: bool = False, magnitude_aware_sign: bool = False,
+                            activation_range: str = "fixed", weight_range: str = "fixed",
+                            activation: str = "relu") -> None:
+    """ValueError when a model option does not apply to ``precision``, naming what it needs.
+
+    The one place these rules live: the config checks them before a run, and
+    :func:`utils.quantizers.get_precision` before it builds a layer.
+    """
+    check_choice("activation", activation, ACTIVATIONS)
+    check_choice("activation_range", activation_range, ACTIVATION_RANGES)
+    check_choice("weight_range", weight_range, WEIGHT_RANGES)
+    is_kbit = precision.startswith("int") and precision != QAT_PRECISION
+    if activation != "relu" and not (is_kbit or precision == "fp32"):
+        raise ValueError(f"activation {activation!r} applies to fp32 and the k-bit precisions "
+                         f"int2..int16, not to {precision!r}")
+    if (activation_range, weight_range) != ("fixed", "fixed") and not is_kbit or (
+            activation_range == "learned" and activation != "relu"):
+        raise ValueError(f"activation_range and weight_range choose the ranges of the k-bit "
+                         f"precisions int2..int16 (a learned range: of ReLU), not of "
+                         f"{precision!r}")
+    if magnitude_aware_sign and precision != "binary":
+        raise ValueError(f"magnitude_aware_sign scales sign-quantized kernels and needs "
+                         f"precision 'binary', got {precision!r}")
+    if (quantize_first or quantize_last) and precision in ("fp32", QAT_PRECISION):
+        raise ValueError(f"quantize_first and quantize_last apply to larq's precisions; "
+                         f"{precision!r} quantizes every layer or none")

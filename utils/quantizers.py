@@ -136,14 +136,11 @@ import tensorflow as tf
 
 from utils.names import (
     ACCEPTED_PRECISIONS,
-    ACTIVATION_RANGES,
-    ACTIVATIONS,
     MAX_BITS,
     MIN_BITS,
     QAT_PRECISION,
-    WEIGHT_RANGES,
-    check_choice,
     check_precision,
+    check_precision_options,
     multibase_bases,
     precision_bits,
 )
@@ -600,26 +597,11 @@ def get_precision(
     multi-base binarization (:mod:`utils.quantizers`).
     """
     check_precision(name)
-    check_choice("activation", activation, ACTIVATIONS)
-    is_kbit = name.startswith("int") and name != QAT_PRECISION
-    if activation != "relu" and not (is_kbit or name == "fp32"):
-        raise ValueError(f"activation {activation!r} applies to fp32 and int2..int16, "
-                         f"not to {name!r}")
-    check_choice("activation_range", activation_range, ACTIVATION_RANGES)
-    check_choice("weight_range", weight_range, WEIGHT_RANGES)
-    if (activation_range, weight_range) != ("fixed", "fixed") and not is_kbit or (
-            activation_range == "learned" and activation != "relu"):
-        raise ValueError(f"activation_range and weight_range choose the ranges of the k-bit "
-                         f"precisions int2..int16 (a learned range: of ReLU), not of {name!r}")
-    if magnitude_aware and name != "binary":
-        raise ValueError(
-            f"magnitude_aware scales sign-quantized kernels and needs precision 'binary', "
-            f"got {name!r}"
-        )
+    check_precision_options(name, quantize_first=quantize_first, quantize_last=quantize_last,
+                            magnitude_aware_sign=magnitude_aware,
+                            activation_range=activation_range, weight_range=weight_range,
+                            activation=activation)
     if name in ("fp32", QAT_PRECISION):
-        if quantize_first or quantize_last:
-            raise ValueError(f"quantize_first and quantize_last apply to larq's precisions; "
-                             f"{name!r} quantizes every layer or none")
         floating = LayerQuantization()
         return PrecisionSpec(name, precision_bits(name), floating, floating, floating,
                              is_qat=name == QAT_PRECISION, activation=activation)

@@ -31,20 +31,20 @@ settings the flags override (``--help`` lists every option). A saved model is ev
 What the notebooks call to train many runs: every precision and seed of one network.
 ------------------------------------------------------------------------------------
 
-Every run goes through :func:`run_experiment` (the one training path), so each
-writes one record and is reused when its record exists. Kept apart from :mod:`utils.train`
-(one run) so that notebooks stay one line per step.
+:func:`run_configs` sends every run through :func:`run_experiment` (the one training path),
+so each writes one record and is reused when its record exists.
 
 On a machine without GPU or TPU the runs train in worker processes, one per core, each with
 one thread (:func:`utils.fitting.configure_threads`): every record is then made with the
 same thread count, whatever trains it, and a run reproduces its record bit for bit. Each
 worker prints Keras' progress to the process's own output; the notebook shows one line per
-finished run. With an accelerator the runs train here, one after the other.
+finished run. With an accelerator the runs train in the calling process, one after the other.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import multiprocessing
 import os
 import shutil
@@ -59,13 +59,13 @@ from typing import Any
 import tensorflow as tf
 
 from utils.config import (
-    LOSSES,
-    LR_SCHEDULES,
+    FIELD_CHOICES,
     MAIN_SEEDS,
-    OPTIMIZERS,
+    MODEL_OPTIONS,
     TrainConfig,
     config_from_file,
     dry_run_of,
+    field_help,
     field_names,
     make_config,
 )
@@ -89,14 +89,7 @@ from utils.fitting import (
 )
 from utils.models import load_model, save_model, summary_figures
 from utils.names import (
-    ACCEPTED_PRECISIONS,
-    ACTIVATION_RANGES,
-    ACTIVATIONS,
-    DATASETS,
     MAIN_PRECISIONS,
-    MODEL_NAMES,
-    PROFILES,
-    WEIGHT_RANGES,
     model_file_suffix,
 )
 from utils.records import (
@@ -326,6 +319,29 @@ def reproduce_record(config: TrainConfig, *, results_dir: str | Path = "results"
     return compare_records(previous, record, seed_spread(results_dir, previous["config"]))
 
 
+def _add_field_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per :class:`TrainConfig` field (``--learning-rate`` for ``learning_rate``),
+    its type, choices and help taken from the field, so that a new field is a new flag."""
+    helps = field_help()
+    training = parser.add_argument_group(
+        "the run (TrainConfig fields; unset: the run file's or the profile's value)")
+    model = parser.add_argument_group(
+        "model options (the ablations of notebook 07; unset keeps the default)")
+    for field in dataclasses.fields(TrainConfig):
+        kind = str(field.type)
+        settings: dict[str, Any] = {"help": helps.get(field.name)}
+        if kind.startswith("bool"):
+            settings["action"] = argparse.BooleanOptionalAction
+        elif kind.startswith("tuple"):
+            settings.update(type=int, nargs=3, metavar=("A", "B", "C"))
+        elif kind.startswith(("int", "float")):
+            settings["type"] = int if kind.startswith("int") else float
+        else:
+            settings["choices"] = FIELD_CHOICES.get(field.name)
+        group = model if field.name in MODEL_OPTIONS else training
+        group.add_argument("--" + field.name.replace("_", "-"), **settings)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m utils.train",
@@ -335,50 +351,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="FILE",
                         help="YAML run file of TrainConfig fields (e.g. configs/lenet5_binary.yml);"
                         " the flags below override it")
-    parser.add_argument("--model", choices=MODEL_NAMES, help="required without --config")
-    parser.add_argument("--precision", choices=ACCEPTED_PRECISIONS,
-                        help="required without --config")
-    parser.add_argument("--dataset", choices=DATASETS, help="default mnist5k")
-    parser.add_argument("--profile", choices=PROFILES, help="default quick")
-    parser.add_argument("--epochs", type=int, help="override the profile's epochs")
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--image-size", type=int)
-    parser.add_argument("--width", type=float)
-    parser.add_argument("--limit", type=int, help="at most this many images per split")
-    parser.add_argument("--optimizer", choices=OPTIMIZERS)
-    parser.add_argument("--learning-rate", type=float)
-    parser.add_argument("--lr-schedule", choices=LR_SCHEDULES)
-    parser.add_argument("--loss", choices=LOSSES)
-    parser.add_argument("--early-stopping-patience", type=int)
-    parser.add_argument("--warmup-epochs", type=int)
-    parser.add_argument("--seed", type=int)
-    model = parser.add_argument_group(
-        "model options (the ablations of notebook 07; unset keeps the default)")
-    model.add_argument("--dropout", type=float, help="dropout rate before the classifier")
-    model.add_argument("--batch-norm", action=argparse.BooleanOptionalAction)
-    model.add_argument("--bn-momentum", type=float)
-    model.add_argument("--bn-after-pool", action=argparse.BooleanOptionalAction,
-                       help="quantized nets: normalize after the max-pool (default) or before")
-    model.add_argument("--quantize-first", action=argparse.BooleanOptionalAction,
-                       help="binarize the first layer's input too")
-    model.add_argument("--quantize-last", action=argparse.BooleanOptionalAction,
-                       help="quantize the classifier too")
-    model.add_argument("--pad-value", type=float, help="value of padded pixels, in [-1, 1]")
-    model.add_argument("--magnitude-aware-sign", action=argparse.BooleanOptionalAction,
-                       help="binary only: scale sign kernels by their mean |w| per channel")
-    model.add_argument("--activation-range", choices=ACTIVATION_RANGES,
-                       help="k-bit only: the report's fixed [0, 1) or a learned range")
-    model.add_argument("--weight-range", choices=WEIGHT_RANGES,
-                       help="k-bit only: the report's fixed [-1, 1) or per-channel scales")
-    model.add_argument("--activation", choices=ACTIVATIONS,
-                       help="fp32 and k-bit only: ReLU or hardtanh (Moons et al.)")
-    model.add_argument("--block-layers", type=int, nargs=3, metavar=("A", "B", "C"),
-                       help="qnn only: convolutions in blocks A, B and C (default 1 1 1)")
-    model.add_argument("--block-filters", type=int, nargs=3, metavar=("A", "B", "C"),
-                       help="qnn only: filters of blocks A, B and C (default 64 64 64)")
-    model.add_argument("--augment", action=argparse.BooleanOptionalAction)
-    model.add_argument("--bop-threshold", type=float)
-    model.add_argument("--bop-gamma", type=float)
+    _add_field_flags(parser)
     parser.add_argument("--force", action="store_true", help="retrain even if recorded")
     parser.add_argument("--reproduce", action="store_true",
                         help="retrain in a scratch folder, compare with the record in "
