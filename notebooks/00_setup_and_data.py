@@ -94,8 +94,7 @@ from utils.lessons.setup_and_data import plot_class_balance, plot_image_grid, pl
 choice, folders = notebook_folders(profile, dataset, course_dir, results_dir=results_dir,
                                    figures_dir=figures_dir, report_dir=report_dir,
                                    data_dir=data_dir, download=download)
-dataset, figures_dir, results_dir, report_dir = (choice.name, folders.figures, folders.results,
-                                                 folders.report)
+dataset = choice.name
 data_dir = data_dir or folders.data
 
 # %% [markdown]
@@ -154,7 +153,7 @@ print(splits.describe())
 # %%
 fig = plot_image_grid(sample_images(splits, n=samples), ncols=8,
                       title=f"{choice.name}: training images")
-save_fig(fig, "00_samples", figures_dir)
+save_fig(fig, "00_samples", folders.figures)
 
 # %% [markdown]
 # ## 4. Class balance
@@ -168,7 +167,7 @@ save_fig(fig, "00_samples", figures_dir)
 # %%
 counts = {split: class_counts(splits, split) for split in ("train", "validation", "test")}
 fig = plot_class_balance(counts, title=f"{choice.name}: images per class and split")
-save_fig(fig, "00_class_balance", figures_dir)
+save_fig(fig, "00_class_balance", folders.figures)
 
 # %% [markdown]
 # ## 5. Image sizes
@@ -183,7 +182,7 @@ save_fig(fig, "00_class_balance", figures_dir)
 sizes = raw_image_sizes(choice.name, data_dir=data_dir,
                         limit=500 if profile == "smoke" else None)
 fig = plot_image_sizes(sizes, title=f"{choice.name}: stored image sizes")
-save_fig(fig, "00_image_sizes", figures_dir)
+save_fig(fig, "00_image_sizes", folders.figures)
 
 # %% [markdown]
 # ## 6. Why the pixels are scaled to [-1, 1]

@@ -118,8 +118,7 @@ from utils.train import run_configs
 choice, folders = notebook_folders(profile, dataset, course_dir, data_dir=data_dir,
                                    results_dir=results_dir, figures_dir=figures_dir,
                                    report_dir=report_dir)
-dataset, figures_dir, results_dir, report_dir = (choice.name, folders.figures, folders.results,
-                                                 folders.report)
+dataset = choice.name
 dry_run = dry_run_overrides(limit, epochs)  # {} unless a dry run
 n = 5_000 if profile == "smoke" else 200_000  # sampled weights per experiment
 
@@ -140,7 +139,7 @@ n = 5_000 if profile == "smoke" else 200_000  # sampled weights per experiment
 table = quantization_theory.relative_throughput_table()
 display(table)
 fig = quantization_theory.plot_throughput_table(table)
-save_fig(fig, "01_throughput", figures_dir)
+save_fig(fig, "01_throughput", folders.figures)
 
 # %% [markdown]
 # ## 2. Eq. 3.1: clip, scale, round
@@ -221,7 +220,7 @@ x = np.linspace(-1.5, 1.5, 1201)
 curves = quantization_theory.quantizer_curves(bits=(1,), kind="symmetric")  # 1 bit: larq's sign
 curves.update({k: (x, quantize(x, k, 1.0) / (2 ** (k - 1) - 1)) for k in (2, 3, 4)})
 fig = quantization_theory.plot_quantizer_staircase(curves, title="Symmetric quantizer, eqs. 3.1/3.4")
-save_fig(fig, "01_quantizer_staircase", figures_dir)
+save_fig(fig, "01_quantizer_staircase", folders.figures)
 
 # %% [markdown]
 # The report's 8-bit networks use a fixed-point variant (eq. 4.6, section 6 below) with
@@ -231,7 +230,7 @@ save_fig(fig, "01_quantizer_staircase", figures_dir)
 # %%
 curves = quantization_theory.quantizer_curves(bits=(1, 2, 3, 4), kind="kbit")
 fig = quantization_theory.plot_quantizer_staircase(curves, title="Fixed-point k-bit quantizer, eq. 4.6")
-save_fig(fig, "01_kbit_staircase", figures_dir)
+save_fig(fig, "01_kbit_staircase", folders.figures)
 
 # %% [markdown]
 # ## 3. Choosing the clipping threshold α
@@ -250,7 +249,7 @@ tradeoff = quantization_theory.clipping_tradeoff(weights, k=4)
 best = tradeoff.loc[tradeoff["mse"].idxmin()]
 display(best.to_frame("best alpha at 4 bits").T)
 fig = quantization_theory.plot_clipping_tradeoff(tradeoff, k=4)
-save_fig(fig, "01_clipping_tradeoff", figures_dir)
+save_fig(fig, "01_clipping_tradeoff", folders.figures)
 
 # %% [markdown]
 # The best threshold sits near 2.5 standard deviations, where 1 to 2% of the weights
@@ -262,7 +261,7 @@ save_fig(fig, "01_clipping_tradeoff", figures_dir)
 alpha = float(best["alpha"])
 quantized = quantization_theory.quantize_symmetric(weights, 4, alpha)
 fig = quantization_theory.plot_clipping(weights, quantized, alpha, k=4)
-save_fig(fig, "01_clipping", figures_dir)
+save_fig(fig, "01_clipping", folders.figures)
 
 # %% [markdown]
 # ## 4. Symmetric or asymmetric range (eqs. 3.2–3.4)
@@ -295,7 +294,7 @@ curves = {
     "symmetric (eq. 3.4)": quantization_theory.quantizer_curves((3,), kind="symmetric")[3],
 }
 fig = quantization_theory.plot_symmetric_vs_asymmetric(curves, bias, k=3)
-save_fig(fig, "01_symmetric_vs_asymmetric", figures_dir)
+save_fig(fig, "01_symmetric_vs_asymmetric", folders.figures)
 
 # %% [markdown]
 # The asymmetric code has the smaller squared error at 2 bits (it has four levels to the
@@ -316,7 +315,7 @@ save_fig(fig, "01_symmetric_vs_asymmetric", figures_dir)
 # %%
 fig = quantization_theory.plot_weight_histograms(weights, quantized, bits=4,
                                    title="Float vs 4-bit weights (report Fig. 3.2)")
-save_fig(fig, "01_weight_histograms", figures_dir)
+save_fig(fig, "01_weight_histograms", folders.figures)
 print(f"SQNR of these 4-bit weights: {quantization_theory.sqnr_db(weights, quantized):.1f} dB")
 
 # %% [markdown]
@@ -390,7 +389,7 @@ clipped["distribution"] += ", alpha = 3 std"
 errors = pd.concat([errors, clipped], ignore_index=True)
 display(errors.pivot(index="bits", columns="distribution", values="sqnr_db").round(1))
 fig = quantization_theory.plot_quantization_error(errors)
-save_fig(fig, "01_quantization_error", figures_dir)
+save_fig(fig, "01_quantization_error", folders.figures)
 
 # %% [markdown]
 # * The uniform curve follows the 6 dB-per-bit rule closely.
@@ -511,7 +510,7 @@ for k in (2, 4):
         "quantizer": f"{k}-bit (quantize_ste, eqs. 4.6/4.7)", "x": x.numpy(),
         "forward": q.numpy(), "gradient": tape.gradient(q, x).numpy()})], ignore_index=True)
 fig = quantization_theory.plot_ste(samples, title="Forward values and STE gradients (eqs. 4.2-4.7)")
-save_fig(fig, "01_ste_gradients", figures_dir)
+save_fig(fig, "01_ste_gradients", folders.figures)
 at = samples[samples["x"].round(3).isin([-1.5, -1.0, -0.25, 0.0, 0.5, 1.0, 1.5])]
 at.pivot(index="x", columns="quantizer", values="gradient")
 
@@ -672,7 +671,7 @@ grids = {
     "symmetric, narrow range, α = 3": (values, symmetric.fake_quantize(values)),
 }
 fig = quantization_theory.plot_affine_grid(grids, title="3-bit grids: affine against symmetric")
-save_fig(fig, "01_affine_grids", figures_dir)
+save_fig(fig, "01_affine_grids", folders.figures)
 
 # %% [markdown]
 # The affine grid spends its 8 levels on [−1, 3]; the symmetric one spends 3 of its 7 on
@@ -693,7 +692,7 @@ save_fig(fig, "01_affine_grids", figures_dir)
 configs = [make_config(name, "fp32", dataset=choice.name, profile=profile, seed=0, **dry_run)
            for name in MAIN_MODELS]
 float_nets = {record["config"]["model"]: load_model(record["model_path"]) for record in
-              run_configs(configs, results_dir=results_dir, data_dir=folders.data,
+              run_configs(configs, results_dir=folders.results, data_dir=folders.data,
                           require_model=True)}
 scales = {name: weight_error_table(kernels(model), bits=(4, 8))
           for name, model in float_nets.items()}
@@ -758,7 +757,7 @@ print(f"{layer}: {kernel.shape[-1]} channel scales from {channel_scales.min():.2
 # %%
 for name, table in scales.items():
     fig = quantization_theory.plot_weight_scales(table, bits=8, title=f"{name}: weight scales at 8 bits")
-    save_fig(fig, f"01_weight_scales_{name}", figures_dir)
+    save_fig(fig, f"01_weight_scales_{name}", folders.figures)
 summary = pd.DataFrame({name: table.groupby("bits")["MSE ratio (tensor / channel)"].median()
                         for name, table in scales.items()})
 summary.index = [f"{bits} bits" for bits in summary.index]
@@ -809,7 +808,7 @@ display(pd.concat(calibration, names=["bits"]).round(3))
 shown = {name: activations[name] for name in ("conv2_relu", "conv5_relu", "fc6_relu")}
 fig = quantization_theory.plot_calibration(shown, calibration[4],
                              title="AlexNet's ReLU outputs: 4-bit ranges by calibration rule")
-save_fig(fig, "01_calibration", figures_dir)
+save_fig(fig, "01_calibration", folders.figures)
 
 # %% [markdown]
 # ## Exercises

@@ -111,8 +111,7 @@ from utils.train import run_configs
 choice, folders = notebook_folders(profile, dataset, course_dir, results_dir=results_dir,
                                    figures_dir=figures_dir, report_dir=report_dir,
                                    data_dir=data_dir)
-dataset, figures_dir, results_dir, report_dir = (choice.name, folders.figures, folders.results,
-                                                 folders.report)
+dataset = choice.name
 dry_run = dry_run_overrides(limit, epochs)  # {} unless a dry run
 data_dir = data_dir or folders.data
 
@@ -185,7 +184,7 @@ display(demo.summary())
 fig = binary_and_8bit_layers.plot_latent_weights(demo.latent_initial, demo.latent_final,
                                 demo.quantized_final, demo.steps,
                                 title="Binary QuantDense: latent vs quantized kernel")
-save_fig(fig, "02_latent_weights", figures_dir)
+save_fig(fig, "02_latent_weights", folders.figures)
 
 # %% [markdown]
 # * The forward pass only ever sees ±1 (middle panel: the quantized kernel against the
@@ -209,7 +208,7 @@ display(demo4.summary())
 fig = binary_and_8bit_layers.plot_latent_weights(demo4.latent_initial, demo4.latent_final,
                                 demo4.quantized_final, demo4.steps,
                                 title="4-bit QuantDense: latent vs quantized kernel")
-save_fig(fig, "02_latent_weights_int4", figures_dir)
+save_fig(fig, "02_latent_weights_int4", folders.figures)
 
 # %% [markdown]
 # ### Write it yourself: the latent-weight update
@@ -294,14 +293,14 @@ pd.DataFrame({"latent": latent, "gradient": gradient, "new latent": new_latent,
 # %%
 config = make_config("mlp", "binary", dataset="mnist5k", profile=profile, seed=seed,
                      **dry_run)
-(mlp,) = run_configs([config], results_dir=results_dir, data_dir=data_dir)
+(mlp,) = run_configs([config], results_dir=folders.results, data_dir=data_dir)
 print(f"test accuracy {mlp['test_accuracy']:.2%} on {mlp['dataset']['name']} "
       f"(offline stand-in: {mlp['dataset']['is_offline_standin']}); "
       f"memory {mlp['summary']['memory_mib'] * 1024:,.0f} KiB, "
       f"{mlp['summary']['compression_ratio']:.1f}x smaller than float")
 fig = binary_and_8bit_layers.plot_training_curves(mlp["history"], label="binary MLP",
                                  title="Binary MLP (report §5.5) on mnist5k")
-save_fig(fig, "02_binary_mlp_curves", figures_dir)
+save_fig(fig, "02_binary_mlp_curves", folders.figures)
 
 # %% [markdown]
 # Training accuracy climbs above validation accuracy within a few epochs: with 3,500
@@ -332,7 +331,7 @@ configs = [make_config(model_name, precision_for_bits(b), dataset=choice.name, p
                        seed=seed, **size, **dry_run) for b in bits]
 float_config = make_config(model_name, "fp32", dataset=choice.name, profile=profile, seed=seed,
                            **size, **dry_run)  # section 6 quantizes its trained model
-records = run_configs([*configs, float_config], results_dir=results_dir, data_dir=data_dir,
+records = run_configs([*configs, float_config], results_dir=folders.results, data_dir=data_dir,
                       require_model=[float_config])
 sweep = bits_table(records[:len(configs)])
 sweep.round(4)
@@ -340,10 +339,10 @@ sweep.round(4)
 # %%
 fig = binary_and_8bit_layers.plot_accuracy_vs_bits(
     sweep, title=f"Test accuracy vs bit width ({network} on {choice.name})")
-save_fig(fig, "02_accuracy_vs_bits", figures_dir)
+save_fig(fig, "02_accuracy_vs_bits", folders.figures)
 fig = binary_and_8bit_layers.plot_histories(sweep.attrs["histories"], metric="accuracy",
                            title="Accuracy per epoch (train dashed, validation solid)")
-save_fig(fig, "02_bitwidth_curves", figures_dir)
+save_fig(fig, "02_bitwidth_curves", folders.figures)
 
 # %% [markdown]
 # What to look for (quick profile, mnist5k): 8 bits comes within about a point of
@@ -447,7 +446,7 @@ ptq = ptq_table(float_net, calibration_images, test_images, test_labels,
 display(ptq.pivot(index="bits", columns="weight scales", values="test_accuracy").round(4))
 fig = binary_and_8bit_layers.plot_ptq_against_qat(ptq, sweep, title=f"PTQ against QAT ({network} on "
                                                    f"{choice.name})")
-save_fig(fig, "02_ptq_against_qat", figures_dir)
+save_fig(fig, "02_ptq_against_qat", folders.figures)
 
 # %% [markdown]
 # Your `quantize_layer_weights` on the trained float network: every kernel that PTQ

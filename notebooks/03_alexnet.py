@@ -102,8 +102,7 @@ from utils.train import train_precisions
 choice, folders = notebook_folders(profile, dataset, course_dir, data_dir=data_dir,
                                    results_dir=results_dir, figures_dir=figures_dir,
                                    report_dir=report_dir)
-dataset, figures_dir, results_dir, report_dir = (choice.name, folders.figures, folders.results,
-                                                 folders.report)
+dataset = choice.name
 dry_run = dry_run_overrides(limit, epochs)  # {} unless a dry run
 
 # %% [markdown]
@@ -189,25 +188,22 @@ else:
     print(f"The {profile} profile trains reduced networks: minutes, no estimate needed.")
 
 # %%
-records = train_precisions("alexnet", dataset, profile, results_dir=results_dir,
+records = train_precisions("alexnet", dataset, profile, results_dir=folders.results,
                            data_dir=folders.data, force=force, **dry_run)
 first_seed = min(record["config"]["seed"] for record in records)
 one_seed = [record for record in records if record["config"]["seed"] == first_seed]
 comparison_table(records).round(2)
 
 # %% [markdown]
-# ## Accuracy and loss per epoch (Figs. 5.1 and 5.2)
+# ## Accuracy and loss per epoch (Figs. 5.1 and 5.2), and what each network confuses
 #
 # The mean over the seeds as a line, ± one standard deviation as a band; training dashed,
-# validation solid.
+# validation solid. Then the confusion matrix on the test split of the first seed of each
+# precision.
 
 # %%
-histories = {}
-for record in records:
-    histories.setdefault(record["config"]["precision"], []).append(record["history"])
-for metric in ("accuracy", "loss"):
-    figure = figures.plot_seed_histories(histories, metric, f"AlexNet {metric} ({dataset})")
-    figures.save_fig(figure, f"03_alexnet_{metric}", figures_dir)
+paths = figures.save_network_figures(records, f"AlexNet ({dataset})", "03_alexnet",
+                                     folders.figures)
 
 # %% [markdown]
 # ## Optimal, best and final epochs (Table 5.2)
@@ -219,17 +215,6 @@ for metric in ("accuracy", "loss"):
 
 # %%
 epoch_table(one_seed).round(3)
-
-# %% [markdown]
-# ## Confusion matrices on the test split (first seed)
-
-# %%
-for record in one_seed:
-    precision = record["config"]["precision"]
-    figure = figures.plot_confusion_matrix(
-        record["confusion_matrix"], record["dataset"]["class_names"],
-        title=f"AlexNet {precision} ({dataset})")
-    figures.save_fig(figure, f"03_alexnet_confusion_{precision}", figures_dir)
 
 # %% [markdown]
 # ## Against the reference report

@@ -86,8 +86,7 @@ from utils.tables import comparison_table, reference_table
 choice, folders = notebook_folders(profile, dataset, course_dir, data_dir=data_dir,
                                    results_dir=results_dir, figures_dir=figures_dir,
                                    report_dir=report_dir)
-dataset, figures_dir, results_dir, report_dir = (choice.name, folders.figures, folders.results,
-                                                 folders.report)
+dataset = choice.name
 dry_run = dry_run_overrides(limit, epochs)  # {} unless a dry run
 
 # %% [markdown]
@@ -100,10 +99,10 @@ dry_run = dry_run_overrides(limit, epochs)  # {} unless a dry run
 # to float32 is beyond that spread.
 
 # %%
-records = main_records(results_dir, profile, **dry_run)
+records = main_records(folders.results, profile, **dry_run)
 missing = missing_main_runs(records)
 if missing:
-    print(f"No {profile}-profile record in {results_dir} for: {', '.join(missing)}. Run "
+    print(f"No {profile}-profile record in {folders.results} for: {', '.join(missing)}. Run "
           "03_alexnet and 04_googlenet with this profile, dataset and course folder to make "
           "them; the tables below show what there is.")
 main_table(records) if records else None
@@ -125,7 +124,7 @@ table.round(3)
 # %%
 if records:
     figure = figures.plot_accuracy_vs_size(table)
-    figures.save_fig(figure, "05_accuracy_vs_size", figures_dir)
+    figures.save_fig(figure, "05_accuracy_vs_size", folders.figures)
 
 # %% [markdown]
 # ## What the comparison says
@@ -210,5 +209,5 @@ check("05_compression", answer)
 # ## Regenerate the report
 
 # %%
-print(build_report(results_dir, figures_dir, report_dir, profile=profile,
+print(build_report(folders.results, folders.figures, folders.report, profile=profile,
                    written_by="notebook 05_comparison", **dry_run))

@@ -114,8 +114,7 @@ from utils.train import run_configs
 choice, folders = notebook_folders(profile, dataset, course_dir, data_dir=data_dir,
                                    results_dir=results_dir, figures_dir=figures_dir,
                                    report_dir=report_dir)
-dataset, figures_dir, results_dir, report_dir = (choice.name, folders.figures, folders.results,
-                                                 folders.report)
+dataset = choice.name
 dry_run = dry_run_overrides(limit, epochs)  # {} unless a dry run
 
 # %% [markdown]
@@ -135,7 +134,7 @@ dry_run = dry_run_overrides(limit, epochs)  # {} unless a dry run
 # %%
 configs = [make_config(model, precision, dataset=dataset, profile=profile, seed=0, **dry_run)
            for model in MAIN_MODELS for precision in MAIN_PRECISIONS]
-records = run_configs(configs, results_dir=results_dir, data_dir=folders.data,
+records = run_configs(configs, results_dir=folders.results, data_dir=folders.data,
                       require_model=True)
 reproduced = pd.DataFrame([
     {"model": record["config"]["model"], "precision": record["config"]["precision"],
@@ -169,7 +168,7 @@ if not lce_available():
 # float32 file alone is over 200 MB, so this takes a few minutes).
 
 # %%
-record = run_deployment_bench(profile, results_dir, data_dir=folders.data, files_dir=files_dir,
+record = run_deployment_bench(profile, folders.results, data_dir=folders.data, files_dir=files_dir,
                               **dry_run)
 environment = record["environment"]
 print(f"{environment['cpu']} ({environment['cpu_count']} cores), TensorFlow "
@@ -196,7 +195,7 @@ for (architecture, file), row in judged.iterrows():
     print(f"{architecture:>9} {file:<15} {row['ratio_vs_fp32']:5.1f}x smaller than "
           f"float32, goal {row['goal_ratio']:.1f}x: {verdict}")
 figure = figures.plot_deployment(sizes)
-figures.save_fig(figure, "06_deployment", figures_dir)
+figures.save_fig(figure, "06_deployment", folders.figures)
 
 # %% [markdown]
 # ## Theory against measurement

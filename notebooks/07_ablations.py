@@ -95,8 +95,7 @@ from utils.report import build_report
 
 choice, folders = notebook_folders(profile, dataset, course_dir, results_dir=results_dir,
                                    figures_dir=figures_dir, report_dir=report_dir)
-dataset, figures_dir, results_dir, report_dir = (choice.name, folders.figures, folders.results,
-                                                 folders.report)
+dataset = choice.name
 
 # %% [markdown]
 # ## The baseline and the runs
@@ -118,7 +117,7 @@ ablations.plan_table(profile, dataset)
 # profile uses the report's setup and is meant for a GPU.
 
 # %%
-runs = run_ablations(profile, dataset, results_dir=results_dir, data_dir=folders.data,
+runs = run_ablations(profile, dataset, results_dir=folders.results, data_dir=folders.data,
                      force=force)
 summary = summary_table(runs)
 summary.round(2)
@@ -145,12 +144,12 @@ else:
     for key, condition in dead.index:
         names = runs.query("ablation == @key and condition == @condition")["run_name"]
         histories[f"{key}: {condition}"] = [
-            load_record(Path(results_dir) / f"{name}.json")["history"] for name in names]
+            load_record(Path(folders.results) / f"{name}.json")["history"] for name in names]
     baseline = runs.query("ablation == 'loss' and is_baseline")["run_name"]
-    histories["baseline"] = [load_record(Path(results_dir) / f"{name}.json")["history"]
+    histories["baseline"] = [load_record(Path(folders.results) / f"{name}.json")["history"]
                              for name in baseline]
     figure = figures.plot_seed_histories(histories, "loss", "Loss of the runs that did not train")
-    figures.save_fig(figure, ablations.NOT_TRAINED_FIGURE, figures_dir)
+    figures.save_fig(figure, ablations.NOT_TRAINED_FIGURE, folders.figures)
 
 # %% [markdown]
 # ## Overview
@@ -161,7 +160,7 @@ else:
 
 # %%
 figure = ablations.plot_differences(summary)
-figures.save_fig(figure, ablations.OVERVIEW_FIGURE, figures_dir)
+figures.save_fig(figure, ablations.OVERVIEW_FIGURE, folders.figures)
 
 # %% [markdown]
 # ## Each ablation: the claim, the measurement, the verdict
@@ -179,7 +178,7 @@ for key in measured(runs):
                      f"{ablation.claim}\n\n**Keep in mind.** {ablation.note}"))
     display(condition_table(summary, key))
     figure = ablations.plot_ablation(runs, key)
-    figures.save_fig(figure, ablations.figure_name(key), figures_dir)
+    figures.save_fig(figure, ablations.figure_name(key), folders.figures)
     display(figure)
     plt.close(figure)  # shown here, next to its table, not again at the end of the cell
     print(verdict(key, summary))
@@ -238,5 +237,5 @@ check("07_dead_run", answer)
 # above, rebuilt from the results records.
 
 # %%
-print(build_report(results_dir, figures_dir, report_dir, profile=profile,
+print(build_report(folders.results, folders.figures, folders.report, profile=profile,
                    written_by="notebook 07_ablations"))

@@ -132,8 +132,7 @@ from utils.train import run_configs, train_precisions
 choice, folders = notebook_folders(profile, dataset, course_dir, data_dir=data_dir,
                                    results_dir=results_dir, figures_dir=figures_dir,
                                    report_dir=report_dir)
-dataset, figures_dir, results_dir, report_dir = (choice.name, folders.figures, folders.results,
-                                                 folders.report)
+dataset = choice.name
 dry_run = dry_run_overrides(limit, epochs)  # {} unless a dry run
 assumptions = {"weight_memory": weight_memory, "accumulator_bits": accumulator_bits}
 
@@ -146,7 +145,7 @@ assumptions = {"weight_memory": weight_memory, "accumulator_bits": accumulator_b
 
 # %%
 records = {record["config"]["precision"]: record for record in train_precisions(
-    "alexnet", dataset, profile, results_dir=results_dir, data_dir=folders.data, seeds=(0,),
+    "alexnet", dataset, profile, results_dir=folders.results, data_dir=folders.data, seeds=(0,),
     require_model=True, verbose=0, **dry_run)}
 config = records["fp32"]["config"]
 splits = load_dataset(dataset, config["image_size"], 64, data_dir=folders.data,
@@ -622,7 +621,7 @@ cost_table()
 
 # %%
 macs_table = mac_table(accumulator_bits=accumulator_bits)
-figures.save_fig(plot_mac_energy(macs_table), "08_mac_energy", figures_dir)
+figures.save_fig(plot_mac_energy(macs_table), "08_mac_energy", folders.figures)
 macs_table.round(4)
 
 # %% [markdown]
@@ -662,7 +661,7 @@ full_size[["macs_total", "memory_mib", "compute_uj", "weights_uj", "activations_
            "total_uj", "compute_share", "fp32_over_this"]].round(3)
 
 # %%
-figures.save_fig(plot_energy_breakdown(full_size), "08_energy_breakdown", figures_dir)
+figures.save_fig(plot_energy_breakdown(full_size), "08_energy_breakdown", folders.figures)
 
 # %% [markdown]
 # How to read it:
@@ -719,19 +718,19 @@ pd.DataFrame({"total µJ, weights in DRAM": energy_table(figures, **{
 # trained here (six short runs).
 
 # %%
-main = [record for record in main_records(results_dir, profile, **dry_run)
+main = [record for record in main_records(folders.results, profile, **dry_run)
         if record["config"]["dataset"] == dataset]
 sweep = []  # the profiles that have ablations (notebook 07) have a bit-width sweep
 if profile in ABLATION_PROFILES:
-    sweep_runs = load_runs(profile, dataset, results_dir, keys=["bits"])
-    sweep = [load_record(Path(results_dir) / f"{name}.json")
+    sweep_runs = load_runs(profile, dataset, folders.results, keys=["bits"])
+    sweep = [load_record(Path(folders.results) / f"{name}.json")
              for name in sweep_runs["run_name"].dropna().unique()]
 wider = []  # binary and 4-bit AlexNet at twice the sweep's width (records committed in quick)
 if profile == "full":  # six full-size AlexNets at double width: a GPU job of its own
     print("Full profile: the wider networks are not trained here; run "
           "run_configs(wider_configs('full', dataset)) on a GPU to add them.")
 elif profile in ABLATION_PROFILES:
-    wider = run_configs(wider_configs(profile, dataset, **dry_run), results_dir=results_dir,
+    wider = run_configs(wider_configs(profile, dataset, **dry_run), results_dir=folders.results,
                         data_dir=folders.data, verbose=0)
 trained = accuracy_energy_table({"main comparison": main, "bit-width sweep": sweep},
                                 **assumptions)
@@ -742,7 +741,7 @@ trained.round(4)
 best = trained["accuracy_mean"].max()
 bar = best - accuracy_margin_points / 100
 figure = plot_accuracy_vs_energy(trained, wider, min_accuracy=bar, **assumptions)
-figures.save_fig(figure, "08_accuracy_vs_energy", figures_dir)
+figures.save_fig(figure, "08_accuracy_vs_energy", folders.figures)
 
 # %% [markdown]
 # The cheapest network within a few points of the most accurate one, for several
@@ -773,7 +772,7 @@ checks = {
                "packed_bytes": int(packed), "float_bytes": int(floats),
                "xnor_popcounts": int(xnors), "macs": int(macs)},
 }
-path = write_json_atomic(Path(results_dir) / "energy.json", energy_record(
+path = write_json_atomic(Path(folders.results) / "energy.json", energy_record(
     full_size, everything, profile=profile, dataset=dataset, checks=checks,
     assumptions={**assumptions, "full_size_width": full_width}))
 print("wrote", path)

@@ -102,15 +102,14 @@ from utils.train import run_configs
 choice, folders = notebook_folders(profile, dataset, course_dir, data_dir=data_dir,
                                    results_dir=results_dir, figures_dir=figures_dir,
                                    report_dir=report_dir)
-dataset, figures_dir, results_dir, report_dir = (choice.name, folders.figures, folders.results,
-                                                 folders.report)
+dataset = choice.name
 dry_run = dry_run_overrides(limit, epochs)  # {} unless a dry run
 
 
 def train(system: str) -> tuple[list, pd.DataFrame]:
     """Train (or read the records of) one system's runs on mnist5k; records and table."""
     configs = system_configs(system, profile, "mnist5k", **dry_run)
-    records = run_configs(configs, results_dir=results_dir, data_dir=folders.data, verbose=0)
+    records = run_configs(configs, results_dir=folders.results, data_dir=folders.data, verbose=0)
     return records, system_table(records, configs)
 
 # %% [markdown]
@@ -172,7 +171,7 @@ my_prediction = None  # your guess: 0 = binary's accuracy, 1 = 8-bit's, e.g. 0.5
 abc_records, abc = train("abc")
 display(abc.round(2))
 figure = related_systems.plot_system_memory(abc, "ABC-Net: AlexNet on mnist5k")
-figures.save_fig(figure, "09_abc_accuracy_vs_memory", figures_dir)
+figures.save_fig(figure, "09_abc_accuracy_vs_memory", folders.figures)
 
 # %% [markdown]
 # **Run.** The cell places every multi-base network on that scale, from the mean test
@@ -258,7 +257,7 @@ reference.round(2)
 qnn_records, qnn = train("qnn")
 display(qnn.round(2))
 figure = related_systems.plot_system_memory(qnn, "k-bit QNN on mnist5k: bits and width")
-figures.save_fig(figure, "09_qnn_accuracy_vs_memory", figures_dir)
+figures.save_fig(figure, "09_qnn_accuracy_vs_memory", folders.figures)
 
 # %% [markdown]
 # The same networks against the energy of one inference (notebook 08's 45 nm estimate,
@@ -271,7 +270,7 @@ for record in qnn_records:
     by_width.setdefault(f"width {record['config']['width']:g}", []).append(record)
 energy = accuracy_energy_table(by_width)
 figure = plot_accuracy_vs_energy(energy)
-figures.save_fig(figure, "09_qnn_accuracy_vs_energy", figures_dir)
+figures.save_fig(figure, "09_qnn_accuracy_vs_energy", folders.figures)
 energy.round(4)
 
 # %% [markdown]

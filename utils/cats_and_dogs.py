@@ -23,8 +23,8 @@ The tree is built in a hidden folder beside ``dest`` and renamed into place at t
 marker is written after that, so an interrupted run never leaves a ``dest`` that looks complete:
 a folder without the marker counts as incomplete and is rebuilt.
 
-This module needs no TensorFlow. ``kaggle`` is imported only inside :func:`fetch_cats_and_dogs`,
-after credentials were found, because kaggle 2.x authenticates (and may exit) at import.
+``kaggle`` is imported only inside :func:`fetch_cats_and_dogs`, after credentials were found,
+because kaggle 2.x authenticates (and may exit) at import.
 
 Which dataset a notebook or the main job uses, and saying so loudly when it falls back.
 ---------------------------------------------------------------------------------------
@@ -51,7 +51,10 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
-from tqdm.auto import tqdm
+
+# Text progress bars: tqdm.auto warns "IProgress not found" in every notebook of a runtime
+# without ipywidgets and then falls back to these anyway.
+from tqdm.std import tqdm
 
 from utils.names import DATASET_CHOICES
 

@@ -27,7 +27,7 @@ from importlib.metadata import PackageNotFoundError, version
 from importlib.util import find_spec
 from pathlib import Path
 
-__all__ = ["CPU_FLAGS", "LCE_MISSING", "NUMERICS_MODES", "NUMERICS_VARIABLE", "PACKAGES",
+__all__ = ["peak_resident_mb", "CPU_FLAGS", "LCE_MISSING", "NUMERICS_MODES", "NUMERICS_VARIABLE", "PACKAGES",
            "PORTABLE_NUMERICS", "cpu_flags", "cpu_model", "cpu_vendor", "environment_info",
            "lce_available", "numeric_settings", "package_version", "pin_cpu_numerics",
            "quiet_start", "same_machine_and_settings"]
@@ -192,8 +192,28 @@ def quiet_start() -> None:
     ("Unable to register cuDNN factory", "failed call to cuInit"): those logs are switched
     off (``TF_CPP_MIN_LOG_LEVEL=3``); with a GPU only its informational logs are. Python's
     ``tensorflow`` logger keeps errors and drops warnings such as "N retracings of a
-    tf.function", which are about TensorFlow's internals, not the course's code.
+    tf.function", which are about TensorFlow's internals, not the course's code; so does
+    ``absl``, which the TFLite converter and SavedModel export log to ("Found untraced
+    functions", converter settings). Warnings about the course's own code are kept.
     """
     level = "2" if _has_nvidia_device() else "3"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", level)
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    for name in ("tensorflow", "absl"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def peak_resident_mb() -> dict[str, float | str]:
+    """Peak resident memory of this process and of its finished child processes, in MB.
+
+    Read with ``resource.getrusage`` (the kernel's high-water mark, so a process's peak
+    includes whatever it ran earlier). ``None`` where the platform has no ``resource``
+    module (Windows).
+    """
+    try:
+        import resource
+    except ImportError:
+        return {"self_mb": None, "children_mb": None}
+    unit = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
+    return {"self_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit / 1e6, 1),
+            "children_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * unit
+                                 / 1e6, 1)}

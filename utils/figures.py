@@ -5,8 +5,9 @@ against size, deployed files).
 Every figure of the course: one ``save_fig`` and one plotting function per kind of figure.
 ------------------------------------------------------------------------------------------
 
-Notebooks never hold plotting code: they compute numbers with :mod:`utils.lessons.quantization_theory`,
-:mod:`utils.lessons.binary_and_8bit_layers` or the training records, pass them to a function here, and hand the
+Notebooks never hold plotting code: they compute numbers with their own module of
+:mod:`utils.lessons` or from the training records, pass them to a plotting function (here for
+the figures of the main comparison, in the notebook's own module for the rest), and hand the
 returned ``matplotlib.figure.Figure`` to :func:`save_fig`, which writes
 ``<figures_dir>/<name>.png`` atomically (a reader sees the old file or the new one, never half
 a PNG). Nothing here needs TensorFlow.
@@ -34,7 +35,7 @@ from matplotlib.ticker import MaxNLocator
 from utils.records import write_bytes_atomic
 
 __all__ = ["DPI", "FLOAT_COLOR", "QUANT_COLOR", "new_figure", "plot_accuracy_vs_size",
-           "plot_confusion_matrix", "plot_deployment", "plot_seed_histories", "save_fig"]
+           "plot_confusion_matrix", "plot_deployment", "plot_seed_histories", "save_fig", "save_network_figures"]
 
 DPI = 120
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
@@ -143,6 +144,33 @@ def plot_confusion_matrix(matrix, class_names: Sequence[str],
     fig.tight_layout()
     return fig
 
+
+
+def save_network_figures(records: Sequence[Mapping], title: str, prefix: str,
+                         figures_dir: str | os.PathLike = "figures") -> list[Path]:
+    """The figures of one network of the main comparison (notebooks 03 and 04), saved.
+
+    From the records of every precision and seed of one network: accuracy and loss per
+    epoch over the seeds (:func:`plot_seed_histories`; the report's Figs. 5.1/5.2 and
+    6.2/6.3), and the confusion matrix of the first seed of each precision. ``title`` names
+    the network in the figures ("AlexNet (mnist5k)"), ``prefix`` their files
+    ("03_alexnet"): ``<prefix>_accuracy``, ``<prefix>_loss``,
+    ``<prefix>_confusion_<precision>``. Returns the paths written.
+    """
+    histories: dict[str, list] = {}
+    for record in records:
+        histories.setdefault(record["config"]["precision"], []).append(record["history"])
+    paths = [save_fig(plot_seed_histories(histories, metric, f"{title}: {metric}"),
+                      f"{prefix}_{metric}", figures_dir) for metric in ("accuracy", "loss")]
+    first_seed = min(record["config"]["seed"] for record in records)
+    for record in records:
+        if record["config"]["seed"] == first_seed:
+            precision = record["config"]["precision"]
+            figure = plot_confusion_matrix(record["confusion_matrix"],
+                                           record["dataset"]["class_names"],
+                                           title=f"{title}: {precision}")
+            paths.append(save_fig(figure, f"{prefix}_confusion_{precision}", figures_dir))
+    return paths
 
 def plot_accuracy_vs_size(table: pd.DataFrame, title: str = "Accuracy against model size"
                           ) -> Figure:

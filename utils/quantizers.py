@@ -2,27 +2,29 @@
 a precision name to a layer's quantizers, affine and symmetric int8 arithmetic (scale and
 zero point, calibration), and post-training quantization of trained kernels.
 
-The quantizers larq does not ship: k-bit (report eq. 4.6/4.7), symmetric with a clipping
-----------------------------------------------------------------------------------------
+The quantizers larq does not ship.
+----------------------------------
 
-threshold (eqs. 3.1-3.4) and a quantized ReLU for k-bit hidden layers (report §4.4), and
-the two range choices that separate the report's 8-bit networks from the field's: a ReLU
-whose clipping range is learned (PACT) and a k-bit weight grid scaled per output channel.
+k-bit (report eq. 4.6/4.7), symmetric with a clipping threshold (eqs. 3.1-3.4) and a quantized
+ReLU for k-bit hidden layers (report §4.4), and the two range choices that separate the
+report's 8-bit networks from the field's: a ReLU whose clipping range is learned (PACT) and a
+k-bit weight grid scaled per output channel.
 
 Binary and ternary quantizers come from larq (``ste_sign``, ``ste_tern``, ``weight_clip``)
-and are not rewritten here. Every class below is a ``larq.quantizers.Quantizer``, so it can
-be passed as ``input_quantizer`` or ``kernel_quantizer`` to any larq layer, and it carries a
-``precision`` attribute that ``lq.models.summary`` uses to count k-bit parameters and MACs.
+and are not rewritten here. Every quantizer class here is a ``larq.quantizers.Quantizer``, so
+it can be passed as ``input_quantizer`` or ``kernel_quantizer`` to any larq layer, and it
+carries a ``precision`` attribute that ``lq.models.summary`` uses to count k-bit parameters
+and MACs.
 
 Rounding: ``tf.round`` rounds half-way values to the nearest even integer (IEEE 754
 round-half-to-even), e.g. round(0.5) = 0 and round(1.5) = 2. Equations 3.1 and 4.6 only say
 "round"; half-to-even is the default of TensorFlow and NumPy and, unlike half-away-from-zero,
 adds no bias to the quantization error on average.
 
-Multi-base binarization (ABC-Net, Lin, Zhao and Pan, NIPS 2017): several binary tensors per
--------------------------------------------------------------------------------------------
+Multi-base binarization (ABC-Net, Lin, Zhao and Pan, NIPS 2017).
+----------------------------------------------------------------
 
-weight and per activation, combined with real coefficients.
+Several binary tensors per weight and per activation, combined with real coefficients.
 
 **Weights.** A kernel W is approximated by M binary bases,
 
@@ -98,9 +100,9 @@ Calibration chooses [r_min, r_max] of an activation from sample data (:func:`cal
 the observed min and max, a percentile (ignoring rare outliers), or the clip that minimizes
 the squared quantization error.
 
-Written with numpy because these are the formulas notebook 01 teaches term by term; the tests
-check them against TensorFlow's own ``fake_quant_with_min_max_vars``, the op that
-quantization-aware training and TFLite's calibration use.
+The affine functions are written with numpy because these are the formulas notebook 01 teaches
+term by term; the tests check them against TensorFlow's own ``fake_quant_with_min_max_vars``,
+the op that quantization-aware training and TFLite's calibration use.
 
 Post-training quantization (PTQ) of a trained float network, simulated at any bit width.
 ----------------------------------------------------------------------------------------
@@ -126,6 +128,7 @@ networks of notebook 02's sweep.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -400,6 +403,20 @@ def _sign(x: tf.Tensor) -> tf.Tensor:
     return tf.where(x >= 0, 1.0, -1.0)
 
 
+class _OneBaseIsNotStarved(logging.Filter):
+    """Drops larq's "starved weights" warning, which it logs for any kernel quantizer of
+    precision 1 without a kernel constraint. In the course only ABC-Net with one weight base
+    is such a layer (every sign kernel of the precision map has ``WeightClip(1)``), and its
+    gradient passes unchanged to every latent weight (see :meth:`MultiBaseWeights.call`), so
+    no weight can starve; the warning was printed once per layer of notebook 09."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "starved weights" not in record.getMessage()
+
+
+logging.getLogger("larq.layers_base").addFilter(_OneBaseIsNotStarved())
+
+
 @tf.keras.utils.register_keras_serializable(package="utils")
 class MultiBaseWeights(lq.quantizers.Quantizer):
     """A kernel as M least-squares-weighted binary bases (see the module docstring).
@@ -594,7 +611,7 @@ def get_precision(
     "per_channel" weight ranges (:class:`PerChannelKBitQuantizer`).
     ``activation`` "hardtanh" (fp32 and "int<k>") replaces ReLU by clip(x, -1, 1), on
     eq. 4.6's symmetric grid in k-bit layers (Moons et al.'s QNNs). "abc_w<M>a<N>" is ABC-Net's
-    multi-base binarization (:mod:`utils.quantizers`).
+    multi-base binarization (:class:`MultiBaseWeights`, :class:`MultiBaseActivation`).
     """
     check_precision(name)
     check_precision_options(name, quantize_first=quantize_first, quantize_last=quantize_last,

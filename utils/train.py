@@ -71,7 +71,7 @@ from utils.config import (
 )
 from utils.course import course_folders, reproductions_dir
 from utils.data import DatasetSplits, load_dataset
-from utils.environment import environment_info
+from utils.environment import environment_info, peak_resident_mb
 from utils.fitting import (
     MONITOR,
     EpochLog,
@@ -185,6 +185,8 @@ def _record(config: TrainConfig, paths: RunPaths, splits: DatasetSplits, log: Ep
         "wall_time_s": wall_time_s,
         "train_time_s": sum(log.timings("epoch_s")),
         "train_images_per_s": log.images_per_second(splits.num_train),
+        # The process's high-water mark: in a worker that trained several runs, the largest.
+        "peak_memory": peak_resident_mb(),
         "summary": summary_figures(model),
         "record_path": str(paths.record),
         "model_path": str(paths.model),
