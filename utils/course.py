@@ -1,5 +1,5 @@
 """Course folders (where data, records, models, checkpoints and figures go) and the Colab
-runtime (Drive, the repository clone, installs). No TensorFlow here.
+runtime (Drive, the repository clone, installs). Imports neither TensorFlow nor numpy.
 
 Prepare a Colab runtime for the course: install the stack that fits its Python.
 -------------------------------------------------------------------------------
@@ -25,8 +25,6 @@ Jupyter tooling pinned in ``requirements.txt`` (jupyter, ipykernel, nbclient, nb
 papermill) is never installed here: Colab runs its own kernel, which a newer ipykernel can
 break, and only the batch pipeline needs papermill.
 
-This module imports neither TensorFlow nor numpy.
-
 One course folder: where the data, the training records, the figures and the report go.
 ---------------------------------------------------------------------------------------
 
@@ -44,7 +42,7 @@ One pair is special: the quick profile on mnist5k in the repository writes the c
 ``results/``, ``figures/`` and ``report/`` at the top of the repository, the reference outputs
 that a fresh clone shows and reuses. So a smoke run, a full run, or any run in a course folder
 elsewhere (Drive) never writes over the committed files, and every notebook of one run,
-even each in its own Colab runtime, finds the records the others wrote. No TensorFlow here.
+even each in its own Colab runtime, finds the records the others wrote.
 """
 
 from __future__ import annotations
@@ -340,7 +338,7 @@ def use_drive(*, mount=None, mount_point: str | os.PathLike = DRIVE_MOUNT_POINT,
     """On Colab, keep the course folder on Google Drive so that it outlives the runtime.
 
     Mounts Drive (Colab asks the student for permission) and points ``COURSE_DIR`` (see
-    :mod:`utils.course`) at ``MyDrive/rpnn-course``: every notebook then reads and writes
+    :func:`course_folders`) at ``MyDrive/rpnn-course``: every notebook then reads and writes
     the same records, the Kaggle download happens once, and a long run resumes after the
     runtime is recycled. If Drive is not mounted, says once per runtime what that loses and
     returns None. Does nothing outside Colab or when ``COURSE_DIR`` is already set.

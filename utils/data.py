@@ -1,5 +1,5 @@
-"""Loading the course's data sets as ``tf.data`` pipelines (report section 5), and small
-numpy batches for the notebooks' demonstrations.
+"""Loading the course's data sets as ``tf.data`` pipelines (report section 5), and numpy
+arrays drawn from them: a pipeline's images and labels, sample images and class counts.
 
 Datasets for the course: Kaggle Cats & Dogs, and the offline stand-in ``mnist5k``.
 ----------------------------------------------------------------------------------
@@ -29,8 +29,8 @@ batches under TensorFlow's op determinism (:func:`utils.fitting.seed_everything`
 The Kaggle download and preparation live in :mod:`utils.cats_and_dogs`; their public names are
 re-exported here.
 
-Numpy arrays from the batched ``tf.data`` pipelines of :mod:`utils.data`.
--------------------------------------------------------------------------
+Numpy arrays from the batched ``tf.data`` pipelines.
+----------------------------------------------------
 
 For what needs whole arrays rather than a pipeline: calibration images of post-training
 quantization, the activations a notebook inspects, the test images a converted file is

@@ -4,8 +4,8 @@ ops), running them with the interpreter, and reading what a file holds.
 Reading a ``.tflite`` file: its ops, what its bytes hold, and its tensors.
 --------------------------------------------------------------------------
 
-Read with TensorFlow's own flatbuffer schema (``tensorflow.lite.python``), so nothing here
-needs an interpreter or LCE: :func:`count_lce_ops` counts ops by name (TFLite's builtins and
+Read with TensorFlow's own flatbuffer schema (``tensorflow.lite.python``), so reading a file
+needs no interpreter and no LCE: :func:`count_lce_ops` counts ops by name (TFLite's builtins and
 LCE's custom ops), :func:`file_composition` says how many bytes each kind of content takes,
 and :func:`operator_tensors` gives the input and output tensors of every op of one kind,
 with their types, shapes, quantization scales and zero points, and their constant data

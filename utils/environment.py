@@ -27,10 +27,10 @@ from importlib.metadata import PackageNotFoundError, version
 from importlib.util import find_spec
 from pathlib import Path
 
-__all__ = ["peak_resident_mb", "CPU_FLAGS", "LCE_MISSING", "NUMERICS_MODES", "NUMERICS_VARIABLE", "PACKAGES",
+__all__ = ["CPU_FLAGS", "LCE_MISSING", "NUMERICS_MODES", "NUMERICS_VARIABLE", "PACKAGES",
            "PORTABLE_NUMERICS", "cpu_flags", "cpu_model", "cpu_vendor", "environment_info",
-           "lce_available", "numeric_settings", "package_version", "pin_cpu_numerics",
-           "quiet_start", "same_machine_and_settings"]
+           "lce_available", "numeric_settings", "package_version", "peak_resident_mb",
+           "pin_cpu_numerics", "quiet_start", "same_machine_and_settings"]
 
 # Distributions whose versions every record keeps, by the key they get in the record.
 PACKAGES = {

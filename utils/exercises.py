@@ -1,10 +1,11 @@
 """Checking the student's work: exercise answers (``check``) and the graded tests of the
 implement-it cells, each comparing the student's function with the course's own.
 
-Exercises with self-checks: a question in a notebook, an answer the student computes, and a
--------------------------------------------------------------------------------------------
+Exercises with self-checks.
+---------------------------
 
-check that says whether it is right and, if not, what to look at.
+A question in a notebook, an answer the student computes, and a check that says whether it is
+right and, if not, what to look at.
 
 In a notebook::
 
@@ -31,8 +32,8 @@ Every exercise's expected value is computed here, from first principles or from 
 sizes of the network it asks about; the two questions on seed statistics (05) quote the
 course's committed reference records, read when the question is asked, so the check always
 uses the numbers the question shows. Each notebook follows the exercise with a worked
-solution in a collapsed cell, which the main job runs, so a wrong solution would stop it. No
-TensorFlow here.
+solution in a collapsed cell, which the main job runs, so a wrong solution would stop it.
+Checking an answer needs no TensorFlow.
 
 Graded implement-it cells: the few lines a student writes, checked against the course's own.
 --------------------------------------------------------------------------------------------
@@ -874,10 +875,10 @@ def _check(name: str, case: str, got: Any, want: np.ndarray, inputs: dict[str, A
 def course_latent_update(latent, gradient, learning_rate: float) -> np.ndarray:
     """The course's latent-weight update, done the way the course's layers do it.
 
-    In :func:`utils.lessons.binary_and_8bit_layers.live_layer_demo` (and every training run) Keras updates a larq
-    kernel: the optimizer takes its step on the latent float weights, then applies the
-    variable's constraint, the ``WeightClip(1)`` that the precision map gives every quantized
-    kernel (report §4.3). This is that step with plain SGD in place of the demo's Adam: a
+    In :func:`utils.lessons.binary_and_8bit_layers.live_layer_demo` (and every training run)
+    Keras updates a larq kernel: the optimizer takes its step on the latent float weights, then
+    applies the variable's constraint, the ``WeightClip(1)`` that the precision map gives every
+    quantized kernel (report §4.3). This is that step with plain SGD in place of the demo's Adam: a
     ``tf.Variable`` holding ``latent``, with the binary kernel's own constraint, updated by
     ``tf.keras.optimizers.SGD(learning_rate)``. So w <- clip(w - eta * g, -1, 1).
     """
@@ -937,7 +938,8 @@ def course_quantize_layer_weights(kernel, bits: int) -> np.ndarray:
     """What :func:`utils.quantizers.quantize_after_training` does to one kernel: TFLite's weight
     scheme, symmetric with one scale per output channel (the last axis), zero point 0 and the
     narrow range [-(2^(k-1) - 1), 2^(k-1) - 1] (:func:`utils.quantizers.symmetric_scales`),
-    rounded half to even and dequantized (:meth:`utils.quantizers.AffineQuantization.fake_quantize`)."""
+    rounded half to even and dequantized
+    (:meth:`utils.quantizers.AffineQuantization.fake_quantize`)."""
     from utils.quantizers import symmetric_scales
 
     return symmetric_scales(kernel, bits, per_channel=True).fake_quantize(kernel)
@@ -1086,8 +1088,9 @@ def _xnor_cases(rng: np.random.Generator):
 
 
 def _xnor_expected(a: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Σ a_i·w_i as utils.lessons.arithmetic_and_energy.binary_conv2d computes it (a 1x1 binary convolution of
-    each input row with each kernel row), checked against the plain ±1 dot product."""
+    """Σ a_i·w_i as utils.lessons.arithmetic_and_energy.binary_conv2d computes it (a 1x1 binary
+    convolution of each input row with each kernel row), checked against the plain ±1 dot
+    product."""
     from utils.lessons.arithmetic_and_energy import binary_conv2d
 
     n = a.shape[-1]
@@ -1096,7 +1099,8 @@ def _xnor_expected(a: np.ndarray, w: np.ndarray) -> np.ndarray:
     shape = np.broadcast_shapes(a.shape[:-1], w.shape[:-1])
     expected = convolution.reshape(shape).astype(np.int64)
     if not np.array_equal(expected, np.sum(a * w, axis=-1)):
-        raise RuntimeError("utils.lessons.arithmetic_and_energy.binary_conv2d disagrees with the ±1 dot product")
+        raise RuntimeError("utils.lessons.arithmetic_and_energy.binary_conv2d disagrees with "
+                           "the ±1 dot product")
     return expected
 
 
@@ -1132,9 +1136,10 @@ def _grade_xnor_popcount_dot(student: Callable) -> int:
 def test_xnor_popcount_dot(xnor_popcount_dot: Callable) -> None:
     """Grade ``xnor_popcount_dot(a_bits, w_bits, n)``, the ±1 dot product of two vectors
     packed by ``numpy.packbits`` along their last axis (bit 1 = +1), against
-    ``utils.lessons.arithmetic_and_energy.binary_conv2d`` and the plain ±1 dot product: whole bytes, a channel
-    count that is not a multiple of 8 (padding bits in the last byte, zero or set), one
-    channel, all-equal and all-opposite vectors, and a broadcast (inputs x kernels) shape."""
+    ``utils.lessons.arithmetic_and_energy.binary_conv2d`` and the plain ±1 dot product: whole
+    bytes, a channel count that is not a multiple of 8 (padding bits in the last byte, zero or
+    set), one channel, all-equal and all-opposite vectors, and a broadcast (inputs x kernels)
+    shape."""
     _graded_08("xnor_popcount_dot", _grade_xnor_popcount_dot, xnor_popcount_dot)
 
 
@@ -1185,9 +1190,9 @@ def _grade_quantize_multiplier(student: Callable) -> int:
 
 def test_quantize_multiplier(quantize_multiplier: Callable) -> None:
     """Grade ``quantize_multiplier(real)`` -> (M0, shift) against
-    ``utils.lessons.arithmetic_and_energy.quantize_multiplier`` (TFLite's ``QuantizeMultiplier``, bit for bit):
-    powers of two, multipliers just below one (the carry), ties in rounding M0, multipliers
-    above 1 and below 2^-31, and an array of per-channel multipliers."""
+    ``utils.lessons.arithmetic_and_energy.quantize_multiplier`` (TFLite's ``QuantizeMultiplier``,
+    bit for bit): powers of two, multipliers just below one (the carry), ties in rounding M0,
+    multipliers above 1 and below 2^-31, and an array of per-channel multipliers."""
     _graded_08("quantize_multiplier", _grade_quantize_multiplier, quantize_multiplier)
 
 

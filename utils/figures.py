@@ -35,7 +35,8 @@ from matplotlib.ticker import MaxNLocator
 from utils.records import write_bytes_atomic
 
 __all__ = ["DPI", "FLOAT_COLOR", "QUANT_COLOR", "new_figure", "plot_accuracy_vs_size",
-           "plot_confusion_matrix", "plot_deployment", "plot_seed_histories", "save_fig", "save_network_figures"]
+           "plot_confusion_matrix", "plot_deployment", "plot_seed_histories", "save_fig",
+           "save_network_figures"]
 
 DPI = 120
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")

@@ -1,12 +1,5 @@
 """Building networks by name and precision (:func:`build_model`, the public entry point),
-saving and loading them, and their summaries.
-
-Keep AutoGraph away from tf_keras' own code (a start-up cost, not a behaviour change).
---------------------------------------------------------------------------------------
-
-TensorFlow 2.16's AutoGraph skips modules named "tensorflow" and "keras" but not "tf_keras",
-so in Keras 2 mode every process spent about 30 s of its first ``fit()`` rewriting tf_keras'
-training loop. No public API adds a module to the skip list, hence the private config.
+saving and loading them, and their summaries; on import, AutoGraph is kept away from tf_keras.
 
 Every network of the course at every precision: :func:`build_model` and larq's summary.
 ---------------------------------------------------------------------------------------
@@ -16,6 +9,13 @@ uncompiled ``tf.keras.Model``. The architectures live in :mod:`utils.nets` (Alex
 GoogLeNet, §6; the small networks of notebook 02; the related systems' LeNet5, VGG-7 and k-bit
 QNN), and all of them are built by one :class:`utils.nets.LayerFactory`, configured here for
 the precision (:mod:`utils.quantizers`) and the options.
+
+Keep AutoGraph away from tf_keras' own code (a start-up cost, not a behaviour change).
+--------------------------------------------------------------------------------------
+
+TensorFlow 2.16's AutoGraph skips modules named "tensorflow" and "keras" but not "tf_keras",
+so in Keras 2 mode every process spent about 30 s of its first ``fit()`` rewriting tf_keras'
+training loop. No public API adds a module to the skip list, hence the private config.
 """
 
 from __future__ import annotations

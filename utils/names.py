@@ -1,5 +1,5 @@
-"""Names every layer of the course shares: networks, precisions, data sets, profiles, and the
-reference report's published numbers. No TensorFlow here; this is the bottom of the package.
+"""Names every part of the course shares (networks, precisions, data sets, profiles, the
+repository's address) with the checks of a name, and the reference report's published numbers.
 
 The names every part of the course shares: profiles, datasets, networks and precisions.
 ---------------------------------------------------------------------------------------
@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["check_precision_options", "ACCEPTED_PRECISIONS", "ACTIVATIONS", "ACTIVATION_RANGES", "COURSE_DIR_VARIABLE",
+__all__ = ["ACCEPTED_PRECISIONS", "ACTIVATIONS", "ACTIVATION_RANGES", "COURSE_DIR_VARIABLE",
            "DATASETS", "DATASET_CHOICES", "MAIN_MODELS", "MAIN_PRECISIONS", "MAX_BITS", "MIN_BITS",
            "MIN_INPUT_SIZE", "MODEL_NAMES", "PRECISION_NAMES_TEXT", "PROFILES", "QAT_PRECISION",
            "REFERENCE_ACCURACY", "REFERENCE_PARAMETERS", "REFERENCE_SUMMARY", "REPOSITORY",
            "REPOSITORY_BRANCH", "WEIGHT_RANGES", "check_block_sizes", "check_choice",
-           "check_notebook_parameters", "check_precision", "model_file_suffix", "multibase_bases",
-           "precision_bits", "precision_for_bits"]
+           "check_notebook_parameters", "check_precision", "check_precision_options",
+           "model_file_suffix", "multibase_bases", "precision_bits", "precision_for_bits"]
 
 # Where the course lives on GitHub: the Colab badges and the setup cell's clone come from
 # here (a fork changes these two lines, then runs python -m utils.notebook_sources --write).

@@ -36,7 +36,7 @@ deployable (report §4.3, §7.1; larq and LCE practice):
   convolution before it but not into a fully connected layer, which would stay float;
 - batch normalization follows the max-pool that follows a quantized convolution, and every
   pooling between blocks: a max over normalized values is mostly positive, so the next sign
-  would see an almost constant input (found by measurement, see ``utils/nets.py``).
+  would see an almost constant input (found by measurement, see the GoogLeNet section below).
 
 Canonical AlexNet (Krizhevsky et al. 2012; report §5, Appendix A).
 ------------------------------------------------------------------
@@ -95,7 +95,7 @@ signs between the hidden layers, a float softmax classifier.
   RWTH reports 99.50% (float) and 99.16% (binary) on the 60,000 MNIST digits.
 - ``vgg7``: VGG-7 as the ternary and binary papers use it on CIFAR-10 (Li and Liu's ternary
   weight networks, 2016): 2x(128C3)-MP2-2x(256C3)-MP2-2x(512C3)-MP2-1024FC-classifier, every
-  3x3 convolution same-padded (binary ones pad with +1, see :mod:`utils.nets`). RWTH's
+  3x3 convolution same-padded (binary ones pad with +1, see the layer factory above). RWTH's
   VGGNet7 has the same six convolutions but leaves the first one unpadded and has two
   1024-unit dense layers; RWTH reports 94.05% (float) and 89.85% (binary) on CIFAR-10.
 

@@ -6,8 +6,7 @@ Writing result files atomically, and turning numpy values into plain JSON.
 --------------------------------------------------------------------------
 
 Every record, benchmark and report of the course is written through :func:`write_bytes_atomic`
-so that an interrupted run leaves the old file or the new one, never half of one. No
-TensorFlow here: reports and tables use these without loading it.
+so that an interrupted run leaves the old file or the new one, never half of one.
 
 Seed statistics: mean and spread over seeds, and when a difference is beyond that spread.
 -----------------------------------------------------------------------------------------
@@ -31,17 +30,16 @@ the current code differs from the record's, and the record is shown as *stale* u
 retrained (``force=True``). Docstrings, comments and blank lines do not count: editing prose
 leaves every record current. The fingerprint is computed from the source text (not from
 ``ast.dump``, whose output changes between Python versions), so Colab's Python 3.13 agrees
-with the Python 3.11 that made the committed records.
-
-No TensorFlow here: the sources are read as text.
+with the Python 3.11 that made the committed records. The sources are read as text, so
+fingerprinting imports no TensorFlow.
 
 Results records: one JSON file per training run, found again by config, seed and code.
 --------------------------------------------------------------------------------------
 
 A record (written by :func:`utils.train.run_experiment`) holds the run's config and its hash,
 the dataset, the environment, the per-epoch history, test metrics, timing, the model summary
-and the fingerprint of the code that trained it (:mod:`utils.records`). Notebooks, tables
-and the report read only these files. No TensorFlow here.
+and the fingerprint of the code that trained it (above). Notebooks, tables and the report
+read only these files.
 """
 
 from __future__ import annotations
@@ -385,7 +383,7 @@ def staleness(record: dict[str, Any]) -> str | None:
     """Why ``record`` may no longer match the code, or None when it is current.
 
     A record is stale when it carries no code fingerprint (written before records had one)
-    or when its fingerprint differs from that of the current code (:mod:`utils.records`).
+    or when its fingerprint differs from that of the current code (:func:`code_fingerprint`).
     """
     config = record["config"]
     current = code_fingerprint(config["model"], config["precision"])
@@ -436,7 +434,7 @@ def compare_records(previous: dict[str, Any], new: dict[str, Any],
     - *differs within the seed spread, on another CPU or other settings*: the two records
       name different CPUs, instruction-set flags or numeric settings (or the earlier one
       does not say), and the accuracies differ by no more than two runs of different seeds
-      would: ``|difference| <= 2 · sqrt(2) · spread`` (the rule of :mod:`utils.records`
+      would: ``|difference| <= 2 · sqrt(2) · spread`` (the seed-spread rule
       for two single runs), with ``spread`` the sample standard deviation of the test
       accuracy over the seeds of that network and precision (:func:`seed_spread`);
     - *DIFFERS: a defect*: beyond that spread, or on the same CPU and settings (where op

@@ -1,18 +1,18 @@
 """The report (``report/README.md``), regenerated from records: every section, table and
 figure reference. No TensorFlow here.
 
-The report's sections on the systems beyond the main comparison: what the hardware
-----------------------------------------------------------------------------------
-
-computes and costs (notebook 08, ``results/energy.json``) and the related systems of the
-reference folder (notebook 09, their training records). No TensorFlow here.
-
 Regenerate ``report/README.md`` from the results records and the figures.
 -------------------------------------------------------------------------
 
 Nothing in the report is typed by hand except the prose: every number comes from a JSON file
 in ``results/`` written by a run, and every picture from ``figures/``. Run through the main
 job (``python -m utils.pipeline``) or directly with ``python -m utils.report``.
+
+The sections on the systems beyond the main comparison.
+-------------------------------------------------------
+
+What the hardware computes and costs (notebook 08, ``results/energy.json``) and the related
+systems of the reference folder (notebook 09, their training records).
 """
 
 from __future__ import annotations

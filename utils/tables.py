@@ -1,8 +1,11 @@
-"""Tables from records: the main comparison (report Table 6.1), the deployment tables, and
-Markdown rendering. No TensorFlow here.
+"""Tables from records: the main comparison (report Table 6.1), the training benchmark, the
+deployment tables, and Markdown rendering. No TensorFlow here.
 
-Markdown pieces of the report: pipe tables and figure lines. No TensorFlow here.
---------------------------------------------------------------------------------
+Markdown pieces of the report: pipe tables and figure lines.
+------------------------------------------------------------
+
+:func:`markdown_table` renders a table as a pipe table; :func:`figure_lines` gives the image
+lines, with captions, of the figures that exist, linked relative to the report's folder.
 
 Tables that compare training runs, read only from results records (report §5.4, §6.4).
 --------------------------------------------------------------------------------------
@@ -21,8 +24,8 @@ Runs of the main comparison are repeated over seeds: :func:`comparison_table` gi
 network and precision as mean ± std over its seeds, with the gap to float32 read against the
 seed spread (:mod:`utils.records`); per-epoch tables show one seed and name it.
 
-Tables read from a deployment record (``results/bench_deploy.json``), without TensorFlow.
------------------------------------------------------------------------------------------
+Tables read from a deployment record (``results/bench_deploy.json``).
+---------------------------------------------------------------------
 
 :mod:`utils.deploy_bench` measures real ``.tflite`` files and writes the record; the functions
 here turn it into the tables of notebook 06 and the report: sizes and latencies

@@ -14,13 +14,13 @@ a controlled comparison:
 - the same data split and the same seeds for every condition, several seeds per condition
   so that the seed-to-seed spread is measured and a difference can be read against it.
 
-This module says what is compared and which runs that takes (:func:`plan`). The runs are
-trained and collected by :mod:`utils.lessons.ablations`, judged by :mod:`utils.lessons.ablations`
-(with the seed-spread rule of :mod:`utils.records`), drawn by :mod:`utils.figures` and written up
-by :mod:`utils.report`. No TensorFlow here.
+The catalogue says what is compared and which runs that takes (:func:`plan`); the runs are
+trained, collected and judged (with the seed-spread rule of :mod:`utils.records`) as the
+sections below describe, drawn by :func:`save_ablation_figures` and written up by
+:mod:`utils.report`. Nothing here imports TensorFlow until :func:`run_ablations` trains.
 
-Training and collecting the ablation runs of :mod:`utils.lessons.ablations`.
---------------------------------------------------------------------
+Training and collecting the ablation runs.
+------------------------------------------
 
 Every distinct config of the plan is trained once through the one experiment runner
 (:func:`utils.train.run_configs`), or read from its record when that exists; the shared
@@ -36,7 +36,7 @@ over seeds and the difference to the baseline, read against the seed spread with
 
 A condition most of whose seeds stayed within :data:`CHANCE_MARGIN` points of chance did not
 train: its difference to the baseline is the size of a failure, not of an effect of the
-setting, and the verdict says so instead of scoring it. No TensorFlow here.
+setting, and the verdict says so instead of scoring it.
 
 """
 

@@ -1,5 +1,6 @@
-"""Notebook 08's own code: integer and XNOR arithmetic rebuilt by hand against the TFLite
-interpreter, and the energy model with its figures.
+"""Notebook 08's own code: integer and XNOR arithmetic rebuilt by hand and checked against the
+TFLite interpreter and larq, the energy model (with the wider networks it sets against the
+bit-width sweep, :func:`wider_configs`) and its figures.
 
 What the hardware computes: an int8 and a binary convolution redone by hand in numpy.
 -------------------------------------------------------------------------------------
@@ -40,8 +41,8 @@ Energy per inference, estimated from what each operation and memory access costs
 ------------------------------------------------------------------------------------------
 
 The report argues that fewer bits mean less power (§1, §3.1, §8) but measures only accuracy
-and size, and warns that software on a laptop says nothing about hardware (§7). This module
-puts numbers on the argument with the field's usual first-order model: count the operations
+and size, and warns that software on a laptop says nothing about hardware (§7). The energy
+model puts numbers on the argument with the field's usual first-order model: count the operations
 and the memory traffic of one inference, and multiply each by its energy.
 
 **The cost table** (:data:`COSTS`, :func:`cost_table`) is Horowitz's, for 45 nm CMOS at
@@ -50,7 +51,7 @@ and the memory traffic of one inference, and multiply each by its energy.
 - integer add 0.03 pJ (8-bit), 0.1 pJ (32-bit); integer multiply 0.2 pJ (8-bit), 3.1 pJ
   (32-bit); float16 add 0.4 pJ, multiply 1.1 pJ; float32 add 0.9 pJ, multiply 3.7 pJ;
 - SRAM read of a 64-bit word: 10 pJ from an 8 KB array, 20 pJ from 32 KB, 100 pJ from 1 MB;
-  DRAM: 1.3 to 2.6 nJ per 64-bit access. Where one figure is needed, this module uses
+  DRAM: 1.3 to 2.6 nJ per 64-bit access. Where one figure is needed, the model uses
   640 pJ per 32-bit word, the DRAM figure Han et al. quote from Horowitz's table, close to
   half the low end of the 64-bit range (1.3 nJ / 2 = 650 pJ).
 
@@ -96,16 +97,17 @@ ISSCC 2014, Digest of Technical Papers, pp. 10-14.
 [HAN] S. Han, J. Pool, J. Tran, W. J. Dally, "Learning both weights and connections for
 efficient neural networks", NeurIPS 2015 (its energy table, after Horowitz).
 
-No TensorFlow here: :func:`count_activation_values` reads only the shapes of a built model.
+The energy model needs no TensorFlow: :func:`count_activation_values` reads only the shapes
+of a built model.
 
 The figures of notebook 08: the cost of one MAC, energy per inference, accuracy per energy.
 -------------------------------------------------------------------------------------------
 
-Each function takes a table of :mod:`utils.lessons.arithmetic_and_energy` and returns a matplotlib ``Figure`` for
+Each function takes a table of the energy model and returns a matplotlib ``Figure`` for
 :func:`utils.figures.save_fig` (names "08_..."). Energies span four orders of magnitude from a
 binary MAC to a float one, so every energy axis is logarithmic and the parts of a total are
-drawn side by side, not stacked (a stacked bar on a log axis misstates its parts). Nothing
-here needs TensorFlow.
+drawn side by side, not stacked (a stacked bar on a log axis misstates its parts). None of
+them needs TensorFlow.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
-"""Notebook 02's own code: the live-layer demonstrations and their figures.
+"""Notebook 02's own code: the live-layer demonstrations and the notebook's figures (latent
+weights, training curves, accuracy against bit width, PTQ against QAT).
 
-Small demonstrations for notebooks 01-02 that train nothing worth recording.
-----------------------------------------------------------------------------
+Demonstrations that train nothing worth recording.
+--------------------------------------------------
 
 - :func:`precision_table`: how each layer role is quantized at each precision, read from
   :mod:`utils.quantizers`, the map every network is built with;

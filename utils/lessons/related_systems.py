@@ -1,5 +1,6 @@
-"""Notebook 09's own code: the related systems (RWTH's LeNet-5 and VGG-7, Moons et al.'s QNN)
-against their published numbers, and their figures.
+"""Notebook 09's own code: the related systems (ABC-Net, RWTH's LeNet-5 and VGG-7, Moons et
+al.'s QNN) as runs on the course's data, their table (with RWTH's published accuracy beside
+its networks) and their figures.
 
 The related systems of the reference folder, as experiments on the course's data.
 ---------------------------------------------------------------------------------

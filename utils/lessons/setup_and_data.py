@@ -1,4 +1,9 @@
-""""""
+"""Notebook 00's own code: the figures of the data, a grid of images with their labels,
+the images per class and the stored images' sizes.
+
+Each function returns a matplotlib ``Figure`` for :func:`utils.figures.save_fig`. No
+TensorFlow here.
+"""
 
 from __future__ import annotations
 
