@@ -53,6 +53,7 @@ import pandas as pd
 import tensorflow as tf
 
 from utils.config import make_config
+from utils.course import add_folder_flags, folders_from_flags
 from utils.environment import (
     NUMERICS_VARIABLE,
     PORTABLE_NUMERICS,
@@ -413,19 +414,25 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--steps", type=_positive, default=10, help="timed steps per measurement")
     train.add_argument("--warmup", type=_positive, default=2,
                        help="untimed steps first (graph tracing)")
-    train.add_argument("--out", default="results/bench_train.json")
+    train.add_argument("--out", help="default: bench_train.json in the course folder's "
+                       "results/")
+    add_folder_flags(train, "where --out goes by default")
     numerics = commands.add_parser(
         "numerics", help="the probe under several instruction-set caps; the pin's cost")
     numerics.add_argument("--repeats", type=_positive, default=5,
                           help="throughput measurements per setting")
     numerics.add_argument("--steps", type=_positive, default=20)
-    numerics.add_argument("--out", default="results/bench_numerics.json")
+    numerics.add_argument("--out", help="default: bench_numerics.json in the course folder's "
+                          "results/")
+    add_folder_flags(numerics, "where --out goes by default")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     args = _parser().parse_args(argv)
+    if args.out is None:
+        args.out = str(folders_from_flags(args).results / f"bench_{args.command}.json")
     if args.command == "numerics":
         bench_numerics(repeats=args.repeats, steps=args.steps, out=args.out)
         print(f"written to {args.out}")

@@ -47,6 +47,7 @@ even each in its own Colab runtime, finds the records the others wrote.
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import importlib.metadata
 import os
@@ -77,9 +78,9 @@ if TYPE_CHECKING:
     from utils.cats_and_dogs import DatasetChoice
 
 __all__ = ["CourseFolders", "DRIVE_COURSE_FOLDER", "DRIVE_MOUNT_POINT", "REFERENCE_RUN",
-           "REPOSITORY_ROOT", "RuntimePlan", "course_folders", "course_root", "installed_versions",
-           "notebook_folders", "on_colab", "prepare_runtime", "read_pins", "reproductions_dir",
-           "runtime_plan", "use_drive"]
+           "REPOSITORY_ROOT", "RuntimePlan", "add_folder_flags", "course_folders", "course_root",
+           "folders_from_flags", "installed_versions", "notebook_folders", "on_colab",
+           "prepare_runtime", "read_pins", "reproductions_dir", "runtime_plan", "use_drive"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PINNED_PYTHONS = ((3, 11), (3, 12))
@@ -438,6 +439,26 @@ def course_folders(profile: str, dataset: str, course_dir: str | os.PathLike | N
                          results=chosen(results_dir, "results"),
                          figures=chosen(figures_dir, "figures"),
                          report=chosen(report_dir, "report"))
+
+
+def add_folder_flags(parser: argparse.ArgumentParser, results_help: str) -> None:
+    """The flags by which every command line says where it reads and writes, with the
+    notebooks' rule as default: ``--course-dir``, else ``$COURSE_DIR``, else the
+    repository (:func:`course_folders`)."""
+    group = parser.add_argument_group(
+        "where things go (default: the course folder's, as in the notebooks)")
+    group.add_argument("--course-dir", help="the course folder (default: $COURSE_DIR, else "
+                       "the repository)")
+    group.add_argument("--results-dir", help=results_help)
+    group.add_argument("--data-dir", help="default: the course folder's data/")
+
+
+def folders_from_flags(args: argparse.Namespace, profile: str = REFERENCE_RUN[0],
+                       dataset: str = REFERENCE_RUN[1]) -> CourseFolders:
+    """The folders the flags of :func:`add_folder_flags` choose, for ``profile`` on
+    ``dataset``."""
+    return course_folders(profile, dataset, args.course_dir, data_dir=args.data_dir,
+                          results_dir=args.results_dir)
 
 
 def notebook_folders(profile: str, dataset: str = "auto",

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from utils.course import add_folder_flags, folders_from_flags
 from utils.data import load_dataset, to_arrays
 from utils.deploy import (
     ACCURACY_TOLERANCE_POINTS,
@@ -252,12 +253,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m utils.deploy_bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", choices=DEPLOY_PROFILES, default="quick")
-    parser.add_argument("--results-dir", default="results",
-                        help="training records to read, bench_deploy.json to write")
-    parser.add_argument("--data-dir", default="data")
     parser.add_argument("--files-dir", default=None, help="keep the .tflite files here")
+    add_folder_flags(parser, "training records to read, bench_deploy.json to write (default: "
+                             "the course folder's for the profile on mnist5k)")
     args = parser.parse_args(argv)
-    record = run_deployment_bench(args.profile, args.results_dir, data_dir=args.data_dir,
+    folders = folders_from_flags(args, args.profile, "mnist5k")
+    record = run_deployment_bench(args.profile, folders.results, data_dir=folders.data,
                                   files_dir=args.files_dir)
     print(json.dumps({"ratios": record["full_size"]["ratios"],
                       "meets_goal": record["full_size"]["meets_goal"],

@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from utils.config import TrainConfig
+from utils.course import REFERENCE_RUN, add_folder_flags, folders_from_flags
 from utils.data import load_dataset
 from utils.fitting import configure_threads, evaluate
 from utils.models import load_model
-from utils.names import DATASETS
+from utils.names import DATASETS, PROFILES
 from utils.records import load_record
 
 __all__ = ["EvaluationError", "evaluate_saved_model", "main", "record_of_model"]
@@ -134,9 +135,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("path", help="model file, e.g. models/<run name>.keras")
     parser.add_argument("--dataset", choices=DATASETS, help="override the record's dataset")
-    parser.add_argument("--results-dir", default="results")
-    parser.add_argument("--data-dir", default="data")
+    add_folder_flags(parser, "where the run's record is (default: the course folder's, for "
+                             "the profile and dataset the model file's name gives)")
     return parser
+
+
+def _folders(args: argparse.Namespace):
+    """The course folders of the run the model file's name (``<model>_<precision>_<dataset>
+    _<profile>_<hash>``) names; the reference run's when the name says neither."""
+    parts = Path(args.path).stem.split("_")
+    profile = next((part for part in parts if part in PROFILES), REFERENCE_RUN[0])
+    dataset = next((name for name in DATASETS if f"_{name}_" in Path(args.path).stem),
+                   REFERENCE_RUN[1])
+    return folders_from_flags(args, profile, dataset)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,12 +156,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     configure_threads()  # before anything starts TensorFlow's runtime
     try:
-        result = evaluate_saved_model(args.path, results_dir=args.results_dir,
-                                      data_dir=args.data_dir, dataset=args.dataset)
+        folders = _folders(args)
+        result = evaluate_saved_model(args.path, results_dir=folders.results,
+                                      data_dir=folders.data, dataset=args.dataset)
     except EvaluationError as error:
         parser.error(str(error))
     print(f"model:    {args.path}")
-    print(f"record:   {result['record'] or 'none found in ' + args.results_dir}")
+    print(f"record:   {result['record'] or f'none found in {folders.results}'}")
     print(f"dataset:  {result['dataset']}, {result['num_test']:,} test images at "
           f"{result['image_size']} px")
     recorded = result["recorded_test_accuracy"]

@@ -28,6 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from utils.config import make_config
+from utils.course import add_folder_flags, folders_from_flags
 from utils.names import MAIN_MODELS
 from utils.records import write_json_atomic
 from utils.train import run_configs
@@ -83,9 +84,12 @@ def main(argv: list[str] | None = None) -> int:
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--limit", type=int, default=640, help="images per split")
     parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--results-dir", default=str(RESULTS_DIR))
+    add_folder_flags(parser, "where the records go (default: full_size_check/ in the course "
+                             "folder's results/)")
     args = parser.parse_args(argv)
-    table = run_recipe_check(args.limit, args.epochs, results_dir=args.results_dir)
+    results_dir = (Path(args.results_dir) if args.results_dir
+                   else folders_from_flags(args).results / RESULTS_DIR.name)
+    table = run_recipe_check(args.limit, args.epochs, results_dir=results_dir)
     print(table.to_string())
     return 0
 

@@ -69,7 +69,7 @@ from utils.config import (
     field_names,
     make_config,
 )
-from utils.course import course_folders, reproductions_dir
+from utils.course import add_folder_flags, folders_from_flags, reproductions_dir
 from utils.data import DatasetSplits, load_dataset
 from utils.environment import environment_info, peak_resident_mb
 from utils.fitting import (
@@ -359,17 +359,13 @@ def _parser() -> argparse.ArgumentParser:
                         help="retrain in a scratch folder, compare with the record in "
                         "--results-dir (left as it is), print the verdict; exit 1 on any "
                         "difference")
-    folders = parser.add_argument_group(
-        "where things go (default: the course folder's, as in the notebooks)")
-    folders.add_argument("--course-dir",
-                         help="the course folder (default: $COURSE_DIR, else the repository); "
-                         "records go to its results/ for the quick profile on mnist5k in the "
-                         "repository, else to runs/<profile>_<dataset>/results/")
-    folders.add_argument("--results-dir")
+    add_folder_flags(parser, "records (default: the course folder's results/ for the quick "
+                     "profile on mnist5k in the repository, else runs/<profile>_<dataset>/"
+                     "results/)")
+    folders = parser.add_argument_group("beside the records")
     folders.add_argument("--checkpoint-dir", help="default: beside the results folder")
     folders.add_argument("--models-dir", help="default: beside the results folder")
     folders.add_argument("--logs-dir", help="default: beside the results folder")
-    folders.add_argument("--data-dir", help="default: the course folder's data/")
     parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
     return parser
 
@@ -396,8 +392,7 @@ def _folders(args: argparse.Namespace, config: TrainConfig) -> dict[str, Path]:
     """The run's folders: those given, else the course folder's (:mod:`utils.course`), with
     models, checkpoints and logs beside the results folder as in
     :func:`run_configs`."""
-    folders = course_folders(config.profile, config.dataset, args.course_dir,
-                             data_dir=args.data_dir, results_dir=args.results_dir)
+    folders = folders_from_flags(args, config.profile, config.dataset)
     beside = folders.results.parent
     return {"results_dir": folders.results, "data_dir": folders.data,
             "models_dir": Path(args.models_dir) if args.models_dir else beside / "models",
