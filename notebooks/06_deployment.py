@@ -93,6 +93,7 @@ data_dir = None  # None: the course folder's data/ (downloads, prepared datasets
 limit = None  # dry run: at most this many images per split (None: all)
 epochs = None  # dry run: this many epochs per run (None: the profile's)
 files_dir = None  # keep the .tflite files in this folder (None: delete them)
+force = False  # measure the full-size files again even when the record's key matches
 
 # %%
 import math
@@ -165,11 +166,17 @@ if not lce_available():
 # (10^6 bytes); the ratio is the float32 file's size over this file's size. In the
 # smoke profile the networks are 1/16 of their width, where fixed costs dominate and
 # the ratios say little; the quick and full profiles measure the real widths (AlexNet's
-# float32 file alone is over 200 MB, so this takes a few minutes).
+# float32 file alone is over 200 MB).
+#
+# The full-size files are built from untrained weights: their sizes and latencies depend
+# only on the code, the converter and runtime versions, the CPU and the settings. Their
+# measurement is kept in the record with that key and reused while the key matches (the
+# cell says when and on which CPU it was measured); `force = True` measures again. The
+# trained files are converted and checked every time.
 
 # %%
 record = run_deployment_bench(profile, folders.results, data_dir=folders.data, files_dir=files_dir,
-                              **dry_run)
+                              force=force, **dry_run)
 environment = record["environment"]
 print(f"{environment['cpu']} ({environment['cpu_count']} cores), TensorFlow "
       f"{environment['tensorflow']}, LCE {environment['larq_compute_engine']}")

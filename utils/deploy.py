@@ -65,8 +65,8 @@ from utils.records import write_bytes_atomic
 
 __all__ = ["ACCURACY_TOLERANCE_POINTS", "TFLiteModel", "convert_binary", "convert_float",
            "convert_int8", "convert_qat", "count_lce_ops", "deploy_and_measure",
-           "file_composition", "float_twin", "keras_accuracy", "latency_ms", "model_file_sizes",
-           "operator_tensors", "runtime_failure", "runtime_for", "save_tflite", "tflite_accuracy"]
+           "file_composition", "float_twin", "latency_ms", "operator_tensors", "runtime_failure",
+           "runtime_for", "save_tflite"]
 
 _NUMPY_TYPES = {"FLOAT32": np.float32, "INT8": np.int8, "INT32": np.int32, "UINT8": np.uint8,
                 "INT64": np.int64, "INT16": np.int16}
@@ -344,11 +344,6 @@ def save_tflite(flatbuffer: bytes, path) -> Path:
     return write_bytes_atomic(path, flatbuffer)
 
 
-def model_file_sizes(directory) -> dict[str, int]:
-    """Size in bytes of every ``.tflite`` file in ``directory``, by file name."""
-    return {path.name: path.stat().st_size for path in sorted(Path(directory).glob("*.tflite"))}
-
-
 @dataclass(frozen=True)
 class _TensorSpec:
     """One input or output tensor of a file: shape, type and, for int8, how floats map to it."""
@@ -537,21 +532,6 @@ def _hits(predict: Callable[[np.ndarray], np.ndarray], batches: Iterable) -> tup
 def _accuracy(predict: Callable[[np.ndarray], np.ndarray], batches: Iterable) -> float:
     correct, total = _hits(predict, batches)
     return correct / total
-
-
-def tflite_accuracy(flatbuffer: bytes, batches: Iterable, num_threads: int = 2,
-                    runtime: str | None = None) -> float:
-    """Top-1 accuracy of a converted model on (images, labels) numpy batches.
-
-    Labels are one-hot (or integer classes); images float, as the Keras model takes them.
-    """
-    model = TFLiteModel(flatbuffer, num_threads=num_threads, runtime=runtime)
-    return _accuracy(model.predict, batches)
-
-
-def keras_accuracy(model: tf.keras.Model, batches: Iterable) -> float:
-    """Top-1 accuracy of a Keras model (inference mode) on (images, labels) numpy batches."""
-    return _accuracy(lambda images: model.predict(images, verbose=0), batches)
 
 
 def _files_to_make(models: dict, representative_images,

@@ -20,9 +20,11 @@ Latency is measured on this machine's x86 CPU, where LCE runs its reference kern
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,11 +45,11 @@ from utils.deploy import (
 from utils.environment import LCE_MISSING, environment_info, lce_available
 from utils.models import build_model, load_model
 from utils.qat import is_qat_model, network_variables
-from utils.records import main_records, write_json_atomic
+from utils.records import main_records, top_level_definitions, write_json_atomic
 from utils.tables import BINARY_RATIO_GOAL, INT8_RATIO_GOAL, goal_for
 
-__all__ = ["DEPLOY_PROFILES", "KERNELS_NOTE", "full_size_table", "main", "run_deployment_bench",
-           "trained_table"]
+__all__ = ["DEPLOY_PROFILES", "KERNELS_NOTE", "MEASURED_CODE", "full_size_key", "full_size_table",
+           "main", "run_deployment_bench", "trained_table"]
 
 FULL_INPUT_SHAPES = {"alexnet": (227, 227, 3), "googlenet": (224, 224, 3)}
 PRECISIONS = ("fp32", "int8", "int8_qat", "binary")
@@ -63,6 +65,41 @@ KERNELS_NOTE = (
     "x86 runs LCE's reference kernels, not its optimized ARM kernels: binary latency here is "
     "no guide to ARM devices, while file sizes are the same on every device"
 )
+
+
+# The code that decides a full-size file's bytes and latency: the networks, their
+# quantizers, building, QAT, conversion and this benchmark. With the versions of the
+# converter and runtimes, the CPU and the settings it keys the full-size measurement.
+MEASURED_CODE = ("quantizers", "nets", "models", "qat", "deploy", "deploy_bench")
+VERSIONS = ("tensorflow", "tf_keras", "larq", "larq_compute_engine",
+            "tensorflow_model_optimization", "numpy")
+
+
+def full_size_key(settings: dict[str, Any]) -> dict[str, Any]:
+    """What determines the full-size measurement: a fingerprint of :data:`MEASURED_CODE`
+    (top-level definitions, as records are fingerprinted), the versions, the CPU and its
+    instruction-set flags, the numeric settings and the profile's measurement settings."""
+    digest = hashlib.sha256()
+    for module in MEASURED_CODE:
+        for name, source in top_level_definitions(module):
+            digest.update(f"{name}\n{source}\n".encode())
+    environment = environment_info()
+    return {"code": digest.hexdigest()[:10],
+            "versions": {name: environment.get(name) for name in VERSIONS},
+            "cpu": environment["cpu"], "cpu_flags": environment["cpu_flags"],
+            "numerics": environment["numerics"],
+            "settings": {name: settings[name] for name in
+                         ("width", "runs", "warmup", "calibration_images")}}
+
+
+def _reusable_full_size(out: Path, key: dict[str, Any]) -> dict[str, Any] | None:
+    """The full-size part of the record at ``out`` when it was measured under ``key``."""
+    try:
+        previous = json.loads(out.read_text())
+    except (OSError, ValueError):
+        return None
+    full = previous.get("full_size") if isinstance(previous, dict) else None
+    return full if isinstance(full, dict) and full.get("key") == key else None
 
 
 def _vary_constant_weights(model: tf.keras.Model, rng: np.random.Generator) -> None:
@@ -192,7 +229,8 @@ def _ratios(table: pd.DataFrame) -> dict[str, dict[str, float]]:
 
 
 def run_deployment_bench(profile: str = "quick", results_dir="results", *, out=None,
-                         data_dir="data", files_dir=None, **overrides) -> dict[str, Any]:
+                         data_dir="data", files_dir=None, force: bool = False,
+                         **overrides) -> dict[str, Any]:
     """Measure the full-size and the trained files of ``profile``; write and return the record.
 
     Writes ``{results_dir}/bench_deploy.json`` (or ``out``) atomically: environment, goals,
@@ -200,6 +238,12 @@ def run_deployment_bench(profile: str = "quick", results_dir="results", *, out=N
     and ``trained`` (``files`` with Keras and TFLite accuracy, ``all_preserved``). Files are
     kept under ``files_dir`` when given (one sub-folder per part), else deleted.
     ``overrides`` (``limit``, ``epochs``) measure a dry run's models, and the record says so.
+
+    The full-size files depend only on code, versions, CPU and settings
+    (:func:`full_size_key`), so their measurement is a record too: when the existing record
+    at ``out`` was measured under the same key, its full-size part is reused (and says when
+    and where it was measured); ``force`` measures again. The trained files are converted
+    and checked in every run.
     """
     if profile not in DEPLOY_PROFILES:
         raise ValueError(f"unknown profile {profile!r}; accepted: {', '.join(DEPLOY_PROFILES)}")
@@ -210,9 +254,17 @@ def run_deployment_bench(profile: str = "quick", results_dir="results", *, out=N
     def folder(part):
         return None if files_dir is None else Path(files_dir) / part
 
-    full = full_size_table(settings["width"], runs=settings["runs"], warmup=settings["warmup"],
-                           calibration_images=settings["calibration_images"],
-                           files_dir=folder("full_size"))
+    out = Path(out) if out else Path(results_dir) / "bench_deploy.json"
+    key = full_size_key(settings)
+    reused = None if force or files_dir is not None else _reusable_full_size(out, key)
+    if reused is None:
+        full = full_size_table(settings["width"], runs=settings["runs"],
+                               warmup=settings["warmup"],
+                               calibration_images=settings["calibration_images"],
+                               files_dir=folder("full_size"))
+    else:
+        print(f"Full-size files: the measurement of {reused['measured']} on {key['cpu']} is "
+              "reused (same code, versions, CPU and settings; force=True measures again)")
     trained = trained_table(results_dir, profile, runs=settings["runs"],
                             warmup=settings["warmup"], test_images=settings["test_images"],
                             data_dir=data_dir, files_dir=folder("trained"), **overrides)
@@ -226,8 +278,10 @@ def run_deployment_bench(profile: str = "quick", results_dir="results", *, out=N
         "int8_weight_scales": "per channel" if INT8_PER_CHANNEL else "per tensor",
         "goal_ratios": {"binary": BINARY_RATIO_GOAL, "int8": INT8_RATIO_GOAL},
         "accuracy_tolerance_points": ACCURACY_TOLERANCE_POINTS,
-        "full_size": {
+        "full_size": reused or {
             "weights": "untrained (sizes and latencies only)",
+            "key": key,
+            "measured": datetime.now(UTC).isoformat(timespec="seconds"),
             "width": settings["width"], "num_classes": 2,
             "input_shapes": {name: list(shape) for name, shape in FULL_INPUT_SHAPES.items()},
             "runs": settings["runs"], "calibration_images": settings["calibration_images"],
@@ -244,7 +298,7 @@ def run_deployment_bench(profile: str = "quick", results_dir="results", *, out=N
                               if len(trained) else None),
         },
     }
-    write_json_atomic(out or Path(results_dir) / "bench_deploy.json", record)
+    write_json_atomic(out, record)
     return record
 
 
@@ -254,12 +308,14 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", choices=DEPLOY_PROFILES, default="quick")
     parser.add_argument("--files-dir", default=None, help="keep the .tflite files here")
+    parser.add_argument("--force", action="store_true",
+                        help="measure the full-size files again even if the record matches")
     add_folder_flags(parser, "training records to read, bench_deploy.json to write (default: "
                              "the course folder's for the profile on mnist5k)")
     args = parser.parse_args(argv)
     folders = folders_from_flags(args, args.profile, "mnist5k")
     record = run_deployment_bench(args.profile, folders.results, data_dir=folders.data,
-                                  files_dir=args.files_dir)
+                                  files_dir=args.files_dir, force=args.force)
     print(json.dumps({"ratios": record["full_size"]["ratios"],
                       "meets_goal": record["full_size"]["meets_goal"],
                       "trained_accuracy_preserved": record["trained"]["all_preserved"]},

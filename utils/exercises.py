@@ -65,12 +65,12 @@ import numpy as np
 
 __all__ = ["ABS_TOL", "EXERCISES", "Exercise", "FLOAT32_RTOL", "GradingError", "NotWritten",
            "SPELLINGS", "SeedComparison", "WrongAnswer", "check", "course_latent_update",
-           "course_quantize_layer_weights", "exercise", "exercises_of", "passed",
-           "seed_comparison", "test_apply_multiplier", "test_dequantize_affine",
-           "test_fold_batch_norm", "test_latent_update", "test_per_channel_scales",
-           "test_qat_model", "test_quantize", "test_quantize_affine",
-           "test_quantize_layer_weights", "test_quantize_multiplier", "test_quantize_ste",
-           "test_scale_and_zero_point", "test_xnor_popcount_dot", "use_reference_until_written"]
+           "course_quantize_layer_weights", "exercise", "passed", "seed_comparison",
+           "test_apply_multiplier", "test_dequantize_affine", "test_fold_batch_norm",
+           "test_latent_update", "test_per_channel_scales", "test_qat_model", "test_quantize",
+           "test_quantize_affine", "test_quantize_layer_weights", "test_quantize_multiplier",
+           "test_quantize_ste", "test_scale_and_zero_point", "test_xnor_popcount_dot",
+           "use_reference_until_written"]
 
 # float32 carries 24 bits (eps = 1.2e-7): a few operations in float32 stay well within 1e-5 of
 # the exact value, and an absolute 4 eps covers the cancellation of a difference near zero
@@ -486,11 +486,6 @@ def exercise(key: str):
     return Markdown(f"**Exercise {key}.** {question} Compute it in the next cell and check "
                     f"it with `check(\"{key}\", answer)`; the worked solution follows, "
                     "folded.")
-
-
-def exercises_of(notebook: str) -> list[Exercise]:
-    """The exercises of notebook ``notebook`` ("01", "03"...), in order."""
-    return [exercise for exercise in EXERCISES.values() if exercise.notebook == notebook]
 
 
 def check(key: str, answer: Any) -> None:

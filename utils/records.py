@@ -70,10 +70,9 @@ from utils.names import MAIN_MODELS, MAIN_PRECISIONS
 __all__ = ["DIFFERS_DEFECT", "DIFFERS_ELSEWHERE", "IDENTICAL", "NEUTRAL_MODULES", "RESULT_MODULES",
            "SPREAD_FACTOR", "SUMMARY_COLUMNS", "code_fingerprint", "compare_records", "difference",
            "find_records", "fingerprint_modules", "format_record", "is_stale", "load_record",
-           "main", "main_records", "missing_main_runs", "normalized_source", "read_json",
-           "record_path", "records_frame", "restamp_records", "seed_spread", "seed_summary",
-           "staleness", "standard_error", "to_jsonable", "top_level_definitions",
-           "write_bytes_atomic", "write_json_atomic"]
+           "main", "main_records", "missing_main_runs", "normalized_source", "record_path",
+           "restamp_records", "seed_spread", "seed_summary", "staleness", "standard_error",
+           "to_jsonable", "top_level_definitions", "write_bytes_atomic", "write_json_atomic"]
 
 def to_jsonable(value: Any) -> Any:
     """``value`` with numpy scalars/arrays, tuples and paths turned into plain JSON types."""
@@ -117,11 +116,6 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
 def write_json_atomic(path: str | Path, data: Any) -> Path:
     """Write ``data`` as indented JSON to ``path`` atomically (see :func:`write_bytes_atomic`)."""
     return write_bytes_atomic(path, (json.dumps(to_jsonable(data), indent=2) + "\n").encode())
-
-
-def read_json(path: str | Path) -> Any:
-    """The JSON content of ``path``."""
-    return json.loads(Path(path).read_text())
 
 
 # How many standard errors a difference must exceed to count as beyond the seed spread.
@@ -497,36 +491,6 @@ def compare_records(previous: dict[str, Any], new: dict[str, Any],
         "previous_conditions": _conditions(old_environment),
         "new_conditions": _conditions(new_environment),
     }
-
-
-def records_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """One row per record: the config fields that vary most, test metrics, speed and size."""
-    rows = []
-    for record in records:
-        config, summary = record["config"], record.get("summary", {})
-        rows.append(
-            {
-                "model": config["model"],
-                "precision": config["precision"],
-                "dataset": config["dataset"],
-                "profile": config["profile"],
-                "seed": config["seed"],
-                "image_size": config["image_size"],
-                "width": config["width"],
-                "epochs_run": len(record["history"].get("epoch", [])),
-                "best_epoch": record.get("best_epoch"),
-                "best_val_accuracy": record.get("best_val_accuracy"),
-                "test_accuracy": record["test_accuracy"],
-                "test_loss": record.get("test_loss"),
-                "train_images_per_s": record.get("train_images_per_s"),
-                "wall_time_s": record.get("wall_time_s"),
-                "params_total": summary.get("params_total"),
-                "memory_mib": summary.get("memory_mib"),
-                "stale": is_stale(record),
-                "config_hash": record["config_hash"],
-            }
-        )
-    return pd.DataFrame(rows)
 
 
 def format_record(record: dict[str, Any]) -> str:

@@ -8,7 +8,7 @@ What the hardware computes: an int8 and a binary convolution redone by hand in n
 Two layers are recomputed from their stored integers and bits, with no framework arithmetic,
 and checked against the framework that runs them:
 
-- **int8** (:func:`int8_conv2d`, :func:`check_int8_conv`): one ``CONV_2D`` of a full-integer
+- **int8** (:func:`int8_conv2d`, :func:`int8_conv_table`): each ``CONV_2D`` of a full-integer
   ``.tflite`` file. With r = S (q − Z) for every tensor (:mod:`utils.quantizers`) and weights
   stored with Z_w = 0, a convolution output is
 
@@ -28,9 +28,9 @@ and checked against the framework that runs them:
   ``numpy.packbits``; a same-padded layer pads with +1 (``pad_values=1.0``, report §7.1), so
   the padded border is bit 1 and every window still holds n = k_h · k_w · C_in bits.
 
-:func:`check_int8_conv` reads the layer's real int8 input from TFLite's interpreter (every
-intermediate tensor kept), so the comparison is on the data the file actually sees, and
-:func:`int8_conv_table` does it for every convolution of a file, against TFLite's reference
+:func:`int8_conv_table` reads each layer's real int8 input from TFLite's interpreter (every
+intermediate tensor kept), so the comparison is on the data the file actually sees, for
+every convolution of a file, against TFLite's reference
 kernels (whose rounding this module mirrors: equal) and its optimized ones (measured: equal
 but for rare rounding ties, one step apart). :func:`int8_output_steps` shows the arithmetic
 of one output. :func:`binary_layer_table` redoes every binary layer of a Keras network on the
@@ -138,12 +138,12 @@ __all__ = ["BINARY_MAC_BIT_ADDS", "BinaryConvolution", "COSTS", "Cost", "ENERGY_
            "EXTRA_SERIES", "INTERPRETER_KERNELS", "Int8Check", "MAC_PRECISIONS", "MEMORIES",
            "WIDER_PRECISIONS", "WIDTH_FACTOR", "accuracy_energy_table", "activation_bits",
            "adder_energy_pj", "binary_conv2d", "binary_layer_by_hand", "binary_layer_table",
-           "cheapest_at_accuracy", "check_int8_conv", "conv_layer_energy", "cost_table",
-           "count_activation_values", "energy_record", "energy_table", "inference_energy",
-           "int8_conv2d", "int8_conv_table", "int8_output_steps", "layer_inputs", "mac_energy_pj",
-           "mac_table", "memory_energy_pj_per_bit", "multiplier_energy_pj",
-           "multiply_by_quantized_multiplier", "plot_accuracy_vs_energy", "plot_energy_breakdown",
-           "plot_mac_energy", "quantize_multiplier", "wider_configs"]
+           "cheapest_at_accuracy", "cost_table", "count_activation_values", "energy_record",
+           "energy_table", "inference_energy", "int8_conv2d", "int8_conv_table",
+           "int8_output_steps", "layer_inputs", "mac_energy_pj", "mac_table",
+           "memory_energy_pj_per_bit", "multiplier_energy_pj", "multiply_by_quantized_multiplier",
+           "plot_accuracy_vs_energy", "plot_energy_breakdown", "plot_mac_energy",
+           "quantize_multiplier", "wider_configs"]
 
 INT8_MIN, INT8_MAX = -128, 127
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
@@ -425,29 +425,6 @@ def _conv_ops(flatbuffer: bytes) -> list[dict[str, Any]]:
     from utils.deploy import operator_tensors
 
     return operator_tensors(flatbuffer, "CONV_2D")
-
-
-def check_int8_conv(flatbuffer: bytes, image, op_index: int = 0, *,
-                    kernels: str = "reference") -> Int8Check:
-    """The ``op_index``-th CONV_2D of a full-integer file, by hand and by the interpreter.
-
-    Runs ``image`` (one float image as the Keras model takes it, or the file's int8 input)
-    through TensorFlow's TFLite interpreter with every intermediate tensor kept, reads the
-    convolution's real int8 input and output, and recomputes the output with
-    :func:`int8_conv2d`.
-
-    ``kernels`` (:data:`INTERPRETER_KERNELS`) chooses the interpreter's kernels:
-    "reference", TFLite's reference kernels, whose requantization is the one mirrored here,
-    so the two agree exactly; or "optimized", the builtin kernels a device runs. Measured
-    on x86, those differ by one step, and only at negative outputs whose high multiply
-    lands exactly on a half of the final step: they round such a tie up, the reference's
-    right shift rounds it away from zero.
-    """
-    ops = _conv_ops(flatbuffer)
-    if not 0 <= op_index < len(ops):
-        raise ValueError(f"op_index {op_index} is out of range: the file has {len(ops)} "
-                         f"CONV_2D ops (accepted: 0..{len(ops) - 1})")
-    return _compare(_run_keeping_tensors(flatbuffer, image, kernels), ops[op_index])
 
 
 def int8_output_steps(flatbuffer: bytes, image, op_index: int,
@@ -873,29 +850,6 @@ def energy_table(figures: Mapping[tuple[str, str], Mapping[str, Any]],
 
 def _conv_output_size(size: int, kernel: int, stride: int, padding: str) -> int:
     return -(-size // stride) if padding == "same" else (size - kernel) // stride + 1
-
-
-def conv_layer_energy(input_shape: Sequence[int], filters: int, kernel_size: int,
-                      precision: str, *, strides: int = 1, padding: str = "valid",
-                      use_bias: bool = False, **assumptions) -> dict[str, Any]:
-    """Energy of a network made of one convolution whose input and kernel are both at
-    ``precision``, counted by hand from its shape (for checking :func:`inference_energy`).
-
-    MACs: H_out · W_out · filters · k² · C_in, each at ``precision``; parameters: the
-    kernel at the precision's width plus a 32-bit bias per filter; activation values: the
-    input and the output. ``assumptions`` are :func:`inference_energy`'s keywords.
-    """
-    check_choice("padding", padding, ("same", "valid"))
-    height, width, channels = input_shape
-    out_height, out_width = (_conv_output_size(size, kernel_size, strides, padding)
-                             for size in (height, width))
-    macs = out_height * out_width * filters * kernel_size**2 * channels
-    bits = precision_bits(precision)
-    parameter_bits = kernel_size**2 * channels * filters * bits + 32 * filters * use_bias
-    figures = {f"macs_{bits}bit": macs, "macs_total": macs,
-               "memory_mib": parameter_bits / _BITS_PER_MIB,
-               "activation_values": height * width * channels + out_height * out_width * filters}
-    return inference_energy(figures, precision, **assumptions)
 
 
 def accuracy_energy_table(series: Mapping[str, Sequence[Mapping[str, Any]]],
