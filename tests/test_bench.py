@@ -1,4 +1,5 @@
-"""The training benchmark writes a well-formed report (no timing assertions)."""
+"""Tests for utils.bench: the training benchmark writes a well-formed report (no timing
+assertions)."""
 
 import json
 

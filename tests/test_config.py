@@ -1,16 +1,14 @@
-"""YAML run files (utils.config.config_from_file, ``python -m utils.train --config``), the
-shipped run files in configs/, and the evaluation of saved models (``python -m utils.evaluate``).
-Smoke profile only."""
+"""Tests for utils.config: YAML run files (config_from_file, ``python -m utils.train
+--config``), the shipped run files in configs/, and TrainConfig itself (the profiles, the
+hash, the validation of settings). Smoke profile only."""
 
+import json
 from pathlib import Path
 
 import pytest
 
 import utils.train
-from utils import evaluate
-from utils.config import config_from_file, make_config
-from utils.evaluate import EvaluationError, evaluate_saved_model
-from utils.models import build_model, save_model
+from utils.config import PROFILE_TABLE, TrainConfig, config_from_file, make_config
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN_FILES = sorted((ROOT / "configs").glob("*.yml"))
@@ -133,71 +131,98 @@ def test_run_file_of_the_qnn_example_is_4_bit_hardtanh():
     assert (config.block_layers, config.block_filters) == ((1, 1, 1), (64, 64, 64))
 
 
-# --- evaluating saved models ---------------------------------------------------------------------
+# --- TrainConfig: the profiles, hashes and validation -----------------------------------------
 
 
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    """A lenet5 smoke run (1 epoch on 128 digits): its saved model and results folder."""
-    root = tmp_path_factory.mktemp("smoke_run")
-    config = make_config("lenet5", "fp32", profile="smoke")
-    _, record = utils.train.run_experiment(
-        config, results_dir=root / "results", models_dir=root / "models",
-        checkpoint_dir=root / "checkpoints", logs_dir=root / "logs", verbose=0)
-    return Path(record["model_path"]), root / "results", record
+def test_profiles_give_each_model_its_settings():
+    smoke = make_config("googlenet", "binary", profile="smoke")
+    assert (smoke.image_size, smoke.width, smoke.epochs, smoke.batch_size, smoke.limit) == (
+        32, 0.0625, 2, 16, 64)
+    assert make_config("alexnet", "fp32", profile="smoke").image_size == 67
+    full = make_config("alexnet", "int8", dataset="cats_and_dogs", profile="full")
+    assert (full.image_size, full.width, full.epochs, full.optimizer, full.loss) == (
+        227, 1.0, 40, "adam", "categorical_crossentropy")
+    assert (full.learning_rate, full.lr_schedule, full.warmup_epochs) == (2e-3, "cosine", 2)
+    assert full.early_stopping_patience == 8 and full.limit is None and full.augment
+    full_googlenet = make_config("googlenet", "fp32", profile="full")
+    assert (full_googlenet.image_size, full_googlenet.epochs) == (224, 40)
+    # the report's own recipe (§5.4): Adam at a constant 1e-3, no augmentation, batch norm
+    # directly after each layer and only in the quantized networks (None: the precision's own)
+    report = make_config("alexnet", "fp32", dataset="cats_and_dogs", profile="report")
+    assert (report.learning_rate, report.lr_schedule, report.augment, report.batch_norm,
+            report.bn_after_pool, report.dropout) == (1e-3, "constant", False, None, False, 0.0)
+    assert make_config("alexnet", "int8", profile="report").dropout == 0.5
+    quick_binary = make_config("alexnet", "binary")
+    assert quick_binary.profile == "quick" and quick_binary.lr_schedule == "cosine"
+    assert {row[0] for row in PROFILE_TABLE} == {"smoke", "quick", "full", "report"}
 
 
-@pytest.mark.slow
-def test_run_file_evaluate_finds_the_record_and_reproduces_its_accuracy(smoke_run):
-    model_path, results_dir, record = smoke_run
-    result = evaluate_saved_model(model_path, results_dir=results_dir)
-    assert result["record"] == str(results_dir / f"{record['run_name']}.json")
-    assert (result["dataset"], result["image_size"], result["num_test"]) == ("mnist5k", 28, 128)
-    assert result["test_accuracy"] == pytest.approx(record["test_accuracy"], abs=1e-6)
-    assert result["recorded_test_accuracy"] == record["test_accuracy"]
+def test_config_round_trip_and_hash():
+    config = make_config("alexnet", "binary", profile="smoke", optimizer="bop", width=1)
+    assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    assert config.config_hash() == make_config(
+        "alexnet", "binary", profile="smoke", optimizer="bop", width=1.0).config_hash()
+    assert config.replace(seed=1).config_hash() != config.config_hash()
+    assert len(config.config_hash()) == 10
+    assert config.run_name == f"alexnet_binary_mnist5k_smoke_{config.config_hash()}"
 
 
-@pytest.mark.slow
-def test_run_file_evaluate_command_line_prints_accuracy_and_loss(smoke_run, capsys):
-    model_path, results_dir, _ = smoke_run
-    assert evaluate.main([str(model_path), "--results-dir", str(results_dir)]) == 0
-    output = capsys.readouterr().out
-    assert "test accuracy" in output and "test loss" in output and "recorded:" in output
+@pytest.mark.parametrize(
+    ("overrides", "error", "message"),
+    [
+        ({"precision": "int99"}, ValueError, "accepted: fp32, binary"),
+        ({"model": "resnet"}, ValueError, "accepted: alexnet, googlenet"),
+        ({"profile": "huge"}, ValueError, "accepted: smoke, quick, full"),
+        ({"optimizer": "sgd"}, ValueError, "accepted: adam, bop"),
+        ({"loss": "hinge"}, ValueError, "categorical_crossentropy, mse"),
+        ({"image_size": 40}, ValueError, "image_size must be an integer >= 67"),
+        ({"epochs": 0}, ValueError, "epochs"),
+        ({"lerning_rate": 0.1}, TypeError, "lerning_rate"),
+        ({"precision": "fp32", "optimizer": "bop"}, ValueError, "needs precision 'binary'"),
+        ({"warmup_epochs": 1}, ValueError, "needs lr_schedule 'cosine'"),
+    ],
+)
+def test_invalid_settings_are_named(overrides, error, message):
+    arguments = {"model": "alexnet", "precision": "binary", "profile": "smoke", **overrides}
+    with pytest.raises(error, match=message):
+        make_config(**arguments)
 
 
-def test_run_file_evaluate_without_a_record_uses_the_model_s_input_size(smoke_run, tmp_path):
-    model_path, _, _ = smoke_run
-    result = evaluate_saved_model(model_path, results_dir=tmp_path)
-    assert result["record"] is None and result["recorded_test_accuracy"] is None
-    assert (result["image_size"], result["num_test"]) == (28, 1000)
-    assert 0.0 <= result["test_accuracy"] <= 1.0
+def test_from_dict_rejects_unknown_fields():
+    values = make_config("alexnet", "fp32").to_dict() | {"colour": "red"}
+    with pytest.raises(ValueError, match="colour"):
+        TrainConfig.from_dict(values)
 
 
-def test_run_file_evaluate_refuses_a_corrupt_file_with_status_2(smoke_run, tmp_path, capsys):
-    model_path, _, _ = smoke_run
-    truncated = tmp_path / "truncated.keras"
-    truncated.write_bytes(model_path.read_bytes()[:2000])
-    text = tmp_path / "notes.keras"
-    text.write_text("not a model")
-    for path in (truncated, text):
-        with pytest.raises(EvaluationError, match="is not a readable Keras model"):
-            evaluate_saved_model(path, results_dir=tmp_path)
-        with pytest.raises(SystemExit) as exit_info:
-            evaluate.main([str(path), "--results-dir", str(tmp_path)])
-        assert exit_info.value.code == 2
-        assert "is not a readable Keras model" in capsys.readouterr().err
-    with pytest.raises(EvaluationError, match="no model file at"):
-        evaluate_saved_model(tmp_path / "missing.keras")
+def test_small_nets_have_their_own_profile_rows():
+    quick = make_config("mlp", "binary")
+    assert (quick.image_size, quick.width, quick.epochs, quick.augment) == (28, 1.0, 5, False)
+    assert quick.learning_rate == 0.01 and quick.lr_schedule == "cosine" and quick.batch_norm
+    smoke = make_config("small_cnn", "int4", profile="smoke")
+    assert smoke.epochs == 1 and smoke.limit == 128 and smoke.image_size == 28
 
 
-@pytest.mark.parametrize(("shape", "classes", "message"), [
-    ((28, 28, 3), 5, "has 5 outputs, but mnist5k has 10 classes"),
-    ((28, 28, 1), 10, r"takes images of shape \(28, 28, 1\), but mnist5k at image size 28 "
-                      r"gives \(28, 28, 3\)"),
-])
-def test_run_file_evaluate_refuses_a_model_that_does_not_fit(tmp_path, shape, classes,
-                                                             message):
-    path = save_model(build_model("lenet5", "fp32", shape, classes, width=0.125),
-                      tmp_path / "misfit.keras")
-    with pytest.raises(EvaluationError, match=message):
-        evaluate_saved_model(path, results_dir=tmp_path)
+def test_reference_block_fields_leave_existing_hashes_alone():
+    # hashes of these configs before block_layers and block_filters existed (commit 241f66d)
+    assert TrainConfig(model="alexnet", precision="binary",
+                       image_size=67).config_hash() == "b789dcd711"
+    assert TrainConfig(model="googlenet", precision="int8", image_size=48,
+                       activation="hardtanh").config_hash() == "356fbb9928"
+    default = make_config("qnn", "int4", profile="quick")
+    sized = default.replace(block_layers=(1, 1, 1))
+    assert sized.config_hash() != default.config_hash()
+    assert sized.replace(block_layers=None).config_hash() == default.config_hash()
+
+
+def test_reference_profiles():
+    for name in ("lenet5", "vgg7", "qnn"):
+        smoke = make_config(name, "binary", profile="smoke")
+        assert (smoke.image_size, smoke.epochs, smoke.limit) == (28, 1, 128)
+        assert smoke.width <= 0.25
+        quick = make_config(name, "binary", profile="quick")
+        assert quick.batch_norm and not quick.augment
+        assert (quick.learning_rate, quick.lr_schedule) == (1e-2, "cosine")
+        assert make_config(name, "fp32", profile="full").image_size >= 28
+    assert make_config("lenet5", "fp32").image_size == 28
+    assert make_config("vgg7", "fp32").image_size == 32
+    assert make_config("qnn", "int4").image_size == 28

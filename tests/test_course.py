@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from utils import course, environment
+from utils import course
 from utils.course import read_pins, runtime_plan
 from utils.environment import LCE_MISSING
 
@@ -146,17 +146,6 @@ def test_version_series_and_local_labels():
     assert course._minor_series("2.20.0") == "2.20.*"
 
 
-def test_lce_available_needs_the_package_and_numpy_below_2(monkeypatch):
-    monkeypatch.setattr(environment, "find_spec", lambda name: object())
-    monkeypatch.setattr(environment, "package_version", lambda name: "2.1.3")
-    assert not environment.lce_available()
-    monkeypatch.setattr(environment, "package_version", lambda name: "1.26.4")
-    assert environment.lce_available()
-    monkeypatch.setattr(environment, "find_spec", lambda name: None)
-    assert not environment.lce_available()
-    assert "LCE" in LCE_MISSING
-
-
 def test_module_imports_neither_tensorflow_nor_numpy():
     code = "import sys, utils.course; print(sorted({'tensorflow', 'numpy'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -193,7 +182,8 @@ def fake_colab(monkeypatch, tmp_path):
     def configure(python, installed):
         monkeypatch.setattr(course, "_python_version", lambda: python)
         monkeypatch.setattr(
-            course, "installed_versions", lambda names: {name: installed.get(name) for name in names}
+            course, "installed_versions",
+            lambda names: {name: installed.get(name) for name in names},
         )
         return requirements
 
@@ -278,19 +268,3 @@ def test_without_drive_the_loss_is_said_once(monkeypatch, capsys):
     assert "loses the training records, saved models, resume checkpoints" in output
     assert "COURSE_DIR" not in os.environ
     assert course.use_drive() is None  # not on Colab: nothing happens
-
-
-def test_quiet_start_hides_cuda_probing_on_a_cpu_machine(monkeypatch):
-    import logging
-
-    from utils import environment
-
-    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
-    monkeypatch.setattr(environment, "_has_nvidia_device", lambda: False)
-    environment.quiet_start()
-    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3"
-    assert logging.getLogger("tensorflow").level == logging.ERROR
-    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL")
-    monkeypatch.setattr(environment, "_has_nvidia_device", lambda: True)
-    environment.quiet_start()
-    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "2"  # GPU errors stay visible

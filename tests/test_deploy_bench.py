@@ -1,6 +1,6 @@
-"""The deployment benchmark's tables and refusals. A whole smoke-profile run is checked by
-``check_deployment_record`` below, on the record that notebook 06 writes in
-``tests/test_pipeline.py`` (one run of the benchmark serves both)."""
+"""Tests for utils.deploy_bench: the deployment benchmark's tables and refusals. A whole
+smoke-profile run is checked by ``check_deployment_record`` below, on the record that notebook
+06 writes in ``tests/test_pipeline.py`` (one run of the benchmark serves both)."""
 
 import json
 from pathlib import Path
@@ -107,3 +107,21 @@ def test_binary_ratio_ceiling_folds_the_first_layer_to_bits():
     # 1000 + 3200 / 32 + (800 + 800) / 2 + 400 + 1000 = 3300 bytes
     assert binary_ratio_ceiling(record).loc["net", "with every exact fold"] == pytest.approx(
         64000 / 3300)
+
+
+def test_the_full_size_measurement_is_reused_only_under_the_same_key(tmp_path):
+    from utils.deploy_bench import DEPLOY_PROFILES, _reusable_full_size, full_size_key
+
+    key = full_size_key(DEPLOY_PROFILES["smoke"])
+    assert key["settings"]["width"] == DEPLOY_PROFILES["smoke"]["width"]
+    assert len(key["code"]) == 10 and key["cpu"] and key["versions"]["tensorflow"]
+    assert key != full_size_key(DEPLOY_PROFILES["quick"])  # other settings, other key
+    out = tmp_path / "bench_deploy.json"
+    assert _reusable_full_size(out, key) is None  # nothing measured yet
+    full = {"key": key, "measured": "2026-12-02T08:00:00+00:00", "files": []}
+    out.write_text(json.dumps({"full_size": full}))
+    assert _reusable_full_size(out, key) == full
+    elsewhere = {**key, "cpu": "Another CPU"}
+    assert _reusable_full_size(out, elsewhere) is None
+    out.write_text(json.dumps({"full_size": {**full, "key": {**key, "code": "0000000000"}}}))
+    assert _reusable_full_size(out, key) is None  # the code changed since

@@ -1,5 +1,6 @@
-"""Ablations (notebook 07): definitions, the magnitude-aware sign option, hash stability,
-the summary and verdict math, figures, the report section, and the notebook itself."""
+"""Tests for utils.lessons.ablations (notebook 07): definitions, the magnitude-aware sign
+option, hash stability, the summary and verdict math, figures, the report section, and the
+notebook itself."""
 
 import json
 import math

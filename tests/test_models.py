@@ -1,4 +1,5 @@
-"""AlexNet and GoogLeNet builders: counts, shapes, training step, reload, real ±1 compute."""
+"""Tests for utils.models, AlexNet and GoogLeNet builders: counts, shapes, training step,
+reload, real ±1 compute."""
 
 import larq as lq
 import numpy as np

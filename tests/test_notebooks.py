@@ -43,7 +43,7 @@ SMOKE_FIGURES = {
         "02_latent_weights", "02_latent_weights_int4", "02_binary_mlp_curves",
         "02_accuracy_vs_bits", "02_bitwidth_curves", "02_ptq_against_qat",
     ],
-    # 03 to 06 run in one course folder in tests/test_pipeline.py, 07 in test_ablations.py.
+    # 03 to 06 run in one course folder in tests/test_pipeline.py, 07 in test_lessons_ablations.py.
     "08_arithmetic_and_energy.ipynb": [
         "08_mac_energy", "08_energy_breakdown", "08_accuracy_vs_energy",
     ],
@@ -153,3 +153,34 @@ def test_notebook_runs_in_smoke_profile(filename, tmp_path):
     if filename.startswith("00"):
         text = output.read_text()
         assert json.dumps(sys.executable)[1:-1] in text, "the kernel is not this interpreter"
+
+
+def unpacked_course_folders(text: str) -> list[int]:
+    """Lines of a notebook source that copy the course folders into loose variables (an
+    assignment whose value is ``folders.results``, ``.figures`` or ``.report``, or a tuple
+    holding one)."""
+    import ast
+
+    def is_folder(node) -> bool:
+        return (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                and node.value.id == "folders" and node.attr in ("results", "figures", "report"))
+
+    found = []
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.Assign):
+            values = node.value.elts if isinstance(node.value, ast.Tuple) else [node.value]
+            if any(is_folder(value) for value in values):
+                found.append(node.lineno)
+    return found
+
+
+@pytest.mark.parametrize("source", notebook_sources(), ids=lambda path: path.stem)
+def test_no_notebook_takes_the_course_folders_apart(source):
+    assert unpacked_course_folders(source.read_text()) == []
+
+
+def test_the_unpacking_check_finds_an_unpacking():
+    text = ("dataset, figures_dir = (choice.name, folders.figures)\n"
+            "results_dir = folders.results\nsave_fig(fig, 'x', folders.figures)\n"
+            "run(results_dir=folders.results)\n")
+    assert unpacked_course_folders(text) == [1, 2]

@@ -1,4 +1,5 @@
-"""The field's 8-bit network: quantization-aware training with tfmot, and its int8 file."""
+"""Tests for utils.qat: the field's 8-bit network, quantization-aware training with tfmot,
+and its int8 file."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,5 @@
-"""The full-size recipe check: its twelve runs and its table (no training here)."""
+"""Tests for utils.recipe_check: the full-size recipe check's twelve runs and its table (no
+training here)."""
 
 from utils.recipe_check import CHANCE_MARGIN, check_configs, check_table
 

@@ -1,4 +1,5 @@
-"""Comparison tables and the regenerated report, from synthetic records."""
+"""Tests for utils.report and utils.tables: comparison tables and the regenerated report,
+from synthetic records."""
 
 import json
 import re

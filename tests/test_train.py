@@ -1,4 +1,5 @@
-"""Training runner: configs, records, resume, caching, early stopping, distribution, CLI.
+"""Tests for utils.train, the training runner: records, resume, caching, early stopping,
+distribution, CLI, train_precisions and a bit-width sweep.
 
 Runs use the smoke profile (smallest inputs, width 1/16, a few dozen images). Tests that need
 controlled labels train on a small synthetic dataset served through ``utils.data``'s
@@ -18,10 +19,12 @@ import pytest
 import tensorflow as tf
 
 import utils.train
-from utils.config import PROFILE_TABLE, TrainConfig, dry_run_of, make_config
+from utils.config import dry_run_of, make_config
 from utils.data import DatasetSplits
-from utils.records import find_records, format_record, load_record, records_frame, write_json_atomic
-from utils.train import run_experiment
+from utils.names import precision_for_bits
+from utils.records import find_records, format_record, load_record, write_json_atomic
+from utils.tables import bits_table
+from utils.train import run_experiment, train_precisions
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -31,6 +34,7 @@ RECORD_KEYS = {
     "best_val_loss", "final_val_accuracy", "final_val_loss", "test_accuracy", "test_loss",
     "confusion_matrix", "wall_time_s", "train_time_s", "train_images_per_s", "summary",
     "record_path", "model_path", "log_dir", "created", "notes", "code_fingerprint", "dry_run",
+    "peak_memory",
 }
 
 
@@ -125,67 +129,7 @@ SYNTHETIC_CONFIG = make_config("alexnet", "fp32", profile="smoke", epochs=4,
                                early_stopping_patience=3)
 
 
-# ---------------------------------------------------------------- configs, no training
-
-
-def test_profiles_give_each_model_its_settings():
-    smoke = make_config("googlenet", "binary", profile="smoke")
-    assert (smoke.image_size, smoke.width, smoke.epochs, smoke.batch_size, smoke.limit) == (
-        32, 0.0625, 2, 16, 64)
-    assert make_config("alexnet", "fp32", profile="smoke").image_size == 67
-    full = make_config("alexnet", "int8", dataset="cats_and_dogs", profile="full")
-    assert (full.image_size, full.width, full.epochs, full.optimizer, full.loss) == (
-        227, 1.0, 40, "adam", "categorical_crossentropy")
-    assert (full.learning_rate, full.lr_schedule, full.warmup_epochs) == (2e-3, "cosine", 2)
-    assert full.early_stopping_patience == 8 and full.limit is None and full.augment
-    full_googlenet = make_config("googlenet", "fp32", profile="full")
-    assert (full_googlenet.image_size, full_googlenet.epochs) == (224, 40)
-    # the report's own recipe (§5.4): Adam at a constant 1e-3, no augmentation, batch norm
-    # directly after each layer and only in the quantized networks (None: the precision's own)
-    report = make_config("alexnet", "fp32", dataset="cats_and_dogs", profile="report")
-    assert (report.learning_rate, report.lr_schedule, report.augment, report.batch_norm,
-            report.bn_after_pool, report.dropout) == (1e-3, "constant", False, None, False, 0.0)
-    assert make_config("alexnet", "int8", profile="report").dropout == 0.5
-    quick_binary = make_config("alexnet", "binary")
-    assert quick_binary.profile == "quick" and quick_binary.lr_schedule == "cosine"
-    assert {row[0] for row in PROFILE_TABLE} == {"smoke", "quick", "full", "report"}
-
-
-def test_config_round_trip_and_hash():
-    config = make_config("alexnet", "binary", profile="smoke", optimizer="bop", width=1)
-    assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
-    assert config.config_hash() == make_config(
-        "alexnet", "binary", profile="smoke", optimizer="bop", width=1.0).config_hash()
-    assert config.replace(seed=1).config_hash() != config.config_hash()
-    assert len(config.config_hash()) == 10
-    assert config.run_name == f"alexnet_binary_mnist5k_smoke_{config.config_hash()}"
-
-
-@pytest.mark.parametrize(
-    ("overrides", "error", "message"),
-    [
-        ({"precision": "int99"}, ValueError, "accepted: fp32, binary"),
-        ({"model": "resnet"}, ValueError, "accepted: alexnet, googlenet"),
-        ({"profile": "huge"}, ValueError, "accepted: smoke, quick, full"),
-        ({"optimizer": "sgd"}, ValueError, "accepted: adam, bop"),
-        ({"loss": "hinge"}, ValueError, "categorical_crossentropy, mse"),
-        ({"image_size": 40}, ValueError, "image_size must be an integer >= 67"),
-        ({"epochs": 0}, ValueError, "epochs"),
-        ({"lerning_rate": 0.1}, TypeError, "lerning_rate"),
-        ({"precision": "fp32", "optimizer": "bop"}, ValueError, "needs precision 'binary'"),
-        ({"warmup_epochs": 1}, ValueError, "needs lr_schedule 'cosine'"),
-    ],
-)
-def test_invalid_settings_are_named(overrides, error, message):
-    arguments = {"model": "alexnet", "precision": "binary", "profile": "smoke", **overrides}
-    with pytest.raises(error, match=message):
-        make_config(**arguments)
-
-
-def test_from_dict_rejects_unknown_fields():
-    values = make_config("alexnet", "fp32").to_dict() | {"colour": "red"}
-    with pytest.raises(ValueError, match="colour"):
-        TrainConfig.from_dict(values)
+# ---------------------------------------------------------------- records, no training
 
 
 def test_write_json_atomic_converts_numpy_and_leaves_no_temporary(tmp_path):
@@ -213,6 +157,7 @@ def recorded_run(tmp_path_factory):
 def test_run_writes_a_complete_record(recorded_run):
     root, config, model, record = recorded_run
     assert set(record) == RECORD_KEYS
+    assert record["peak_memory"]["self_mb"] > 50  # a process that has loaded TensorFlow
     assert record == load_record(root / "results" / f"{config.run_name}.json")
     assert record["config"] == config.to_dict()
     assert record["dry_run"] == (dry_run_of(config) or None)
@@ -258,7 +203,6 @@ def test_recorded_run_is_reused_and_force_retrains(recorded_run, monkeypatch):
 
     assert find_records(root / "results", model="alexnet", precision=["binary"]) == [record]
     assert find_records(root / "results", precision="fp32") == []
-    assert records_frame([record]).loc[0, "test_accuracy"] == record["test_accuracy"]
 
     counter = EpochCounter()
     _, retrained = run_experiment(config, **dirs(root), verbose=0, force=True,
@@ -426,3 +370,61 @@ def test_the_same_config_and_seed_give_the_same_record_and_weights(tmp_path):
     other = run_experiment(config.replace(seed=1), **dirs(tmp_path / "c"), verbose=0)[1]
     assert other["history"]["loss"] != first["history"]["loss"]  # the seed does matter
     assert first["code_fingerprint"] == second["code_fingerprint"]
+
+
+# ---------------------------------------------------------------- train_precisions
+
+
+@pytest.mark.slow
+def test_required_model_is_trained_again_and_compared_with_its_record(tmp_path, capsys):
+    results = tmp_path / "results"
+    (first,) = train_precisions("alexnet", "mnist5k", "smoke", ["fp32"], results_dir=results,
+                                verbose=0)
+    assert first["config"]["seed"] == 0
+    model_path = tmp_path / "models" / f"{first['run_name']}.keras"
+    assert model_path.exists()
+    model_path.unlink()  # as in a fresh clone: records are committed, models are not
+
+    (cached,) = train_precisions("alexnet", "mnist5k", "smoke", ["fp32"], results_dir=results,
+                                 verbose=0)
+    assert cached["created"] == first["created"] and not model_path.exists()
+
+    (again,) = train_precisions("alexnet", "mnist5k", "smoke", ["fp32"], results_dir=results,
+                                require_model=True, verbose=0)
+    assert model_path.exists()
+    assert again["created"] >= first["created"]
+    output = capsys.readouterr().out
+    # Deterministic training: the same config and seed give the same record here.
+    assert again["reproduction"]["identical"], again["reproduction"]["summary"]
+    assert "reproduced the recorded run exactly" in output
+    assert again["history"] == first["history"]
+
+
+@pytest.mark.slow
+def test_several_seeds_give_one_record_each(tmp_path):
+    records = train_precisions("alexnet", "mnist5k", "smoke", ["fp32"], seeds=(0, 1),
+                               results_dir=tmp_path / "results", verbose=0, epochs=1, limit=32)
+    assert [record["config"]["seed"] for record in records] == [0, 1]
+    assert len({record["config_hash"] for record in records}) == 2
+
+
+# ---------------------------------------------------------------- a bit-width sweep
+
+
+@pytest.mark.slow
+def test_a_bit_width_sweep_trains_through_the_runner(tmp_path):
+    from utils.train import run_configs
+
+    configs = [make_config("small_cnn", precision_for_bits(bits), profile="smoke", limit=64)
+               for bits in (1, 8, 32)]
+    records = run_configs(configs, results_dir=tmp_path / "results", verbose=0)
+    assert {path.stem.split("_")[2] for path in (tmp_path / "results").glob("*.json")} == {
+        "binary", "int8", "fp32"}
+    table = bits_table(records)
+    assert table["bits"].tolist() == [1, 8, 32]
+    assert table["test_accuracy"].between(0, 1).all()
+    assert table["params"].between(0.99 * table["params"].max(), table["params"].max()).all()
+    assert np.all(np.diff(table["memory_kib"]) > 0)  # memory grows with the bit width
+    assert table.loc[2, "compression"] == pytest.approx(1.0)
+    assert set(table.attrs["histories"]) == {"binary", "int8", "fp32"}
+    assert all(record["dataset"]["is_offline_standin"] for record in records)

@@ -529,11 +529,6 @@ def _hits(predict: Callable[[np.ndarray], np.ndarray], batches: Iterable) -> tup
     return correct, total
 
 
-def _accuracy(predict: Callable[[np.ndarray], np.ndarray], batches: Iterable) -> float:
-    correct, total = _hits(predict, batches)
-    return correct / total
-
-
 def _files_to_make(models: dict, representative_images,
                    per_channel: bool) -> list[tuple[str, str, Callable | None]]:
     """(file kind, training precision, converter or None when it cannot be made here)."""

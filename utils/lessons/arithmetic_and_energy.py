@@ -8,7 +8,7 @@ What the hardware computes: an int8 and a binary convolution redone by hand in n
 Two layers are recomputed from their stored integers and bits, with no framework arithmetic,
 and checked against the framework that runs them:
 
-- **int8** (:func:`int8_conv2d`, :func:`int8_conv_table`): each ``CONV_2D`` of a full-integer
+- **int8** (:func:`int8_conv2d`, :func:`check_int8_conv`): one ``CONV_2D`` of a full-integer
   ``.tflite`` file. With r = S (q − Z) for every tensor (:mod:`utils.quantizers`) and weights
   stored with Z_w = 0, a convolution output is
 
@@ -28,9 +28,9 @@ and checked against the framework that runs them:
   ``numpy.packbits``; a same-padded layer pads with +1 (``pad_values=1.0``, report §7.1), so
   the padded border is bit 1 and every window still holds n = k_h · k_w · C_in bits.
 
-:func:`int8_conv_table` reads each layer's real int8 input from TFLite's interpreter (every
-intermediate tensor kept), so the comparison is on the data the file actually sees, for
-every convolution of a file, against TFLite's reference
+:func:`check_int8_conv` reads the layer's real int8 input from TFLite's interpreter (every
+intermediate tensor kept), so the comparison is on the data the file actually sees, and
+:func:`int8_conv_table` does it for every convolution of a file, against TFLite's reference
 kernels (whose rounding this module mirrors: equal) and its optimized ones (measured: equal
 but for rare rounding ties, one step apart). :func:`int8_output_steps` shows the arithmetic
 of one output. :func:`binary_layer_table` redoes every binary layer of a Keras network on the
@@ -124,6 +124,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from utils.figures import finish_axes
 from utils.lessons.ablations import ablation_settings, base_config
 from utils.names import (
     MAX_BITS,
@@ -138,8 +139,8 @@ __all__ = ["BINARY_MAC_BIT_ADDS", "BinaryConvolution", "COSTS", "Cost", "ENERGY_
            "EXTRA_SERIES", "INTERPRETER_KERNELS", "Int8Check", "MAC_PRECISIONS", "MEMORIES",
            "WIDER_PRECISIONS", "WIDTH_FACTOR", "accuracy_energy_table", "activation_bits",
            "adder_energy_pj", "binary_conv2d", "binary_layer_by_hand", "binary_layer_table",
-           "cheapest_at_accuracy", "cost_table", "count_activation_values", "energy_record",
-           "energy_table", "inference_energy", "int8_conv2d", "int8_conv_table",
+           "cheapest_at_accuracy", "check_int8_conv", "cost_table", "count_activation_values",
+           "energy_record", "energy_table", "inference_energy", "int8_conv2d", "int8_conv_table",
            "int8_output_steps", "layer_inputs", "mac_energy_pj", "mac_table",
            "memory_energy_pj_per_bit", "multiplier_energy_pj", "multiply_by_quantized_multiplier",
            "plot_accuracy_vs_energy", "plot_energy_breakdown", "plot_mac_energy",
@@ -458,14 +459,35 @@ def int8_output_steps(flatbuffer: bytes, image, op_index: int,
     }
 
 
+def check_int8_conv(flatbuffer: bytes, image, op_index: int = 0, *,
+                    kernels: str = "reference") -> Int8Check:
+    """The ``op_index``-th CONV_2D of a full-integer file, by hand and by the interpreter.
+
+    Runs ``image`` (one float image as the Keras model takes it, or the file's int8 input)
+    through TensorFlow's TFLite interpreter with every intermediate tensor kept, reads the
+    convolution's real int8 input and output, and recomputes the output with
+    :func:`int8_conv2d`.
+
+    ``kernels`` (:data:`INTERPRETER_KERNELS`) chooses the interpreter's kernels:
+    "reference", TFLite's reference kernels, whose requantization is the one mirrored here,
+    so the two agree exactly; or "optimized", the builtin kernels a device runs. Measured
+    on x86, those differ by one step, and only at negative outputs whose high multiply
+    lands exactly on a half of the final step: they round such a tie up, the reference's
+    right shift rounds it away from zero.
+    """
+    ops = _conv_ops(flatbuffer)
+    if not 0 <= op_index < len(ops):
+        raise ValueError(f"op_index {op_index} is out of range: the file has {len(ops)} "
+                         f"CONV_2D ops (accepted: 0..{len(ops) - 1})")
+    return _compare(_run_keeping_tensors(flatbuffer, image, kernels), ops[op_index])
+
+
 def int8_conv_table(flatbuffer: bytes, image) -> pd.DataFrame:
     """Every CONV_2D of a full-integer file redone by hand for one ``image``, against both
     kinds of interpreter kernels: one row per op with its shapes, strides, padding, fused
     activation, weight scales (per tensor or per channel), and per kernels the largest
     difference (in int8 steps) and the number of differing outputs."""
     ops = _conv_ops(flatbuffer)
-    runs = {kernels: _run_keeping_tensors(flatbuffer, image, kernels)
-            for kernels in INTERPRETER_KERNELS}
     rows = []
     for index, op in enumerate(ops):
         strides, padding, activation = _conv_settings(op["options"])
@@ -474,8 +496,8 @@ def int8_conv_table(flatbuffer: bytes, image) -> pd.DataFrame:
                "kernel": weights["shape"][1:3], "output": op["outputs"][0]["shape"][1:],
                "strides": strides, "padding": padding, "activation": activation,
                "weight_scales": "per channel" if len(weights["scale"]) > 1 else "per tensor"}
-        for kernels, interpreter in runs.items():
-            check = _compare(interpreter, op)
+        for kernels in INTERPRETER_KERNELS:
+            check = check_int8_conv(flatbuffer, image, index, kernels=kernels)
             row[f"max_difference_{kernels}"] = check.max_difference
             row[f"differing_{kernels}"] = check.differing
         row["outputs"] = int(np.prod(op["outputs"][0]["shape"]))
@@ -980,12 +1002,8 @@ def plot_mac_energy(table: pd.DataFrame, title: str = "Energy of one multiply-ac
     ax.set_xticks(positions, table.index)
     ax.set_yscale("log")
     ax.set_ylim(top=ax.get_ylim()[1] * 10)
-    ax.set_ylabel("energy (pJ, 45 nm, log scale)")
-    ax.set_title(title)
-    ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower left")
-    fig.tight_layout()
-    return fig
+    return finish_axes(ax, ylabel="energy (pJ, 45 nm, log scale)", title=title, grid="y",
+                       legend={"loc": "lower left"})
 
 
 def plot_energy_breakdown(table: pd.DataFrame,
@@ -995,7 +1013,7 @@ def plot_energy_breakdown(table: pd.DataFrame,
     networks = list(dict.fromkeys(table.index.get_level_values("network")))
     fig, axes = plt.subplots(1, len(networks), figsize=(5.5 * len(networks), 3.9),
                              squeeze=False, sharey=True)
-    for ax, network in zip(axes.ravel(), networks, strict=True):
+    for number, (ax, network) in enumerate(zip(axes.ravel(), networks, strict=True)):
         rows = table.xs(network, level="network")
         positions = np.arange(len(rows))
         for offset, (column, label) in zip((-0.27, 0.0, 0.27), _PARTS.items(), strict=True):
@@ -1004,11 +1022,9 @@ def plot_energy_breakdown(table: pd.DataFrame,
         ax.scatter(positions, rows["total_uj"], marker="_", s=400, color="black", zorder=3,
                    label="total")
         ax.set_xticks(positions, rows.index, rotation=20)
-        ax.set_yscale("log")
-        ax.set_title(network)
-        ax.grid(axis="y", alpha=0.3)
-    axes[0, 0].set_ylabel("energy per image (µJ, log scale)")
-    axes[0, 0].legend(fontsize=7)
+        finish_axes(ax, ylabel=None if number else "energy per image (µJ, log scale)",
+                    title=network, ylog=True, grid="y",
+                    legend=False if number else {"fontsize": 7}, layout=False)
     fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -1064,10 +1080,6 @@ def plot_accuracy_vs_energy(
                              f"{best['precision']}, width {best['width']:g}")
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
-    ax.set_xlabel("estimated energy per image (µJ, 45 nm, log scale)")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+    return finish_axes(ax, xlabel="estimated energy per image (µJ, 45 nm, log scale)",
+                       ylabel="test accuracy (%)", title=title, grid=True,
+                       legend={"fontsize": 7})

@@ -1,0 +1,111 @@
+"""Tests for utils.lessons.binary_and_8bit_layers (notebook 02's own code): the precision
+table, the live layer demo and the plots."""
+
+import math
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+from utils.lessons import binary_and_8bit_layers
+from utils.lessons.binary_and_8bit_layers import live_layer_demo, precision_table
+
+matplotlib.use("Agg")  # as in tests/test_figures.py: no window, on any machine
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def test_precision_table_roles():
+    table = precision_table(("fp32", "binary", "int8"))
+    assert len(table) == 9
+    assert table.loc[("binary", "first"), "input_quantizer"] == "-"
+    assert table.loc[("binary", "hidden"), "input_quantizer"] == "SteSign"
+    assert table.loc[("int8", "hidden"), "kernel_quantizer"] == "KBitQuantizer(8)"
+    assert table.loc[("int8", "hidden"), "input_quantizer"] == "QuantizedReLU(8)"
+    assert (table.loc["fp32"] == "-").all().all()
+    assert table.loc[("binary", "last"), "kernel_quantizer"] == "-"
+
+
+def test_live_layer_demo_binary_clips_latent_weights():
+    demo = live_layer_demo("binary", epochs=2, samples=256, batch_size=32)
+    assert len(demo.steps) == 2 * math.ceil(256 / 32)
+    assert np.abs(demo.latent_final).max() <= 1.0  # weight_clip
+    assert set(np.unique(demo.quantized_final)) <= {-1.0, 1.0}
+    np.testing.assert_array_equal(demo.quantized_final,
+                                  np.where(demo.latent_final >= 0, 1.0, -1.0))
+    assert demo.steps["clipped_fraction"].iloc[-1] > 0  # the large learning rate reaches ±1
+    assert demo.steps["flips"].sum() > 0
+    assert not np.array_equal(demo.latent_initial, demo.latent_final)
+    assert isinstance(demo.summary(), pd.DataFrame)
+
+
+def test_live_layer_demo_kbit_and_float():
+    demo = live_layer_demo("int4", epochs=1, samples=64)
+    grid = demo.quantized_final * 8
+    np.testing.assert_allclose(grid, np.round(grid))  # multiples of 1/8 (eq. 4.6, k = 4)
+    assert demo.quantized_final.min() >= -1 and demo.quantized_final.max() <= 0.875
+    with pytest.raises(ValueError, match="no quantized kernel"):
+        live_layer_demo("fp32")
+
+
+# --- plots ------------------------------------------------------------------------------------
+
+
+def test_plot_latent_weights_with_and_without_steps():
+    rng = np.random.default_rng(0)
+    latent = np.clip(rng.normal(0, 0.5, 100), -1, 1)
+    steps = pd.DataFrame({"step": [1, 2, 3], "clipped_fraction": [0.0, 0.1, 0.2],
+                          "flips": [30, 10, 5]})
+    fig = binary_and_8bit_layers.plot_latent_weights(latent * 0.1, latent, np.sign(latent), steps)
+    assert len(fig.axes) == 4  # three panels and the twin axis of the third
+    fig = binary_and_8bit_layers.plot_latent_weights(latent * 0.1, latent, np.sign(latent))
+    assert len(fig.axes) == 2
+
+
+def test_plot_histories_train_dashed_validation_solid_same_colour():
+    histories = {
+        "binary": {"accuracy": [0.5, 0.7], "val_accuracy": [0.4, 0.6]},
+        "fp32": {"accuracy": [0.8, 0.9], "val_accuracy": [0.7, 0.85], "loss": [1, 0.5]},
+    }
+    fig = binary_and_8bit_layers.plot_histories(histories, metric="accuracy", title="runs")
+    (ax,) = fig.axes
+    lines = ax.get_lines()
+    assert len(lines) == 4
+    assert [line.get_linestyle() for line in lines] == ["--", "-", "--", "-"]
+    assert lines[0].get_color() == lines[1].get_color() != lines[2].get_color()
+    assert list(lines[0].get_xdata()) == [1, 2]
+    assert ax.get_title() == "runs"
+
+
+def test_plot_histories_without_validation_and_errors():
+    fig = binary_and_8bit_layers.plot_histories({"run": {"loss": [3, 2, 1]}}, metric="loss")
+    assert len(fig.axes[0].get_lines()) == 1
+    with pytest.raises(ValueError, match="no history"):
+        binary_and_8bit_layers.plot_histories({"run": {"loss": [1]}}, metric="accuracy")
+    with pytest.raises(ValueError):
+        binary_and_8bit_layers.plot_histories({})
+
+
+def test_plot_training_curves_accuracy_and_loss():
+    history = {"accuracy": [0.5, 0.8], "val_accuracy": [0.4, 0.7], "loss": [1.0, 0.5],
+               "val_loss": [1.2, 0.8]}
+    fig = binary_and_8bit_layers.plot_training_curves(history, title="mlp")
+    assert [ax.get_ylabel() for ax in fig.axes] == ["accuracy", "loss"]
+    assert all(len(ax.get_lines()) == 2 for ax in fig.axes)
+
+
+def test_plot_accuracy_vs_bits_log2_axis_and_memory_labels():
+    table = pd.DataFrame({"bits": [32, 1, 8, 2, 4], "test_accuracy": [0.98, 0.9, 0.97, 0.93, 0.95],
+                          "memory_kib": [800, 30, 200, 60, 110]})
+    fig = binary_and_8bit_layers.plot_accuracy_vs_bits(table)
+    (ax,) = fig.axes
+    (line,) = ax.get_lines()
+    assert list(line.get_xdata()) == [1, 2, 4, 8, 32]  # sorted by bits
+    assert ax.get_xscale() == "log"
+    assert len(ax.texts) == 5
