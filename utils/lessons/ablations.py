@@ -43,6 +43,7 @@ setting, and the verdict says so instead of scoring it.
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,7 +55,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from utils.config import TrainConfig, make_config
-from utils.figures import save_fig
+from utils.figures import finish_axes, save_fig
 from utils.names import precision_bits
 from utils.records import (
     SPREAD_FACTOR,
@@ -877,19 +878,18 @@ def plot_ablation(runs: pd.DataFrame, key: str) -> Figure:
     for position, label in enumerate(labels):
         values = rows.loc[rows["condition"] == label, "accuracy"].to_numpy()
         color = "tab:gray" if position == 0 else "tab:orange"
+        seed_label = {0: "one seed, baseline", 1: "one seed, variant"}.get(position)
         ax.scatter(position + rng.uniform(-0.08, 0.08, len(values)), values, color=color,
-                   alpha=0.8, zorder=3, label="one seed" if position == 0 else None)
+                   alpha=0.8, zorder=3, label=seed_label)
         spread = values.std(ddof=1) if len(values) > 1 else 0.0
         ax.errorbar(position + 0.25, values.mean(), yerr=spread, fmt="D", color="black",
                     capsize=4, zorder=4, label="mean ± std" if position == 0 else None)
-    ax.set_xticks(range(len(labels)), labels)
+    # wrapped to the 1.6 inches each condition gets, so long names do not run together
+    ax.set_xticks(range(len(labels)), [textwrap.fill(label, 18) for label in labels])
     ax.set_xlim(-0.5, len(labels) - 0.5)
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title(f"{ablation.title}\n(report {ablation.section_text})", fontsize=10)
-    ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    return fig
+    return finish_axes(ax, ylabel="test accuracy (%)",
+                       title=f"{ablation.title}\n(report {ablation.section_text})", title_size=10,
+                       grid="y", legend={"loc": "best"})
 
 
 def plot_bit_sweep(runs: pd.DataFrame, key: str = "bits") -> Figure:
@@ -903,14 +903,11 @@ def plot_bit_sweep(runs: pd.DataFrame, key: str = "bits") -> Figure:
                 marker="D", capsize=4, zorder=4, label="mean ± std")
     ax.set_xscale("log", base=2)
     ax.set_xticks(list(means.index), [str(bits) for bits in means.index])
-    ax.set_xlabel("bits of weights and activations (32 = float)")
-    ax.set_ylabel("test accuracy (%)")
     ablation = get_ablation(key)
-    ax.set_title(f"{ablation.title}\n(report {ablation.section_text})", fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    return fig
+    return finish_axes(ax, xlabel="bits of weights and activations (32 = float)",
+                       ylabel="test accuracy (%)",
+                       title=f"{ablation.title}\n(report {ablation.section_text})", title_size=10,
+                       grid=True, legend={"loc": "lower right"})
 
 
 def plot_differences(summary: pd.DataFrame) -> Figure:
@@ -929,12 +926,10 @@ def plot_differences(summary: pd.DataFrame) -> Figure:
     ax.scatter(rows["diff"], positions, c=colors, zorder=3, s=40)
     ax.axvline(0.0, color="black", linewidth=0.8)
     ax.set_yticks(positions, labels)
-    ax.set_xlabel("test accuracy difference to the baseline (points, ± 2 standard errors)")
-    ax.set_title("Ablations: variant minus baseline (orange: beyond the seed spread)",
-                 fontsize=10)
-    ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    return fig
+    return finish_axes(
+        ax, xlabel="test accuracy difference to the baseline (points, ± 2 standard errors)",
+        title="Ablations: variant minus baseline (orange: beyond the seed spread)",
+        title_size=10, grid="x")
 
 
 def save_ablation_figures(runs: pd.DataFrame, summary: pd.DataFrame,

@@ -30,7 +30,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from utils.figures import FLOAT_COLOR, QUANT_COLOR, new_figure
+from utils.figures import FLOAT_COLOR, QUANT_COLOR, finish_axes, new_figure
 from utils.nets import LayerFactory
 from utils.quantizers import get_precision
 
@@ -193,29 +193,23 @@ def plot_latent_weights(latent_initial: np.ndarray, latent_final: np.ndarray,
     ax.hist(latent_final, bins=bins, alpha=0.6, label="after training", color=FLOAT_COLOR)
     for side in (-1, 1):
         ax.axvline(side * clip_value, color="tab:red", linestyle="--")
-    ax.set_yscale("log")
-    ax.set_xlabel("latent weight")
-    ax.set_ylabel("count")
-    ax.set_title("latent weights, weight_clip at ±1", fontsize=9)
-    ax.legend(fontsize=8)
+    finish_axes(ax, xlabel="latent weight", ylabel="count", ylog=True, legend=True,
+                title="latent weights, weight_clip at ±1", title_size=9, layout=False)
     ax = axes[1]
     ax.scatter(latent_final, quantized_final, s=3, color=QUANT_COLOR)
-    ax.set_xlabel("latent weight (float)")
-    ax.set_ylabel("quantized kernel")
-    ax.set_title("what the forward pass uses", fontsize=9)
+    finish_axes(ax, xlabel="latent weight (float)", ylabel="quantized kernel",
+                title="what the forward pass uses", title_size=9, layout=False)
     if steps is not None:
         ax = axes[2]
         ax.plot(steps["step"], steps["clipped_fraction"], color="tab:red",
                 label="fraction at ±clip")
         ax.set_ylim(0.0, max(0.05, 1.1 * float(np.max(steps["clipped_fraction"]))))
-        ax.set_xlabel("training step")
-        ax.set_ylabel("fraction of latent weights clipped")
-        twin = ax.twinx()
-        twin.plot(steps["step"], steps["flips"], color=FLOAT_COLOR, label="flips")
+        twin = ax.twinx()  # flips are quantized weights changing: the quantized colour
+        twin.plot(steps["step"], steps["flips"], color=QUANT_COLOR, label="flips")
         twin.set_ylabel("quantized weights that changed")
-        ax.set_title("clipping and flips per step", fontsize=9)
-        lines = ax.get_lines() + twin.get_lines()
-        ax.legend(lines, [line.get_label() for line in lines], fontsize=8)
+        finish_axes(ax, xlabel="training step", ylabel="fraction of latent weights clipped",
+                    title="clipping and flips per step", title_size=9,
+                    legend={"handles": ax.get_lines() + twin.get_lines()}, layout=False)
     fig.suptitle(title or "Latent weights of a larq QuantDense layer")
     fig.tight_layout()
     return fig
@@ -234,9 +228,7 @@ def plot_histories(histories: Mapping[str, Mapping[str, Sequence[float]]],
     if not histories:
         raise ValueError("plot_histories needs at least one history")
     if ax is None:
-        fig, (ax,) = new_figure(size=(6.0, 4.0))
-    else:
-        fig = ax.figure
+        _, (ax,) = new_figure(size=(6.0, 4.0))
     colors = sns.color_palette(n_colors=max(10, len(histories)))
     found, handles = False, []
     for color, (label, history) in zip(colors, histories.items(), strict=False):
@@ -256,12 +248,9 @@ def plot_histories(histories: Mapping[str, Mapping[str, Sequence[float]]],
     handles += [Line2D([], [], color="grey", linestyle="--", label="train"),
                 Line2D([], [], color="grey", linestyle="-", label="validation")]
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(metric)
-    ax.set_title(title or f"{metric} per epoch (train dashed, validation solid)")
-    ax.legend(handles=handles, fontsize=7)
-    fig.tight_layout()
-    return fig
+    return finish_axes(ax, xlabel="epoch", ylabel=metric,
+                       title=title or f"{metric} per epoch (train dashed, validation solid)",
+                       legend={"handles": handles, "fontsize": 7})
 
 
 def plot_training_curves(history: Mapping[str, Sequence[float]], title: str | None = None,
@@ -294,12 +283,8 @@ def plot_accuracy_vs_bits(table: pd.DataFrame, metric: str = "test_accuracy",
                         xytext=(0, -14), ha="center", fontsize=8)
     low = float(np.nanmin(table[metric]))
     ax.set_ylim(max(0.0, low - 0.1), 1.0)
-    ax.set_xlabel("bits (1 = binary, 32 = float)")
-    ax.set_ylabel(metric.replace("_", " "))
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
+    return finish_axes(ax, xlabel="bits (1 = binary, 32 = float)",
+                       ylabel=metric.replace("_", " "), title=title, grid=True)
 
 
 def plot_ptq_against_qat(ptq: pd.DataFrame, qat: pd.DataFrame,
@@ -310,9 +295,12 @@ def plot_ptq_against_qat(ptq: pd.DataFrame, qat: pd.DataFrame,
     width (a :func:`utils.tables.bits_table`)."""
     fig, (ax,) = new_figure(size=(6.0, 4.0))
     float_accuracy = ptq.loc[ptq["bits"] == 32, "test_accuracy"].iloc[0]
-    for scales, marker in (("per tensor", "s--"), ("per channel", "o--")):
+    # grey and orange as in quantization_theory.plot_weight_scales; blue stays the float line
+    for scales, marker, color in (("per tensor", "s--", "tab:gray"),
+                                  ("per channel", "o--", QUANT_COLOR)):
         rows = ptq[ptq["weight scales"] == scales].sort_values("bits")
-        ax.plot(rows["bits"], 100 * rows["test_accuracy"], marker, label=f"PTQ, {scales}")
+        ax.plot(rows["bits"], 100 * rows["test_accuracy"], marker, color=color,
+                label=f"PTQ, {scales}")
     trained = qat[qat["bits"] < 32].sort_values("bits")
     ax.plot(trained["bits"], 100 * trained["test_accuracy"], "D-", color="black",
             label="trained at that width (QAT)")
@@ -321,10 +309,5 @@ def plot_ptq_against_qat(ptq: pd.DataFrame, qat: pd.DataFrame,
     ticks = sorted(set(ptq["bits"]) | set(trained["bits"]))
     ax.set_xticks(ticks, [str(bits) for bits in ticks])
     ax.minorticks_off()
-    ax.set_xlabel("bits of weights and activations")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
+    return finish_axes(ax, xlabel="bits of weights and activations",
+                       ylabel="test accuracy (%)", title=title, grid=True, legend=True)

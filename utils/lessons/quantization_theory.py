@@ -31,7 +31,7 @@ import pandas as pd
 import tensorflow as tf
 from matplotlib.figure import Figure
 
-from utils.figures import FLOAT_COLOR, QUANT_COLOR, new_figure
+from utils.figures import FLOAT_COLOR, QUANT_COLOR, finish_axes, new_figure
 from utils.names import MAX_BITS, MIN_BITS
 from utils.quantizers import (
     KBitQuantizer,
@@ -383,12 +383,7 @@ def plot_quantizer_staircase(curves: Mapping[int, tuple[np.ndarray, np.ndarray]]
         ax.plot(x, x, "k--", linewidth=0.8, label="identity")
     ax.axhline(0, color="grey", linewidth=0.5)
     ax.axvline(0, color="grey", linewidth=0.5)
-    ax.set_xlabel("input x")
-    ax.set_ylabel("quantized q(x)")
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return finish_axes(ax, xlabel="input x", ylabel="quantized q(x)", title=title, legend=True)
 
 
 def plot_clipping(values: np.ndarray, quantized: np.ndarray, alpha: float, k: int,
@@ -409,9 +404,9 @@ def plot_clipping(values: np.ndarray, quantized: np.ndarray, alpha: float, k: in
     for side in (-1, 1):
         ax.axvline(side * alpha, color="tab:red", linestyle="--")
         ax.axvspan(side * alpha, side * limit, color="tab:red", alpha=0.12)
-    ax.set_title(f"alpha = {alpha:.3g}: {clipped:.2%} of values clipped", fontsize=9)
-    ax.set_xlabel("weight value")
-    ax.set_ylabel("count")
+    finish_axes(ax, xlabel="weight value", ylabel="count",
+                title=f"alpha = {alpha:.3g}: {clipped:.2%} of values clipped", title_size=9,
+                layout=False)
     ax = axes[1]
     order = np.argsort(values)
     ax.plot(values[order], quantized[order], color=QUANT_COLOR, label=f"{k}-bit q(x)")
@@ -420,10 +415,9 @@ def plot_clipping(values: np.ndarray, quantized: np.ndarray, alpha: float, k: in
         ax.axhline(level, color="grey", linewidth=0.3)
     for side in (-1, 1):
         ax.axvline(side * alpha, color="tab:red", linestyle="--")
-    ax.set_xlabel("weight value x")
-    ax.set_ylabel("q(x)")
-    ax.set_title(f"{len(np.unique(quantized))} levels used", fontsize=9)
-    ax.legend(fontsize=8)
+    finish_axes(ax, xlabel="weight value x", ylabel="q(x)",
+                title=f"{len(np.unique(quantized))} levels used", title_size=9, legend=True,
+                layout=False)
     fig.suptitle(title or f"Clipping before {k}-bit quantization (eq. 3.1)")
     fig.tight_layout()
     return fig
@@ -443,13 +437,9 @@ def plot_clipping_tradeoff(table: pd.DataFrame, k: int | None = None,
     ax.annotate(f"best alpha = {best['alpha_over_std']:.2f} std",
                 (best["alpha_over_std"], best["mse"]), textcoords="offset points",
                 xytext=(8, 20), fontsize=8)
-    ax.set_yscale("log")
-    ax.set_xlabel("clipping threshold alpha / standard deviation")
-    ax.set_ylabel("mean squared error")
-    ax.set_title(title or f"Clipping trade-off{f' at {k} bits' if k else ''}")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return finish_axes(ax, xlabel="clipping threshold alpha / standard deviation",
+                       ylabel="mean squared error", ylog=True, legend=True,
+                       title=title or f"Clipping trade-off{f' at {k} bits' if k else ''}")
 
 
 def plot_symmetric_vs_asymmetric(curves: Mapping[str, tuple[np.ndarray, np.ndarray]],
@@ -459,23 +449,25 @@ def plot_symmetric_vs_asymmetric(curves: Mapping[str, tuple[np.ndarray, np.ndarr
     (bias) of each scheme against the bit width, in quantization steps (a table from
     :func:`symmetric_vs_asymmetric`)."""
     fig, axes = new_figure(2, size=(5.0, 3.8))
+    # one colour per scheme in both panels, whatever order each lists them in; a curve's
+    # label may add to the scheme's name ("asymmetric (eq. 3.2)")
+    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colors = dict(zip(dict.fromkeys(bias["scheme"]), palette, strict=False))
     ax = axes[0]
     for scheme, (x, q) in curves.items():
-        ax.step(x, q, where="mid", label=scheme)
+        ax.step(x, q, where="mid", label=scheme, color=colors.get(scheme.split(" (")[0]))
     x = next(iter(curves.values()))[0]
     ax.plot(x, x, "k--", linewidth=0.8, label="identity")
-    ax.set_xlabel("input x")
-    ax.set_ylabel("q(x)")
-    ax.set_title(f"{k}-bit codes (eqs. 3.2, 3.4)", fontsize=9)
-    ax.legend(fontsize=8)
+    finish_axes(ax, xlabel="input x", ylabel="q(x)", title=f"{k}-bit codes (eqs. 3.2, 3.4)",
+                title_size=9, legend=True, layout=False)
     ax = axes[1]
     for scheme, group in bias.groupby("scheme"):
-        ax.plot(group["bits"], group["mean_error_in_steps"], "o-", label=scheme)
+        ax.plot(group["bits"], group["mean_error_in_steps"], "o-", label=scheme,
+                color=colors[scheme])
     ax.axhline(0, color="grey", linewidth=0.5)
-    ax.set_xlabel("bits k")
-    ax.set_ylabel("mean error E[q(x) - x] (steps)")
-    ax.set_title("bias on a symmetric distribution", fontsize=9)
-    ax.legend(fontsize=8)
+    finish_axes(ax, xlabel="bits k", ylabel="mean error E[q(x) - x] (steps)",
+                title="bias on a symmetric distribution", title_size=9, legend=True,
+                layout=False)
     fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -488,14 +480,13 @@ def plot_weight_histograms(float_weights: np.ndarray, quantized_weights: np.ndar
     quantized_weights = np.asarray(quantized_weights, dtype=float).ravel()
     fig, axes = new_figure(2, size=(4.8, 3.6), sharex=True)
     axes[0].hist(float_weights, bins=100, color=FLOAT_COLOR)
-    axes[0].set_title("32-bit float weights", fontsize=10)
     levels, counts = np.unique(quantized_weights, return_counts=True)
     step = np.min(np.diff(levels)) if len(levels) > 1 else 1.0
     axes[1].bar(levels, counts, width=0.8 * step, color=QUANT_COLOR)
-    axes[1].set_title(f"{bits}-bit weights: {len(levels)} distinct values", fontsize=10)
-    for ax in axes:
-        ax.set_xlabel("weight value")
-        ax.set_ylabel("count")
+    for ax, panel in zip(axes, ("32-bit float weights",
+                                f"{bits}-bit weights: {len(levels)} distinct values"), strict=True):
+        finish_axes(ax, xlabel="weight value", ylabel="count", title=panel, title_size=10,
+                    layout=False)
     fig.suptitle(title or f"Float vs {bits}-bit weights")
     fig.tight_layout()
     return fig
@@ -512,12 +503,9 @@ def plot_quantization_error(table: pd.DataFrame,
         axes[1].plot(group["bits"], group["mse"], "o-", label=name)
     bits = np.array(sorted(table["bits"].unique()))
     axes[0].plot(bits, 6.02 * bits, "k:", label="6.02 dB × bits")
-    axes[0].set_ylabel("SQNR (dB)")
-    axes[1].set_ylabel("mean squared error")
-    axes[1].set_yscale("log")
-    for ax in axes:
-        ax.set_xlabel("bits k")
-        ax.legend(fontsize=8)
+    finish_axes(axes[0], xlabel="bits k", ylabel="SQNR (dB)", legend=True, layout=False)
+    finish_axes(axes[1], xlabel="bits k", ylabel="mean squared error", ylog=True, legend=True,
+                layout=False)
     fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -556,11 +544,7 @@ def plot_throughput_table(table: pd.DataFrame,
     data.plot.bar(ax=ax, rot=0, logy=True)
     for container in ax.containers:
         ax.bar_label(container, fmt="%gx", fontsize=8)
-    ax.set_xlabel("input type")
-    ax.set_ylabel("factor relative to FP32")
-    ax.set_title(title)
-    fig.tight_layout()
-    return fig
+    return finish_axes(ax, xlabel="input type", ylabel="factor relative to FP32", title=title)
 
 
 def plot_affine_grid(grids: Mapping[str, tuple[np.ndarray, np.ndarray]],
@@ -572,13 +556,8 @@ def plot_affine_grid(grids: Mapping[str, tuple[np.ndarray, np.ndarray]],
         ax.plot(values, quantized, label=label, linewidth=1.2)
     ax.axhline(0, color="grey", linewidth=0.5)
     ax.axvline(0, color="grey", linewidth=0.5)
-    ax.set_xlabel("real value r")
-    ax.set_ylabel("S (q − Z), the value stored")
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
+    return finish_axes(ax, xlabel="real value r", ylabel="S (q − Z), the value stored",
+                       title=title, grid=True, legend=True)
 
 
 def plot_weight_scales(table: pd.DataFrame, bits: int = 8,
@@ -593,12 +572,8 @@ def plot_weight_scales(table: pd.DataFrame, bits: int = 8,
     ax.bar(positions + 0.2, rows["SQNR per channel (dB)"], 0.4,
            label="one scale per output channel", color=QUANT_COLOR)
     ax.set_xticks(positions, rows.index, rotation=60, ha="right", fontsize=7)
-    ax.set_ylabel(f"SQNR at {bits} bits (dB)")
-    ax.set_title(title or f"Per-tensor against per-channel weight scales, {bits} bits")
-    ax.legend(fontsize=8)
-    ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    return fig
+    return finish_axes(ax, ylabel=f"SQNR at {bits} bits (dB)", grid="y", legend=True,
+                       title=title or f"Per-tensor against per-channel weight scales, {bits} bits")
 
 
 def plot_calibration(activations: Mapping[str, np.ndarray], table: pd.DataFrame,
@@ -617,10 +592,8 @@ def plot_calibration(activations: Mapping[str, np.ndarray], table: pd.DataFrame,
             sqnr = table.loc[(name, method), "SQNR (dB)"]
             ax.axvline(high, color=color, linestyle=style,
                        label=f"{method}: {high:.2f} ({sqnr:.1f} dB)")
-        ax.set_title(name, fontsize=9)
-        ax.set_xlabel("activation value")
-        ax.legend(fontsize=7)
-    axes[0].set_ylabel("count (log)")
+        finish_axes(ax, xlabel="activation value", ylabel="count (log)" if ax is axes[0] else None,
+                    title=name, title_size=9, legend={"fontsize": 7}, layout=False)
     fig.suptitle(title)
     fig.tight_layout()
     return fig

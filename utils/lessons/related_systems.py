@@ -30,7 +30,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from utils.config import MAIN_SEEDS, TrainConfig, make_config
-from utils.figures import new_figure
+from utils.figures import finish_axes, new_figure
 from utils.lessons.ablations import ablation_settings, base_config
 from utils.names import precision_for_bits
 from utils.records import seed_summary
@@ -141,11 +141,6 @@ def plot_system_memory(table: pd.DataFrame, title: str) -> Figure:
         for row in rows.itertuples():
             ax.annotate(row.precision, (row.memory_kib, row.mean), textcoords="offset points",
                         xytext=(4, 4), fontsize=7)
-    ax.set_xscale("log")
-    ax.set_xlabel("memory of the weights (KiB, larq's estimate)")
-    ax.set_ylabel("test accuracy (%), mean ± std over seeds")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+    return finish_axes(ax, xlabel="memory of the weights (KiB, larq's estimate)",
+                       ylabel="test accuracy (%), mean ± std over seeds", title=title,
+                       xlog=True, grid=True, legend={"fontsize": 7})

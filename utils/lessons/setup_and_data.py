@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from utils.figures import FLOAT_COLOR, new_figure
+from utils.figures import FLOAT_COLOR, finish_axes, new_figure
 
 __all__ = ["plot_class_balance", "plot_image_grid", "plot_image_sizes"]
 
@@ -62,15 +62,11 @@ def plot_class_balance(counts: Mapping, title: str = "Images per class") -> Figu
     for container in ax.containers:
         ax.bar_label(container, fontsize=7)
     ax.set_ylim(0, 1.15 * float(table.to_numpy().max()))
-    ax.set_xlabel("class")
-    ax.set_ylabel("images")
-    ax.set_title(title)
-    if len(table.columns) == 1:
-        ax.get_legend().remove()
-    else:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
-    fig.tight_layout()
-    return fig
+    splits = len(table.columns) > 1
+    if not splits:
+        ax.get_legend().remove()  # the one made by pandas; one colour needs none
+    return finish_axes(ax, xlabel="class", ylabel="images", title=title,
+                       legend=splits and {"loc": "upper left", "bbox_to_anchor": (1.0, 1.0)})
 
 
 def plot_image_sizes(sizes, title: str = "Original image sizes") -> Figure:
@@ -87,10 +83,9 @@ def plot_image_sizes(sizes, title: str = "Original image sizes") -> Figure:
         low, high = column.min(), column.max()
         bins = 1 if low == high else min(40, int(high - low) + 1)
         ax.hist(column, bins=bins, range=(low - 0.5, high + 0.5), color=FLOAT_COLOR)
-        ax.set_xlabel(f"{label} (pixels)")
-        ax.set_ylabel("images")
-        ax.set_title(f"{label}: median {np.median(column):.0f}, "
-                     f"{low:.0f} to {high:.0f}", fontsize=9)
+        finish_axes(ax, xlabel=f"{label} (pixels)", ylabel="images",
+                    title=f"{label}: median {np.median(column):.0f}, {low:.0f} to {high:.0f}",
+                    title_size=9, layout=False)
     fig.suptitle(f"{title} ({len(sizes):,} images)")
     fig.tight_layout()
     return fig
