@@ -230,7 +230,7 @@ print(f"mean pixel value:         {pixels.mean():+.3f} (the range is [-1, 1])")
 #@title One explanation (open to read it)
 # On mnist5k most of each image is black background: pixel 0 becomes exactly -1 after
 # x / 127.5 - 1, and only the pen strokes rise above zero, so only a small fraction of
-# the pixels (about an eighth) would become +1 and the mean pixel is far below zero.
+# the pixels (the one measured above) would become +1 and the mean pixel is far below zero.
 # Scaling to [-1, 1] centres the *range* of possible values, not the data: the centre of
 # the data depends on the images. Photos of cats and dogs spread over all brightnesses
 # and land nearer one half. Binarizing MNIST pixels would keep a rough outline of the

@@ -248,14 +248,17 @@ weights = quantization_theory.sample_weights(n, "gaussian", scale=0.05, seed=see
 tradeoff = quantization_theory.clipping_tradeoff(weights, k=4)
 best = tradeoff.loc[tradeoff["mse"].idxmin()]
 display(best.to_frame("best alpha at 4 bits").T)
+print(f"The best α at 4 bits is {best['alpha_over_std']:.2f} standard deviations and clips "
+      f"{best['clipped_fraction']:.1%} of the weights; the largest weight lies at "
+      f"{np.max(np.abs(weights)) / np.std(weights):.1f} standard deviations.")
 fig = quantization_theory.plot_clipping_tradeoff(tradeoff, k=4)
 save_fig(fig, "01_clipping_tradeoff", folders.figures)
 
 # %% [markdown]
-# The best threshold sits near 2.5 standard deviations, where 1 to 2% of the weights
-# are clipped: far below the largest weight (over 4 standard deviations with this many
-# samples). With more bits the grid is finer, rounding matters less, and the best α
-# moves outwards. Here is what that α does to the distribution and the quantizer:
+# The best threshold (printed above, in standard deviations) clips only a small share of
+# the weights and sits far below the largest weight. With more bits the grid is finer,
+# rounding matters less, and the best α moves outwards. Here is what that α does to the
+# distribution and the quantizer:
 
 # %%
 alpha = float(best["alpha"])
@@ -289,6 +292,9 @@ pd.DataFrame({
 # %%
 bias = quantization_theory.symmetric_vs_asymmetric(n=n, seed=seed)
 display(bias.round(6))
+in_steps = bias[bias["scheme"] == "asymmetric"].set_index("bits")["mean_error_in_steps"]
+print("Mean error of the asymmetric code, in steps: "
+      + ", ".join(f"{value:+.3f} at {bits} bits" for bits, value in in_steps.items()))
 curves = {
     "asymmetric (eq. 3.2)": quantization_theory.quantizer_curves((3,), kind="asymmetric")[3],
     "symmetric (eq. 3.4)": quantization_theory.quantizer_curves((3,), kind="symmetric")[3],
@@ -298,11 +304,14 @@ save_fig(fig, "01_symmetric_vs_asymmetric", folders.figures)
 
 # %% [markdown]
 # The asymmetric code has the smaller squared error at 2 bits (it has four levels to the
-# symmetric code's three), but its error has a systematic negative mean, about an
-# eighth of a step at 2 bits, halving with each extra bit. The symmetric code's mean
-# error is zero up to sampling noise. One consequence for later: the fixed-point
-# quantizer of eq. 4.6, which the report uses for its 8-bit networks, is of the
-# asymmetric kind; at 8 bits its bias is negligible, at 2 bits it is not.
+# symmetric code's three), but its error has a systematic negative mean (printed above).
+# For values uniform on [−α, α] it is −1/(4s) of a step, with s = 2^(k−1): an eighth of
+# a step at 2 bits, halving with each extra bit. (The values within half a step of +α, a
+# share 1/(4s) of them, are pulled down by three quarters of a step on average; as many
+# lie within half a step of −α, round to the bottom code and lose a quarter of a step.) The
+# symmetric code's mean error is zero up to sampling noise. One consequence for later:
+# the fixed-point quantizer of eq. 4.6, which the report uses for its 8-bit networks, is
+# of the asymmetric kind; at 8 bits its bias is negligible, at 2 bits it is not.
 #
 # ## 5. Why coarse weights still work (report Fig. 3.2)
 #
@@ -398,10 +407,10 @@ save_fig(fig, "01_quantization_error", folders.figures)
 #   setting them all to zero.
 # * Clipping at 3 standard deviations recovers much of that at low bit widths. At high
 #   bit widths it costs instead: the error of the clipped weights no longer shrinks
-#   and outweighs the by then tiny rounding error, so the curve flattens (from about
-#   6 bits for the heavier-tailed Laplace weights, 8 for Gaussian ones). The best α
-#   depends on the bit width and the distribution, which is why integer schemes
-#   calibrate it per layer.
+#   and outweighs the by then tiny rounding error, so the curve flattens, sooner for the
+#   heavier-tailed Laplace weights than for Gaussian ones (the table shows from which bit
+#   width). The best α depends on the bit width and the distribution, which is why
+#   integer schemes calibrate it per layer.
 # * The 1-bit sign with a scale does better than 2 bits without clipping: it has no zero
 #   level to which everything collapses.
 #
@@ -889,8 +898,8 @@ check("01_sqnr", answer)
 # ## Summary
 #
 # * Eq. 3.1 quantizes with three steps: clip to ±α, scale, round. The threshold α trades
-#   clipping error against rounding error; for 4-bit Gaussian weights the best α is
-#   about 2.5 standard deviations, far inside the largest weight.
+#   clipping error against rounding error; for 4-bit Gaussian weights the best α
+#   (section 3 prints it in standard deviations) lies far inside the largest weight.
 # * The asymmetric range (eq. 3.2) has one more level but a bias on symmetric data;
 #   the symmetric range (eqs. 3.3/3.4) has none.
 # * Each bit adds about 6 dB of SQNR; coarse weights keep the shape of the distribution

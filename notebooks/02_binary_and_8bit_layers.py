@@ -162,6 +162,22 @@ model_int4 = build_model("mlp", "int4", (28, 28, 3), num_classes=10, width=0.125
 lq.models.summary(model_int4)
 
 # %% [markdown]
+# What the summary's memory figures measure (larq's `larq/models.py`): the per-layer memory
+# column counts each weight at its own bit width, in units of 8 × 1,024 bits (its "kB" is a
+# KiB); *Model size* is that total, *Float-32 Equivalent* the same weights at 32 bits each,
+# and *Model size (8-bit FP weights)* the total with every 32- or 16-bit weight counted as 8
+# bits. larq's *Compression Ratio of Memory* is Model size divided by Float-32 Equivalent:
+# the fraction of the float memory that is left, so smaller is better. The course's tables
+# (`compression_ratio`, "compression x") give the reciprocal, Float-32 Equivalent over Model
+# size: how many times smaller than float the model is. One measurement, two ways up:
+
+# %%
+int4_figures = summary_table(model_int4)[model_int4.name]
+print(f"larq's Compression Ratio of Memory: {1 / int4_figures['compression_ratio']:.2f} "
+      f"(model size / float-32 equivalent); the course's compression: "
+      f"{int4_figures['compression_ratio']:.2f}x (float-32 equivalent / model size)")
+
+# %% [markdown]
 # The same network at four precisions, side by side (memory in MiB):
 
 # %%
@@ -344,13 +360,24 @@ fig = binary_and_8bit_layers.plot_histories(sweep.attrs["histories"], metric="ac
                            title="Accuracy per epoch (train dashed, validation solid)")
 save_fig(fig, "02_bitwidth_curves", folders.figures)
 
+# %%
+accuracy = sweep.set_index("bits")["test_accuracy"] * 100
+print("Test accuracy: " + ", ".join(f"{b}-bit {a:.1f}%" for b, a in accuracy.items()) + ".")
+if 8 in accuracy.index and 32 in accuracy.index:
+    print(f"8 bits against float: {accuracy[8] - accuracy[32]:+.1f} points; against 8 bits: "
+          + ", ".join(f"{b}-bit {accuracy[b] - accuracy[8]:+.1f}"
+                      for b in accuracy.index if b < 8) + " points.")
+test_count = records[0]["dataset"]["sizes"]["test"]
+p = accuracy.get(32, accuracy.max()) / 100
+print(f"Standard error of one accuracy near {p:.1%} on {test_count:,} test images: "
+      f"{100 * np.sqrt(p * (1 - p) / test_count):.1f} points.")
+
 # %% [markdown]
-# What to look for (quick profile, mnist5k): 8 bits comes within about a point of
-# float, and below 8 bits accuracy does not fall step by step with the bit width. In the
-# committed quick run the 4-bit, 2-bit and binary networks all scored within about a
-# point of the 8-bit one, with 2 bits above 4 bits: on digits even a network with binary
-# weights and activations keeps nearly all of the float accuracy. The low bit widths are
-# too close to rank reliably (see below). One structural difference among them: the
+# What to look for: how far 8 bits falls below float, and whether accuracy keeps falling
+# step by step as the bits go down (the lines above give each difference in points). In
+# the committed quick run on mnist5k it did not: on digits even a network with binary
+# weights and activations keeps nearly all of the float accuracy, and the low bit widths
+# are too close to rank reliably (see below). One structural difference among them: the
 # 2-bit grid of eq. 4.6 is the asymmetric kind of notebook 01, {−1, −0.5, 0, 0.5}, with a
 # single positive level, whereas binary weights are a symmetric ±1.
 #
@@ -358,9 +385,9 @@ save_fig(fig, "02_bitwidth_curves", folders.figures)
 # batch-normalization parameters and the float classifier stay at 32 bits, which is why
 # the binary network is less than 32× smaller than the float one.
 #
-# How much to trust a difference: the test split has 1,000 images, so an accuracy near
-# 97% carries a standard error of about half a percentage point, and each precision was
-# trained once, with one seed. Differences below about one point are not evidence.
+# How much to trust a difference: an accuracy p measured on n test images carries a
+# standard error of √(p(1 − p)/n) (printed above for this run), and each precision was
+# trained once, with one seed. Differences below about twice that are not evidence.
 #
 # ## 6. Quantize after training, or train quantized?
 #
@@ -520,14 +547,23 @@ exercise("02_ptq_or_qat")
 answer = "qat"  # section 6: at 2 bits PTQ falls to chance, training at 2 bits does not
 check("02_ptq_or_qat", answer)
 
+# %%
+ptq_float = 100 * ptq.loc[ptq["bits"] == 32, "test_accuracy"].iloc[0]
+for b, rows in ptq[ptq["bits"] < 32].groupby("bits"):
+    after = ", ".join(f"{row['weight scales']} {100 * row['test_accuracy']:.1f}%"
+                      for _, row in rows.iterrows())
+    print(f"{b} bits: quantized after training {after}; trained at {b} bits "
+          f"{accuracy[b]:.1f}%")
+print(f"float {ptq_float:.1f}%; chance {100 / records[0]['dataset']['num_classes']:.0f}%")
+
 # %% [markdown]
-# Read the two curves at each width. At 8 bits PTQ loses nothing a single test set can
-# show: the rounding is far finer than what the network is sensitive to, which is why
-# TFLite's int8 conversion of a float network is the default deployment path (notebook
-# 06). On these digits the small CNN kept its accuracy under PTQ at 4 bits too (in the
-# committed quick run: 97.9% against 97.9% in float, with either scale choice), but at
+# Read the two curves at each width (the lines above print them). At 8 bits PTQ loses
+# nothing a single test set can show: the rounding is far finer than what the network is
+# sensitive to, which is why TFLite's int8 conversion of a float network is the default
+# deployment path (notebook 06). On these digits, in the committed quick run, the small
+# CNN kept its float accuracy under PTQ at 4 bits too, with either scale choice, but at
 # 2 bits PTQ collapsed to chance with one scale per kernel and per channel alike, while
-# the network trained at 2 bits kept about 97%. The grid alone does not explain the
+# the network trained at 2 bits kept nearly all of it. The grid alone does not explain the
 # collapse: this PTQ sets every range by min/max (the weight scale from the largest
 # |weight|, the activation range from the largest value seen in calibration), and that is
 # the setting notebook 01 (section 6) shows failing at 2 bits, where the symmetric grid

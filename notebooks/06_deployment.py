@@ -165,8 +165,8 @@ if not lce_available():
 # warm-up), and take the file apart to see what its bytes hold. Sizes are in MB
 # (10^6 bytes); the ratio is the float32 file's size over this file's size. In the
 # smoke profile the networks are 1/16 of their width, where fixed costs dominate and
-# the ratios say little; the quick and full profiles measure the real widths (AlexNet's
-# float32 file alone is over 200 MB).
+# the ratios say little; the quick and full profiles measure the real widths (the cell
+# prints the size of AlexNet's float32 file, the largest).
 #
 # The full-size files are built from untrained weights: their sizes and latencies depend
 # only on the code, the converter and runtime versions, the CPU and the settings. Their
@@ -178,9 +178,14 @@ if not lce_available():
 record = run_deployment_bench(profile, folders.results, data_dir=folders.data, files_dir=files_dir,
                               force=force, **dry_run)
 environment = record["environment"]
+# "kernels" is recorded only where LCE made and ran the binary files
+lce = (f"LCE {environment['larq_compute_engine']}" if environment.get("kernels")
+       else "no usable LCE, so no binary files")
 print(f"{environment['cpu']} ({environment['cpu_count']} cores), TensorFlow "
-      f"{environment['tensorflow']}, LCE {environment['larq_compute_engine']}")
+      f"{environment['tensorflow']}, {lce}")
 sizes = size_table(record)
+if ("alexnet", "fp32") in sizes.index:
+    print(f"AlexNet's float32 file: {sizes.loc[('alexnet', 'fp32'), 'size_mb']:,.1f} MB")
 sizes.round(3)
 
 # %% [markdown]
@@ -237,11 +242,11 @@ sizes[["size_mb", "ratio_vs_fp32"]].join(larq[["larq_mb", "larq_ratio"]]).round(
 #
 # - `LceBconv2d/INT32`: mostly the binary weights, bit-packed, plus one int32 threshold
 #   per output channel of each binary layer whose output LCE writes bit-packed (see
-#   *How close can a binary file get?* below); the thresholds are about a percent of
-#   these bytes or less. The packed weights are the only part that is 32 times
-#   smaller than its float version, and not even exactly: LCE packs the input
-#   channels of each kernel position into 32-bit words, so a layer whose input
-#   channel count is not a multiple of 32 wastes the rest of the last word. Several
+#   *How close can a binary file get?* below); a threshold takes 4 bytes per output
+#   channel, next to k·k·⌈C_in/32⌉·4 bytes of packed weights. The packed weights are the
+#   only part that is 32 times smaller than its float version, and not even exactly: LCE
+#   packs the input channels of each kernel position into 32-bit words, so a layer whose
+#   input channel count is not a multiple of 32 wastes the rest of the last word. Several
 #   of GoogLeNet's 5x5 convolutions read 16 or 24 channels, stored in a full 32-bit
 #   word: 2x and 1.33x the bits they need. At full width, the binary layers of
 #   AlexNet read 96, 256, 384 or 9,216 (flattened) inputs, all multiples of 32, and
@@ -292,27 +297,33 @@ else:
 # it passes through max-pools. LCE 0.16 already makes this fold where the next layer
 # reads the output directly: such a binary convolution writes its output bit-packed,
 # comparing each channel's sum with an int32 threshold (counted in `LceBconv2d/INT32`),
-# and stores no multiplier or bias. In the full-size binary GoogLeNet that covers 1,536
-# of the 7,216 output channels of its 56 `LceBconv2d` ops; the other 5,680 feed a
-# max-pool or a concatenation, so LCE keeps their float multiplier and bias and a
-# separate `LceQuantize` op takes the sign again before the next binary layer. What LCE
-# does not do: fold those 5,680 channels or the normalizations after max-pools, store the
-# first layer's ±1 weights as one bit each instead of 32, or strip tensor names. The
-# middle column is an optimistic estimate of a file with all of that done too.
+# and stores no multiplier or bias. In the full-size binary GoogLeNet that covers only the
+# channels of the convolutions that feed the next binary convolution directly, a
+# minority; the others feed a max-pool or a concatenation, so LCE keeps their float
+# multiplier and bias and a separate `LceQuantize` op takes the sign again before the
+# next binary layer. What LCE does not do: fold those channels or the normalizations
+# after max-pools, store the first layer's ±1 weights as one bit each instead of 32, or
+# strip tensor names. The middle column is an optimistic estimate of a file with all of
+# that done too.
 #
 # AlexNet keeps almost all of its bytes in binary weights. GoogLeNet has ten times fewer
-# weights, 5,680 binary-layer output channels stored with a float multiplier and bias,
-# and 6,200 channels normalized after max-pools, so the same per-channel costs weigh
-# much more. By the optimistic estimate, a GoogLeNet with the report's channel counts
-# and a batch norm after every pool stays below 28 times smaller than its float file
-# in LCE's format. Getting past 28x would take both a different network (channel counts
-# in multiples of 32, which end the packing waste but add weights to both files, or
-# fewer normalized channels) and a converter that makes these folds.
+# weights, thousands of binary-layer output channels stored with a float multiplier and
+# bias, and thousands more normalized after max-pools, so the same per-channel costs
+# weigh much more. The cell below says, for each network, whether even the optimistic
+# estimate reaches the binary goal in LCE's format. Where it does not, getting there
+# would take both a different network (channel counts in multiples of 32, which end the
+# packing waste but add weights to both files, or fewer normalized channels) and a
+# converter that makes these folds.
 
 # %%
 ceiling = binary_ratio_ceiling(record)
 if ceiling.empty:
     print("No binary file in this run, so no ceiling to compute (see the status column).")
+goal = record["goal_ratios"]["binary"]
+for architecture, row in ceiling.iterrows():
+    folded = row["with every exact fold"]
+    print(f"{architecture}: {row['ratio']:.1f}x measured, {folded:.1f}x with every exact "
+          f"fold: {'above' if folded >= goal else 'below'} the {goal:g}x goal")
 ceiling.round(2)
 
 # %% [markdown]
@@ -330,9 +341,9 @@ ceiling.round(2)
 # scale per tensor**, not the per-output-channel scales that notebook 01 (section 9)
 # presents as TFLite's usual choice: `utils.deploy` turns per-channel scales off
 # (`INT8_PER_CHANNEL = False`, passed to the converter's per-channel switch). The reason
-# is size. Per-channel quantization stores a float32 scale and an int64 zero point for
-# every output channel, and in GoogLeNet, with thousands of narrow channels, those add a
-# few percent to the int8 file, enough to pull its ratio under the 3.9x goal. The price
+# is size. Per-channel quantization stores a float32 scale and an int64 zero point, 12
+# bytes, for every output channel, and in GoogLeNet, with thousands of narrow channels,
+# those bytes eat into the small margin between the 3.9x goal and the 4x ceiling. The price
 # is precision: one scale must cover the largest weight of every channel of a layer,
 # which notebook 01 showed to add rounding error. Whether that costs accuracy is checked
 # on the trained networks below, whose files must stay within the tolerance of their
@@ -347,14 +358,15 @@ int8.loc[:, (int8 > 0).any()].round(1)
 # ## Latency
 #
 # Median time for one image, in ms, and the speed-up over the float32 file of the
-# same network. Read the binary rows with care: LCE's fast binary kernels are written
-# for 64-bit ARM (NEON); on this x86 machine its binary convolutions run portable C++
-# code, so they say nothing about a phone or a Raspberry Pi, where LCE is meant to
-# run. The float32 and int8 rows use TFLite's builtin kernels, which have x86
+# same network. Read the binary rows, where there are any, with care: LCE's fast binary
+# kernels are written for 64-bit ARM (NEON); on an x86 machine its binary convolutions run
+# portable C++ code, so they say nothing about a phone or a Raspberry Pi, where LCE is
+# meant to run. The float32 and int8 rows use TFLite's builtin kernels, which have x86
 # implementations.
 
 # %%
-print(record["environment"]["kernels"])
+print(record["environment"].get("kernels") or "No binary file was made or timed here (LCE "
+      "is not usable on this runtime): the rows below are TFLite's float32 and int8 files.")
 latency = sizes[["latency_ms_1_threads", "latency_ms_2_threads"]]
 speedup = latency.rdiv(latency.xs("fp32", level="file"), level="architecture")
 pd.concat({"ms": latency, "speed-up over float32": speedup}, axis=1).round(2)
@@ -480,8 +492,8 @@ check("06_int8_ceiling", answer)
 # - The binary files are not 32 times smaller: the first layer (binary weights
 #   stored as floats) and the float classifier,
 #   batch-norm parameters, padding of input channels to 32-bit words and the file's
-#   structure all cost bytes, and the tables above say how many. For GoogLeNet they
-#   add up to more than the 4x between 28x and 32x.
+#   structure all cost bytes, and the tables above say how many; the goal verdicts say
+#   whether they cost a file its goal.
 # - The int8 files are integer from end to end: the caller quantizes the input image
 #   with the scale and zero point stored in the file, and dequantizes the output.
 # - A converted file is only as accurate as its Keras model: compare the precisions'

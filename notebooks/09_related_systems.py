@@ -145,13 +145,17 @@ for bases in (1, 2, 3, 4, 5):
 step = float(tf.reduce_max(tf.abs(kernel))) / 127
 errors["8-bit rounding"] = float(tf.norm(kernel - tf.round(kernel / step) * step)
                                  / tf.norm(kernel))
+print(f"Error left: one base {errors['1 base']:.0%}, three {errors['3 bases']:.0%}, five "
+      f"{errors['5 bases']:.0%}; 8-bit rounding {errors['8-bit rounding']:.1%}, "
+      f"{errors['5 bases'] / errors['8-bit rounding']:.0f} times less than five bases.")
 pd.Series(errors, name="relative error").round(4)
 
 # %% [markdown]
-# One base is the sign with its best gain and leaves 60% of the kernel's norm as error;
-# three bases leave 34%, five 28%. The returns shrink because the thresholds are fixed at
-# the mean ± one standard deviation, and five bases stay thirty times further from the
-# kernel than 8-bit rounding (0.9%). Whether the network notices is the next question.
+# One base is the sign with its best gain and leaves a large part of the kernel's norm as
+# error; each further base removes less of it (the line above gives the shares). The
+# returns shrink because the thresholds are fixed at the mean ± one standard deviation,
+# and even five bases stay far further from the kernel than 8-bit rounding. Whether the
+# network notices is the next question.
 # Binary AlexNet on the digits, with M = 1, 3, 5 weight bases and N = 1, 3 activation
 # bases, against plain binary, ternary and the
 # report's 8-bit network, all with the recipe and seeds of notebook 07's bit-width sweep
@@ -200,11 +204,11 @@ for precision, mean in abc_means.items():
 # %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
 #@title One explanation (open to read it)
 # A position is only as good as the gap it divides by. On the digits binary AlexNet
-# already comes close to 8-bit, so the gap is a point or two, not much more than the
-# spread over seeds; a multi-base network can then land anywhere from below 0 to above 1
-# by chance, and no single number means much (with very short training, as in the smoke
-# profile, the gap can even be zero or negative and the scale undefined). What the
-# bases improve is the approximation of each kernel, but the network is trained with
+# already comes close to 8-bit, so the gap (printed above) is small, not much more than
+# the spread over seeds; a multi-base network can then land anywhere from below 0 to
+# above 1 by chance, and no single number means much (when the gap is zero or negative,
+# as it can be on digits and in the smoke profile, the scale is undefined or reversed).
+# What the bases improve is the approximation of each kernel, but the network is trained with
 # the quantizer in the loop: the float latent weights adapt to whatever the quantizer
 # does, so a closer approximation of a fixed kernel is not what limits accuracy; the
 # activations, binarized with N bases, lose information too. On a harder task (ImageNet,
@@ -322,16 +326,44 @@ check("09_training_share", answer)
 # %% [markdown]
 # ## What to take away
 #
+# The measurements behind the first two points, from the records of sections 1 and 2:
+
+# %%
+from utils.records import difference
+
+
+def against(row, base):
+    """The difference of two rows' mean accuracies, read against their seed spread."""
+    diff, error, beyond = difference(row, base)
+    spread = ("too few seeds to judge" if pd.isna(error)
+              else "beyond the seed spread" if beyond else "within the seed spread")
+    return f"{row['mean']:.1f}% against {base['mean']:.1f}%, {diff:+.1f} points ({spread})"
+
+
+plain = abc.xs("binary", level="precision").iloc[0]
+for (_, precision, _), row in abc.iterrows():
+    if precision.startswith("abc_") and row["seeds"] > 0:
+        print(f"{precision} against plain binary AlexNet: {against(row, plain)}")
+for model, rows in reference.groupby(level="model", sort=False):
+    by_precision = rows.droplevel(["model", "width"])
+    if {"fp32", "binary"} <= set(by_precision.index):
+        binary_row, float_row = by_precision.loc["binary"], by_precision.loc["fp32"]
+        print(f"{model}, binary against float: {against(binary_row, float_row)}; RWTH "
+              f"published {binary_row.get('RWTH accuracy', float('nan')):.2f}% and "
+              f"{float_row.get('RWTH accuracy', float('nan')):.2f}% on "
+              f"{float_row.get('RWTH dataset', 'their data')}")
+
+# %% [markdown]
 # - Multi-base binarization adds weight bits one base at a time, and its deployed cost
 #   is M·N binary convolutions per layer with no support in today's binary runtime.
-#   Whether the bases buy accuracy is in the table of section 1. In the committed quick
-#   run they did not: with one activation base every ABC network stayed far below plain
-#   binary AlexNet, three activation bases brought them back within two points of it, not
-#   beyond it, and more weight bases made no difference beyond the seed spread. ABC-Net's
-#   gains were reported for ResNets trained long on ImageNet; six epochs on digits is a
-#   much shorter budget.
-# - Small binary networks on digits come within about a point or two of their float
-#   twins. RWTH's LeNet-5 numbers are higher than ours, trained on 60,000 MNIST digits
+#   Whether the bases buy accuracy is in the table of section 1 and the lines above. In
+#   the committed quick run they did not: with one activation base every ABC network
+#   stayed far below plain binary AlexNet, three activation bases brought them back close
+#   to it, not beyond it, and more weight bases made no difference beyond the seed spread.
+#   ABC-Net's gains were reported for ResNets trained long on ImageNet; the sweep's few
+#   epochs on digits are a much shorter budget.
+# - Small binary networks on digits come close to their float twins (the lines above give
+#   the gaps). RWTH's LeNet-5 numbers are higher than ours, trained on 60,000 MNIST digits
 #   rather than 3,500; their VGG-7 numbers are lower, but they are for CIFAR-10's photos,
 #   a harder task than digits. Neither is a like-for-like target: they are a reference.
 # - Width is a second knob next to bits. On these digits the QNN's accuracy barely moves

@@ -43,7 +43,7 @@ PACKAGES = {
 }
 
 LCE_MISSING = (
-    "larq-compute-engine (LCE) is not usable here: LCE 0.16 has wheels for Python 3.11 and "
+    "larq-compute-engine (LCE) is not usable here: LCE 0.16 has wheels for Python 3.10 to "
     "3.12 only, and its interpreter fails under numpy 2 (Colab's default runtime has Python "
     "3.13 and numpy 2). Binary .tflite files are therefore not made, and their rows say so; "
     "binary networks still train, and float32 and int8 files are made with TensorFlow's own "

@@ -342,6 +342,25 @@ def _beyond_spread() -> str:
     return "yes" if abs(c.gap) > 2 * c.standard_error else "no"
 
 
+def _latency_question() -> str:
+    """06_latency_here, as it applies here: "this x86 machine" only where LCE can make and
+    run a binary file on an x86 machine; otherwise about an x86 machine in general."""
+    import platform
+
+    from utils.environment import lce_available
+
+    x86 = platform.machine().lower() in {"x86_64", "amd64", "i386", "i686"}
+    if x86 and lce_available():
+        setting = ("A binary .tflite file runs on this x86 machine in LCE's reference kernels "
+                   "(notebook 06 times it).")
+    else:
+        why = "LCE is not usable on this runtime" if x86 else "this machine is not x86"
+        setting = ("On an x86 machine, a binary .tflite file runs in LCE's reference kernels "
+                   f"(no such file was timed here: {why}).")
+    return (setting + " Does its latency on x86 tell its speed on a phone? Answer \"yes\" "
+            "or \"no\".")
+
+
 EXERCISES: dict[str, Exercise] = {exercise.key: exercise for exercise in (
     # 00: data
     Exercise("00_scaling", "What does a pixel of 0, 128 and 255 become after the course's "
@@ -462,9 +481,7 @@ EXERCISES: dict[str, Exercise] = {exercise.key: exercise for exercise in (
              "channels take, and how many would 24 bits per position need? Give two numbers.",
              lambda: (5 * 5 * 64 * 4, 5 * 5 * 64 * 24 // 8),
              "24 channels fill one 32-bit word per kernel position and filter"),
-    Exercise("06_latency_here", "A binary .tflite file runs on this x86 machine in LCE's "
-             "reference kernels. Does its latency here tell its speed on a phone? Answer "
-             "\"yes\" or \"no\".", lambda: "no",
+    Exercise("06_latency_here", _latency_question, lambda: "no",
              "LCE's fast binary kernels are written for 64-bit ARM"),
     Exercise("06_int8_ceiling", "What is the largest size ratio an int8 file can reach "
              "against the float32 file of the same network?", lambda: 4.0,
@@ -548,7 +565,7 @@ def _first_difference(got: np.ndarray, want: np.ndarray, inputs: dict[str, Any],
     index = tuple(bad[0])
     shown = ", ".join(f"{name}={_at(value, index)}" for name, value in inputs.items())
     return (f"{len(bad)} of {want.size} values differ; first at index {index}: got "
-            f"{got[index]!r}, expected {want[index]!r} ({shown})")
+            f"{_plain(got[index])}, expected {_plain(want[index])} ({shown})")
 
 
 def _at(value: Any, index: tuple) -> Any:
@@ -719,7 +736,7 @@ def test_scale_and_zero_point(scale_and_zero_point: Callable) -> None:
                          lambda a=r_min, b=r_max, n=bits: scale_and_zero_point(a, b, n), hint)
         if np.ndim(got) != 1 or len(got) != 2:
             raise GradingError(f"scale_and_zero_point must return a pair (scale, zero_point), "
-                               f"got {got!r}")
+                               f"got {_plain(got)}")
         inputs = {"r_min": r_min, "r_max": r_max, "bits": bits}
         _fail_01("scale_and_zero_point", f"{case}, scale",
                  _difference_01(got[0], want.scale, inputs, rtol=1e-6), hint)
@@ -831,7 +848,7 @@ def test_per_channel_scales(per_channel_scales: Callable) -> None:
                 channel = int(np.argmax(empty))
                 raise GradingError(
                     f"per_channel_scales on {case}: output channel {channel} is all zeros, so "
-                    f"max|w| = 0, and its scale came out {got[channel]!r}. Hint: give such a "
+                    f"max|w| = 0, and its scale came out {_plain(got[channel])}. Hint: give such a "
                     "channel a positive scale (the course uses 1.0; its weights are then all "
                     "stored as code 0), never 0 or 0 / 0")
             got = np.where(largest == 0, want, got)
