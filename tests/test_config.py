@@ -2,6 +2,7 @@
 --config``), the shipped run files in configs/, and TrainConfig itself (the profiles, the
 hash, the validation of settings). Smoke profile only."""
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -202,12 +203,36 @@ def test_small_nets_have_their_own_profile_rows():
     assert smoke.epochs == 1 and smoke.limit == 128 and smoke.image_size == 28
 
 
+# TrainConfig(model="alexnet", precision="binary", image_size=67) field by field, typed
+# here: the fields a config had before the later options (magnitude_aware_sign,
+# activation_range, weight_range, activation, block_layers, block_filters) existed. A
+# record's name ends in the first 10 hex digits of the SHA-256 of this dict as canonical JSON
+# (keys sorted, no spaces), so that records written before an option existed keep their name.
+FIRST_FIELDS = {
+    "model": "alexnet", "precision": "binary", "dataset": "mnist5k", "profile": "quick",
+    "image_size": 67, "width": 1.0, "epochs": 5, "batch_size": 64, "optimizer": "adam",
+    "learning_rate": 0.001, "lr_schedule": "constant", "warmup_epochs": 0,
+    "loss": "categorical_crossentropy", "early_stopping_patience": None, "dropout": None,
+    "seed": 0, "bn_momentum": 0.9, "batch_norm": None, "quantize_first": False,
+    "quantize_last": False, "pad_value": 1.0, "bn_after_pool": True, "augment": False,
+    "limit": None, "bop_threshold": 1e-08, "bop_gamma": 0.0001,
+}
+
+
+def _sha256_of_canonical_json(fields: dict) -> str:
+    text = json.dumps(fields, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
 def test_reference_block_fields_leave_existing_hashes_alone():
-    # hashes of these configs before block_layers and block_filters existed (commit 241f66d)
-    assert TrainConfig(model="alexnet", precision="binary",
-                       image_size=67).config_hash() == "b789dcd711"
+    assert TrainConfig(model="alexnet", precision="binary", image_size=67).config_hash() == (
+        _sha256_of_canonical_json(FIRST_FIELDS))
+    # a later field that is used enters the hash
+    googlenet = {**FIRST_FIELDS, "model": "googlenet", "precision": "int8", "image_size": 48,
+                 "activation": "hardtanh"}
     assert TrainConfig(model="googlenet", precision="int8", image_size=48,
-                       activation="hardtanh").config_hash() == "356fbb9928"
+                       activation="hardtanh").config_hash() == (
+        _sha256_of_canonical_json(googlenet))
     default = make_config("qnn", "int4", profile="quick")
     sized = default.replace(block_layers=(1, 1, 1))
     assert sized.config_hash() != default.config_hash()

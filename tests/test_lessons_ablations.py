@@ -15,7 +15,7 @@ import tensorflow as tf
 from matplotlib.figure import Figure
 
 from utils import deploy
-from utils.config import TrainConfig, make_config
+from utils.config import MAIN_SEEDS, TrainConfig, make_config
 from utils.deploy import count_lce_ops
 from utils.environment import lce_available
 from utils.lessons import ablations
@@ -30,6 +30,7 @@ from utils.lessons.ablations import (
     verdict,
 )
 from utils.models import build_model
+from utils.names import MAIN_MODELS, MAIN_PRECISIONS
 from utils.quantizers import get_precision
 from utils.records import write_json_atomic
 from utils.report import build_report
@@ -262,8 +263,22 @@ def test_later_fields_enter_the_hash_only_when_used():
     assert TrainConfig.from_dict(used.to_dict()).config_hash() == used.config_hash()
 
 
-def test_at_least_one_committed_quick_record_is_checked():
-    assert list(ROOT.glob("results/alexnet_*_quick_*.json"))
+def test_committed_quick_records_hold_the_main_comparison_under_their_configs_names():
+    """The notebooks find a record by the hash of the config they build: each network of the
+    main comparison, at each quick seed, has a committed record named
+    model_precision_dataset_profile_hash that holds that config and a finished run of it."""
+    for model in MAIN_MODELS:
+        for precision in MAIN_PRECISIONS:
+            for seed in MAIN_SEEDS["quick"]:
+                config = make_config(model, precision, profile="quick", seed=seed)
+                name = f"{model}_{precision}_mnist5k_quick_{config.config_hash()}.json"
+                path = ROOT / "results" / name
+                assert path.exists(), f"no record {name} for {model} {precision} seed {seed}"
+                record = json.loads(path.read_text())
+                assert record["config"] == config.to_dict(), name
+                assert record["config_hash"] == config.config_hash(), name
+                assert len(record["history"]["loss"]) == record["epochs_run"] <= config.epochs
+                assert 0.0 <= record["test_accuracy"] <= 1.0
 
 
 # --- summary and verdicts ----------------------------------------------------------------
