@@ -3,16 +3,21 @@ precision, side by side, on synthetic data of the dataset's shape, and what dete
 training costs.
 
 Each (model, precision) is built and compiled as :func:`utils.train.run_experiment` would
-(same optimizer recipe and loss), then Keras' own train step runs ``--warmup`` steps (graph
-tracing included) and ``--steps`` timed steps on one random batch, repeated so that the input
-pipeline costs nothing. The result is images per second and its ratio to float32 of the same
-model: larq's overhead for simulated quantization during training (binary and int8 layers
-train with float kernels plus quantizers, so they are never faster than fp32).
+(same optimizer recipe and loss), at the width and image size it is trained at in the
+profile (``--width`` and ``--image-size`` override), then Keras' own train step runs
+``--warmup`` steps (graph tracing included) and then ``--repeats`` separate timed runs of
+``--steps`` steps each on one random batch, repeated so that the input pipeline costs
+nothing. Every repeat's images per second is kept, with the median and the spread (minimum
+and maximum over the repeats). The ratio to float32 of the same model (median over median)
+is larq's overhead for simulated quantization during training (binary and int8 layers train
+with float kernels plus quantizers); it is called "beyond the noise" only when the two
+ranges of repeats (min..max) do not overlap, and "within the noise" otherwise
+(:func:`noise_verdict`).
 
 Every measurement is made twice, each time in a fresh process: with TensorFlow's op
 determinism switched on, as every training run of the course has it
 (:func:`utils.fitting.seed_everything`), and with it off, TensorFlow's default. The ratio of
-the two is the price of bit-identical reruns. (Op determinism cannot be switched off again
+the two medians is the price of bit-identical reruns. (Op determinism cannot be switched off again
 in a process once it is on, hence the separate processes.)
 
 ``python -m utils.bench numerics``: what the numeric settings do (see
@@ -27,7 +32,7 @@ price of the pin, with its spread over the repeats. Writes ``results/bench_numer
 
 Examples::
 
-    python -m utils.bench train                      # quick sizes (AlexNet 67, GoogLeNet 48)
+    python -m utils.bench train                      # as trained in the quick profile, 5 repeats
     python -m utils.bench numerics --repeats 5
     python -m utils.bench train --image-size full --width 1.0 --batch-size 64   # on a GPU
 """
@@ -67,8 +72,8 @@ from utils.records import write_json_atomic
 from utils.tables import training_bench_table
 
 __all__ = ["NUMERIC_CONDITIONS", "T4_EFFECTIVE_FLOPS", "bench_numerics", "bench_training",
-           "image_size_for", "main", "measure_epoch_time", "measure_training", "run_time_table",
-           "t4_estimate"]
+           "image_size_for", "main", "measure_epoch_time", "measure_training", "noise_verdict",
+           "run_time_table", "t4_estimate", "width_for"]
 
 NUM_CLASSES = {"mnist5k": 10, "cats_and_dogs": 2}
 SIZE_PRESETS = ("min", "quick", "full")
@@ -83,6 +88,36 @@ def image_size_for(model: str, size: str | int) -> int:
     return make_config(model, "fp32", profile=size).image_size
 
 
+def _profile_for(image_size: str | int) -> str:
+    """The profile whose recipe (and trained widths) a benchmark at ``image_size`` uses."""
+    return "full" if image_size == "full" else "quick"
+
+
+def width_for(model: str, image_size: str | int, width: float | None = None) -> float:
+    """The width to benchmark ``model`` at: ``width`` when given, else the width it is trained
+    at in the profile of ``image_size`` (full for "full", quick otherwise)."""
+    if width is not None:
+        return width
+    return make_config(model, "fp32", profile=_profile_for(image_size)).width
+
+
+WITHIN_NOISE = "within the noise"
+BEYOND_NOISE = "beyond the noise"
+NOT_REPEATED = "not repeated"
+
+
+def noise_verdict(measured: list[float], reference: list[float]) -> str:
+    """Whether two sets of repeated measurements differ beyond their noise: "beyond the
+    noise" when their ranges (min..max) do not overlap, "within the noise" when they do
+    (touching ends count as overlapping), "not repeated" when either has fewer than two
+    repeats (a single run has no spread to judge by)."""
+    if len(measured) < 2 or len(reference) < 2:
+        return NOT_REPEATED
+    if max(measured) < min(reference) or max(reference) < min(measured):
+        return BEYOND_NOISE
+    return WITHIN_NOISE
+
+
 def measure_training(
     model_name: str,
     precision: str,
@@ -95,10 +130,15 @@ def measure_training(
     num_classes: int,
     strategy: tf.distribute.Strategy,
     profile: str = "quick",
+    repeats: int = 1,
 ) -> dict[str, Any]:
-    """Time ``steps`` training steps (after ``warmup``) of one model at one precision."""
-    if steps < 1 or warmup < 1:
-        raise ValueError(f"steps and warmup must be at least 1, got {steps} and {warmup}")
+    """Time ``steps`` training steps (after ``warmup``) of one model at one precision,
+    ``repeats`` times (separate timed runs of the same model): ``images_per_s`` and
+    ``step_ms`` are the medians, ``images_per_s_repeats`` every repeat's figure and
+    ``images_per_s_min`` / ``images_per_s_max`` their spread."""
+    if steps < 1 or warmup < 1 or repeats < 1:
+        raise ValueError(f"steps, warmup and repeats must be at least 1, got {steps}, "
+                         f"{warmup} and {repeats}")
     config = make_config(model_name, precision, profile=profile, image_size=image_size,
                          width=width, batch_size=batch_size)
     tf.keras.backend.clear_session()
@@ -121,41 +161,61 @@ def measure_training(
         return time.perf_counter() - start
 
     warmup_s = run(warmup)
-    seconds = run(steps)
+    seconds = [run(steps) for _ in range(repeats)]
+    images_per_s = [steps * batch_size / s for s in seconds]
     return {
-        "images_per_s": steps * batch_size / seconds,
-        "step_ms": 1000 * seconds / steps,
+        "images_per_s": statistics.median(images_per_s),
+        "images_per_s_min": min(images_per_s),
+        "images_per_s_max": max(images_per_s),
+        "images_per_s_repeats": images_per_s,
+        "step_ms": 1000 * statistics.median(seconds) / steps,
         "warmup_s": warmup_s,
         "params_total": int(model.count_params()),
     }
 
 
-def _measure_all(models, precisions, *, dataset: str, image_size, width: float,
-                 batch_size: int, steps: int, warmup: int, deterministic: bool,
+def _add_ratios(measured: dict[str, dict[str, Any]]) -> None:
+    """Each precision's median images/s over fp32's (``ratio_to_fp32``) and whether the two
+    differ beyond the noise (``vs_fp32``, :func:`noise_verdict`; None for fp32 itself)."""
+    fp32 = measured.get("fp32")
+    for precision, figures in measured.items():
+        if fp32 is None:
+            figures["ratio_to_fp32"], figures["vs_fp32"] = None, None
+            continue
+        figures["ratio_to_fp32"] = figures["images_per_s"] / fp32["images_per_s"]
+        figures["vs_fp32"] = None if precision == "fp32" else noise_verdict(
+            figures["images_per_s_repeats"], fp32["images_per_s_repeats"])
+
+
+def _measure_all(models, precisions, *, dataset: str, image_size, width: float | None,
+                 batch_size: int, steps: int, warmup: int, repeats: int, deterministic: bool,
                  verbose: bool) -> tuple[dict[str, Any], str]:
     """Every (model, precision) of one process, with op determinism on or off."""
     if deterministic:
         tf.config.experimental.enable_op_determinism()
     strategy, strategy_text = choose_strategy()
-    profile = "full" if image_size == "full" else "quick"
+    profile = _profile_for(image_size)
     results: dict[str, Any] = {}
     for model_name in models:
         pixels = image_size_for(model_name, image_size)
+        model_width = width_for(model_name, image_size, width)
         measured = {}
         for precision in precisions:
             measured[precision] = measure_training(
-                model_name, precision, image_size=pixels, width=width, batch_size=batch_size,
-                steps=steps, warmup=warmup, num_classes=NUM_CLASSES[dataset],
-                strategy=strategy, profile=profile,
+                model_name, precision, image_size=pixels, width=model_width,
+                batch_size=batch_size, steps=steps, warmup=warmup,
+                num_classes=NUM_CLASSES[dataset], strategy=strategy, profile=profile,
+                repeats=repeats,
             )
             if verbose:
-                print(f"{model_name:9} {precision:7} {pixels:4d} px "
-                      f"{measured[precision]['images_per_s']:9.1f} images/s"
+                figures = measured[precision]
+                print(f"{model_name:9} {precision:7} {pixels:4d} px width {model_width:g} "
+                      f"{figures['images_per_s']:9.1f} images/s (median of {repeats}, "
+                      f"{figures['images_per_s_min']:.1f} to {figures['images_per_s_max']:.1f})"
                       f"{' (deterministic)' if deterministic else ''}", flush=True)
-        fp32 = measured.get("fp32", {}).get("images_per_s")
-        for figures in measured.values():
-            figures["ratio_to_fp32"] = figures["images_per_s"] / fp32 if fp32 else None
-        results[model_name] = {"image_size": pixels, "precisions": measured}
+        _add_ratios(measured)
+        results[model_name] = {"image_size": pixels, "width": model_width,
+                               "precisions": measured}
     return results, strategy_text
 
 
@@ -165,21 +225,30 @@ def bench_training(
     precisions=("fp32", "int8", "binary"),
     dataset: str = "mnist5k",
     image_size: str | int = "quick",
-    width: float = 0.25,
+    width: float | None = None,
     batch_size: int = 32,
     steps: int = 10,
     warmup: int = 2,
+    repeats: int = 5,
     out: str | Path | None = "results/bench_train.json",
     verbose: bool = True,
 ) -> dict[str, Any]:
     """Training throughput of each model at each precision, with op determinism (as the
     course trains) and without; writes ``out`` (unless None).
 
-    ``models`` holds the deterministic measurements; ``determinism_cost`` gives, per model
-    and precision, the images per second without determinism over those with it (1.0: free).
+    ``width=None``: each model at its trained width in the profile of ``image_size``
+    (:func:`width_for`); a number sets it for every model. Each figure is measured
+    ``repeats`` times (see :func:`measure_training`). ``models`` holds the deterministic
+    measurements, with per precision the ratio of medians to fp32 and its verdict
+    (``vs_fp32``, :func:`noise_verdict`); ``determinism_cost`` gives, per model and
+    precision, the median images per second without determinism over the median with it
+    (1.0: free), and ``determinism_verdict`` whether the two differ beyond the noise.
     """
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, got {repeats}")
     settings = dict(dataset=dataset, image_size=image_size, width=width,
-                    batch_size=batch_size, steps=steps, warmup=warmup, verbose=verbose)
+                    batch_size=batch_size, steps=steps, warmup=warmup, repeats=repeats,
+                    verbose=verbose)
     context = multiprocessing.get_context("spawn")  # a fresh TensorFlow for each mode
     with context.Pool(1) as pool:
         default, _ = pool.apply(_measure_all, (models, precisions),
@@ -191,20 +260,40 @@ def bench_training(
                     / figures["images_per_s"]
                     for precision, figures in result["precisions"].items()}
             for model, result in deterministic.items()}
+    cost_verdict = {
+        model: {precision: noise_verdict(
+            default[model]["precisions"][precision]["images_per_s_repeats"],
+            figures["images_per_s_repeats"]) for precision, figures in result["precisions"].items()}
+        for model, result in deterministic.items()}
     report = {
         "benchmark": "train",
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "environment": environment_info(device=device_name(), strategy=strategy_text),
         "settings": {
             "dataset": dataset, "num_classes": NUM_CLASSES[dataset], "image_size": image_size,
-            "width": width, "batch_size": batch_size, "steps": steps, "warmup_steps": warmup,
-            "profile_recipe": "full" if image_size == "full" else "quick",
+            "width": width if width is not None else "as trained",
+            "widths": {model: result["width"] for model, result in deterministic.items()},
+            "image_sizes": {model: result["image_size"]
+                            for model, result in deterministic.items()},
+            "batch_size": batch_size, "steps": steps, "warmup_steps": warmup,
+            "repeats": repeats,
+            "statistic": "images_per_s and step_ms: median over the repeats; "
+                         "images_per_s_repeats: every repeat (a separate timed run of "
+                         "`steps` steps after one warm-up of `warmup_steps`)",
+            "spread": "images_per_s_min and images_per_s_max: minimum and maximum over "
+                      "the repeats",
+            "verdict": f"{BEYOND_NOISE!r} when the ranges (min..max) of the repeats do not "
+                       f"overlap, {WITHIN_NOISE!r} when they do, {NOT_REPEATED!r} under 2 "
+                       "repeats",
+            "profile_recipe": _profile_for(image_size),
             "data": "synthetic: one batch of uniform [-1, 1] images, repeated",
-            "op_determinism": "on in models; determinism_cost = images/s off over on",
+            "op_determinism": "on in models; determinism_cost = median images/s off over "
+                              "median on",
         },
         "models": deterministic,
         "without_determinism": default,
         "determinism_cost": cost,
+        "determinism_verdict": cost_verdict,
     }
     if out is not None:
         write_json_atomic(out, report)
@@ -274,7 +363,7 @@ def bench_numerics(*, repeats: int = 5, steps: int = 20, width: float = 0.25,
                 path = Path(scratch) / f"train_{mode}_{repeat}.json"
                 subprocess.run([sys.executable, "-m", "utils.bench", "train", "--precisions",
                                 "fp32", "binary", "--steps", str(steps), "--width",
-                                str(width), "--out", str(path)],
+                                str(width), "--repeats", "1", "--out", str(path)],
                                env=_environment_for(condition), check=True,
                                capture_output=True)
                 throughput[mode].append(json.loads(path.read_text())["models"])
@@ -409,11 +498,15 @@ def _parser() -> argparse.ArgumentParser:
                        help="sets the number of classes (images are synthetic)")
     train.add_argument("--image-size", type=_image_size, default="quick",
                        help="min, quick (default), full (227/224 px) or pixels")
-    train.add_argument("--width", type=float, default=0.25)
+    train.add_argument("--width", type=float, default=None,
+                       help="network width for every model (default: each at its trained "
+                       "width in the profile)")
     train.add_argument("--batch-size", type=_positive, default=32)
-    train.add_argument("--steps", type=_positive, default=10, help="timed steps per measurement")
+    train.add_argument("--steps", type=_positive, default=10, help="timed steps per repeat")
     train.add_argument("--warmup", type=_positive, default=2,
                        help="untimed steps first (graph tracing)")
+    train.add_argument("--repeats", type=_positive, default=5,
+                       help="timed runs of --steps steps per measurement (median and range)")
     train.add_argument("--out", help="default: bench_train.json in the course folder's "
                        "results/")
     add_folder_flags(train, "where --out goes by default")
@@ -440,9 +533,11 @@ def main(argv: list[str] | None = None) -> int:
     report = bench_training(
         models=args.models, precisions=args.precisions, dataset=args.dataset,
         image_size=args.image_size, width=args.width, batch_size=args.batch_size,
-        steps=args.steps, warmup=args.warmup, out=args.out,
+        steps=args.steps, warmup=args.warmup, repeats=args.repeats, out=args.out,
     )
-    print(training_bench_table(report).round(2).to_string())
+    print(training_bench_table(report).round(
+        {"median images/s": 1, "min images/s": 1, "max images/s": 1, "ratio vs fp32": 2,
+         "speed-up without determinism": 2}).to_string())
     print(f"written to {args.out}")
     return 0
 

@@ -343,43 +343,76 @@ def _deployment_section(results_dir: Path, figures_dir: Path, report_dir: Path) 
 
 
 def _bench_caveat(bench: Mapping, records: list[dict]) -> str:
-    """What the training benchmark can show: its settings against the trained networks', and
-    the ratios to float32 of every quantized row, with and without op determinism."""
+    """What the training benchmark shows, read from its record: its settings against the
+    trained networks', each quantized ratio to float32 with its verdict (a speed-up or a
+    slow-down only beyond the noise) and the price of op determinism. A record from before
+    repeated measurements gets its settings and the statement that none of its ratios can
+    be judged."""
     settings = bench.get("settings", {})
-    ratios = [figures["ratio_to_fp32"] for part in ("models", "without_determinism")
-              for result in bench.get(part, {}).values()
-              for precision, figures in result["precisions"].items() if precision != "fp32"]
-    if not ratios or "steps" not in settings:
+    models = bench.get("models", {})
+    if not models or "steps" not in settings:
         return ""
     trained = {}
     for record in records:
         config = record["config"]
         trained.setdefault(config["model"], (config.get("width"), config.get("batch_size")))
-    differ = [f"{model} width {width}, batch {batch}" for model, (width, batch) in trained.items()
-              if (width, batch) != (settings.get("width"), settings.get("batch_size"))]
-    costs = [cost for per_model in bench.get("determinism_cost", {}).values()
-             for cost in per_model.values()]
-    slower = sum(ratio < 1 for ratio in ratios)
-    text = ("Each figure is a single run of " + _count(settings["steps"], "timed step")
-            + f" at batch size {settings.get('batch_size')}, every network at width "
-            f"{settings.get('width')}, not repeated"
-            + (" (the trained networks: " + "; ".join(differ) + ")" if differ else "")
-            + ".")
+    widths = {model: result.get("width", settings.get("width"))
+              for model, result in models.items()}
+    differ = [f"{model} width {width:g}, batch {batch}"
+              for model, (width, batch) in trained.items() if model in widths
+              and (width, batch) != (widths[model], settings.get("batch_size"))]
+    trained_note = (" (the trained networks: " + "; ".join(differ) + ")") if differ else ""
+    width_text = ", ".join(f"{model} {width:g}" for model, width in widths.items()
+                           if isinstance(width, int | float))
+    if "repeats" not in settings:
+        return ("This record predates repeated measurements: each figure is a single run of "
+                + _count(settings["steps"], "timed step")
+                + f" at batch size {settings.get('batch_size')} and widths {width_text}"
+                + trained_note + ", with no spread to compare a ratio with, so none of its "
+                "ratios to fp32 is claimed as a speed-up or a slow-down. `python -m "
+                "utils.bench train` measures each figure repeatedly at the trained widths "
+                "and says which ratios are beyond the noise.\n")
+    text = ("Each figure is the median of " + _count(settings["repeats"], "timed run")
+            + " of " + _count(settings["steps"], "step") + " (after "
+            + _count(settings.get("warmup_steps", 0), "warm-up step")
+            + f"), with the minimum and maximum over the runs, at batch size "
+            f"{settings.get('batch_size')} and widths {width_text}"
+            + (" (as trained)" if settings.get("width") == "as trained" else "")
+            + trained_note + ". A ratio to fp32 (median over median) is called beyond the "
+            "noise only when the two ranges of runs do not overlap.")
+    rows = [(model, precision, figures) for model, result in models.items()
+            for precision, figures in result["precisions"].items()
+            if precision != "fp32" and figures.get("ratio_to_fp32") is not None]
+    if rows:
+        def described(figures: Mapping) -> str:
+            verdict = figures.get("vs_fp32", "not repeated")
+            if verdict == "beyond the noise":
+                verdict += ": " + ("slower" if figures["ratio_to_fp32"] < 1 else "faster")
+            return f"{figures['ratio_to_fp32']:.2f} ({verdict})"
+
+        slower = sum(figures.get("vs_fp32") == "beyond the noise"
+                     and figures["ratio_to_fp32"] < 1 for _, _, figures in rows)
+        faster = sum(figures.get("vs_fp32") == "beyond the noise"
+                     and figures["ratio_to_fp32"] > 1 for _, _, figures in rows)
+        text += (" Quantized training images/s over fp32's, with op determinism as the course "
+                 "trains: " + "; ".join(f"{model} {precision} {described(figures)}"
+                                        for model, precision, figures in rows)
+                 + f". Slower beyond the noise in {slower} of {len(rows)}, faster beyond the "
+                 f"noise in {faster}; the other {len(rows) - slower - faster} show no "
+                 "difference that this benchmark can tell from its noise, and are claimed as "
+                 "neither a speed-up nor a slow-down. larq trains quantized layers with float "
+                 "arithmetic plus quantization ops, so no speed-up is expected"
+                 + ("; a faster result is one to re-measure" if faster else "") + ".")
+    costs = [(cost, bench.get("determinism_verdict", {}).get(model, {}).get(precision))
+             for model, per_model in bench.get("determinism_cost", {}).items()
+             for precision, cost in per_model.items()]
     if costs:
-        text += (" The last column compares two such runs that differ only in op "
-                 f"determinism; they differ by up to {max(abs(1 - cost) for cost in costs):.0%}"
-                 + (", in both directions" if min(costs) < 1 < max(costs) else "")
-                 + ": a single run's figure can move by about that much.")
-    text += (f" Across the quantized rows, with and without op determinism, the ratio to fp32 "
-             f"runs from {min(ratios):.2f} to {max(ratios):.2f}, below 1 in {slower} of "
-             f"{len(ratios)}. That fits what larq does (float arithmetic plus quantization "
-             "ops, nothing that would speed training up)"
-             + (", and a single ratio above 1 is within the noise, not a speed-up"
-                if max(ratios) > 1 else "")
-             + "; by how much quantized training is slower would take repeated, longer runs "
-               "at the trained widths (`python -m utils.bench train --steps ... --width "
-               "...`).\n")
-    return text
+        values = [cost for cost, _ in costs]
+        beyond = sum(verdict == "beyond the noise" for _, verdict in costs)
+        text += (" The last column is the median without op determinism over the median with "
+                 f"it: from {min(values):.2f} to {max(values):.2f}, beyond the noise in "
+                 f"{beyond} of {len(costs)}.")
+    return text + "\n"
 
 
 def _bench_section(results_dir: Path, records: list[dict] = ()) -> str:

@@ -240,15 +240,33 @@ def reference_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
 
 
 def training_bench_table(bench: Mapping[str, Any]) -> pd.DataFrame:
-    """The training benchmark (``results/bench_train.json``): images per second of every
-    model and precision, the ratio to float32 of the same model and, where measured, how
-    much faster training runs without op determinism."""
+    """The training benchmark (``results/bench_train.json``): per model and precision, the
+    median images per second over the repeats with their minimum and maximum, the ratio of
+    medians to float32 of the same model with its verdict ("beyond the noise" only when the
+    two ranges of repeats do not overlap; "reference" on the fp32 row) and, where measured,
+    the median without op determinism over the median with it.
+
+    A record from before repeated measurements (no ``repeats`` in its settings: one run per
+    figure) is still rendered: its single figure as the median, no min or max, and the
+    verdict "not repeated". Values are not rounded here."""
+    settings = bench.get("settings", {})
     cost = bench.get("determinism_cost", {})
-    rows = [{"model": model, "precision": precision, "image size": result["image_size"],
-             "images/s": figures["images_per_s"], "vs fp32": figures["ratio_to_fp32"],
-             "speed-up without determinism": cost.get(model, {}).get(precision, np.nan)}
-            for model, result in bench["models"].items()
-            for precision, figures in result["precisions"].items()]
+    rows = []
+    for model, result in bench["models"].items():
+        for precision, figures in result["precisions"].items():
+            verdict = figures.get("vs_fp32", "not repeated")
+            if precision == "fp32" and figures.get("ratio_to_fp32") is not None:
+                verdict = "reference"
+            rows.append({
+                "model": model, "precision": precision, "image size": result["image_size"],
+                "width": result.get("width", settings.get("width", np.nan)),
+                "median images/s": figures["images_per_s"],
+                "min images/s": figures.get("images_per_s_min", np.nan),
+                "max images/s": figures.get("images_per_s_max", np.nan),
+                "ratio vs fp32": (np.nan if figures.get("ratio_to_fp32") is None
+                                  else figures["ratio_to_fp32"]),
+                "verdict vs fp32": verdict if verdict is not None else "no fp32 measured",
+                "speed-up without determinism": cost.get(model, {}).get(precision, np.nan)})
     return pd.DataFrame(rows).set_index(["model", "precision"])
 
 
