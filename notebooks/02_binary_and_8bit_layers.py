@@ -294,6 +294,68 @@ pd.DataFrame({"latent": latent, "gradient": gradient, "new latent": new_latent,
               "binary": binarize(latent).numpy(), "new binary": binarize(new_latent).numpy()})
 
 # %% [markdown]
+# ### Predict, run, explain: how far can a latent weight travel?
+#
+# **Predict.** The demo above trained its binary layer with Adam at a learning rate of
+# 0.1 (`live_layer_demo`'s default, "deliberately large"), and its summary showed the
+# share of latent weights that ended at the clip. Now train the same layer, on the same
+# data and for the same steps, at 0.01, ten times smaller. (a) What fraction of the latent
+# weights will end at ±1? (b) How many times fewer changes of binary weights (sign flips)
+# do you expect: ten times fewer, more than ten, or fewer than ten? Write your guesses in
+# the next cell before running the one after it.
+
+# %%
+my_prediction = None  # your guesses for (a) and (b), e.g. (0.05, 10.0)
+
+# %% [markdown]
+# **Run.** The cell trains the layer again at 0.01 (a few seconds) and prints, for both
+# rates, the share of latent weights at ±1, the farthest any latent weight moved from its
+# start next to the number of steps times the learning rate, the sign flips (in all, and
+# in the last quarter of the steps) and the loss of the last step.
+
+# %%
+slow_demo = live_layer_demo("binary", seed=seed, learning_rate=0.01)
+print(f"your prediction: {'no prediction written' if my_prediction is None else my_prediction}")
+print(f"{len(demo.steps)} steps; the latent weights start within "
+      f"±{np.abs(demo.latent_initial).max():.3f}")
+for rate, run in ((0.1, demo), (0.01, slow_demo)):  # 0.1: live_layer_demo's default
+    steps = run.steps
+    print(f"learning rate {rate:<4}: {np.mean(np.abs(run.latent_final) >= 1.0):.3f} of the latent "
+          f"weights at ±1, farthest move {np.abs(run.latent_final - run.latent_initial).max():.3f} "
+          f"(steps × rate: {len(steps) * rate:.2f}), {int(steps['flips'].sum()):,} sign flips "
+          f"({int(steps['flips'].tail(len(steps) // 4).sum()):,} in the last quarter of the "
+          f"steps), last loss {steps['loss'].iloc[-1]:.3f}")
+print(f"measured: {demo.steps['flips'].sum() / max(int(slow_demo.steps['flips'].sum()), 1):.1f} "
+      "times fewer sign flips at 0.01 than at 0.1")
+
+# %% [markdown]
+# **Explain.** Why does the smaller rate leave the clip untouched? What limits how far a
+# latent weight can move under Adam, whatever its gradient? And why do the sign flips not
+# fall by the same factor as the learning rate?
+
+# %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
+#@title One explanation (open to read it)
+# Adam divides each weight's running mean gradient by its running root-mean-square, so
+# one step moves a weight by about the learning rate, however large or small its
+# gradient: over N steps a latent weight travels at most about N times the rate (the
+# "steps × rate" printed above, which the farthest move stays below). The latent weights
+# start inside Glorot's range, |w| <= sqrt(6 / (32 + 64)) for this layer of 32 inputs and
+# 64 units. At 0.01 the whole budget of movement is shorter than the way from there to ±1,
+# so no weight can reach the clip; at 0.1 the budget is several times that way, and every
+# weight that gets a steady push reaches ±1 within a few dozen steps. So WeightClip(1)
+# (report §3.2) acts only when updates are large or training is long, and that is when
+# it matters: it keeps each latent weight where `ste_sign` still passes a gradient
+# (|w| <= 1, eq. 4.3), so that the weight can still flip back.
+# A binary weight flips when its latent weight crosses zero, which depends on where the
+# weight is as much as on the step: the weights that start near zero cross it at either
+# rate, so the flips fall by much less than the rate does. At 0.1 many flips are the same
+# weights jumping back and forth across zero, and flips go on into the last steps; such
+# late flips are noise in the forward pass rather than learning. The last loss is that of
+# one batch, so compare it with care: a larger rate does not by itself train better. The
+# demo's rate was chosen to make the clip and the flips visible; notebook 07's recipe
+# ablation compares the report's constant rate with the course's schedule.
+
+# %% [markdown]
 # ## 4. Report §5.5: a small binary network on MNIST
 #
 # Besides AlexNet, the report trained a binary network with only three hidden layers on

@@ -159,6 +159,58 @@ display(Markdown(f"```python\n{inspect.getsource(build_alexnet)}```"))
 layer_table(build_model("alexnet", "binary", full_size, 2))
 
 # %% [markdown]
+# ### Predict, run, explain: where does AlexNet do its arithmetic?
+#
+# **Predict.** The three dense layers (fc6, fc7 and the classifier, the report's fc8) hold
+# most of AlexNet's parameters, as the sentence above says. What share of its
+# multiply-accumulates (MACs) per image do you expect them to do: about the same share,
+# a smaller one, or a tiny one? Write your guess, a fraction between 0 and 1, in the next
+# cell before running the one after it.
+
+# %%
+my_prediction = None  # your guess: the dense layers' share of AlexNet's MACs, e.g. 0.5
+
+# %% [markdown]
+# **Run.** The cell builds the float AlexNet at full size, adds up `layer_table`'s
+# parameters and MACs for the dense layers and for all layers, and prints how many MACs
+# each layer does per parameter it stores: how often each weight is used per image.
+
+# %%
+alexnet_layers = layer_table(build_model("alexnet", "fp32", full_size, 2))
+is_dense = alexnet_layers.index.isin(["fc6", "fc7", "classifier"])
+totals = alexnet_layers[["parameters", "MACs"]].sum()
+dense = alexnet_layers.loc[is_dense, ["parameters", "MACs"]].sum()
+print(f"your prediction: {'no prediction written' if my_prediction is None else my_prediction}")
+print(f"measured: the dense layers hold {dense['parameters'] / totals['parameters']:.1%} of "
+      f"the parameters and do {dense['MACs'] / totals['MACs']:.1%} of the MACs")
+uses = alexnet_layers["MACs"] / alexnet_layers["parameters"]
+print("MACs per parameter (how often each weight is used per image): "
+      + ", ".join(f"{name} {value:,.0f}" for name, value in uses.items()))
+
+# %% [markdown]
+# **Explain.** Why do the shares of parameters and of MACs differ so much? What decides
+# how many times a layer uses each of its weights? And what does that mean for a binary
+# AlexNet's memory and for the energy of running it (notebook 08)?
+
+# %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
+#@title One explanation (open to read it)
+# A dense layer uses each weight once per image: one multiply-accumulate per input-output
+# pair, so its MACs equal its weights. A convolution slides the same small kernel over
+# every position of its output map, so each weight is used once per output position:
+# 55·55 times in conv1, 27·27 in conv2 and 13·13 in conv3 to conv5 (the MACs per
+# parameter printed above, a little lower for conv1 where the biases count as
+# parameters but do no MACs). AlexNet's convolutions have few weights and reuse them
+# thousands of times; its dense layers have most of the weights and use each once. So
+# parameters and MACs measure different things: the dense layers decide the size of the
+# file and the weight traffic, the convolutions decide the arithmetic. Binarizing the
+# dense layers is what shrinks the model (notebooks 05 and 06), while the MACs that stay
+# float, conv1's on the float image (report §4.3), are a share of the arithmetic that the
+# weights' share does not show. Notebook 08 prices both: reading a weight from DRAM costs
+# far more than a MAC, so AlexNet's energy goes mostly to its dense layers' weights, and
+# GoogLeNet, which reuses each of its fewer weights many more times, spends more on
+# arithmetic.
+
+# %% [markdown]
 # ## Training
 #
 # The recipe of this profile, and why (the same for every precision, so that the

@@ -98,6 +98,21 @@ dry_run = dry_run_overrides(limit, epochs)  # {} unless a dry run
 # with several seeds; the table gives the mean and the spread, and says whether each gap
 # to float32 is beyond that spread.
 
+# %% [markdown]
+# ### Predict, run, explain: how much smaller is a binary network?
+#
+# **Predict.** A binary weight takes 1 bit where a float32 weight takes 32, but every
+# binary network here keeps some parameters in float: the classifier and the
+# batch-normalization values, a small share of all its parameters. (a) How many times
+# smaller than its float32 version (larq's memory estimate, `compression x` in the tables
+# below) do you expect binary AlexNet to be? (b) What share of the binary network's memory
+# do you expect those float parameters to take? Write your guesses in the next cell
+# before running the cells below; the measurement follows the figure of accuracy against
+# size.
+
+# %%
+my_prediction = None  # your guesses for (a) and (b), e.g. (30.0, 0.05)
+
 # %%
 records = main_records(folders.results, profile, **dry_run)
 missing = missing_main_runs(records)
@@ -125,6 +140,55 @@ table.round(3)
 if records:
     figure = figures.plot_accuracy_vs_size(table)
     figures.save_fig(figure, "05_accuracy_vs_size", folders.figures)
+
+# %% [markdown]
+# **Run.** The cell reads larq's counts from the binary records: how many parameters stay
+# 32-bit, what share of the memory they take, and how many times smaller than float32
+# the binary network is.
+
+# %%
+print(f"your prediction: {'no prediction written' if my_prediction is None else my_prediction}")
+binary_counts = {(record["config"]["model"], record["config"]["dataset"]): record["summary"]
+                 for record in records
+                 if record["config"]["precision"] == "binary"}  # the same for every seed
+if not binary_counts:
+    print(f"No binary record of the {profile} profile in {folders.results}: run 03_alexnet "
+          "and 04_googlenet with this profile to make them.")
+for (model, data), counts in binary_counts.items():
+    float_bits = 32 * counts["params_32bit"]
+    all_bits = counts["memory_mib"] * 2**20 * 8  # larq's memory, each weight at its width
+    print(f"{model} on {data}: {counts['params_32bit']:,} of {counts['params_total']:,} "
+          f"parameters stay 32-bit ({counts['params_32bit'] / counts['params_total']:.2%}) "
+          f"and take {float_bits / all_bits:.1%} of the memory; the binary network is "
+          f"{counts['compression_ratio']:.1f}x smaller than float32 (32x if every parameter "
+          "took 1 bit)")
+
+# %% [markdown]
+# **Explain.** Why does so small a share of parameters take so large a share of the
+# memory? Write the compression as a function of that share. Which parameters are they,
+# and why would the full-size networks come closer to 32x than the reduced ones here?
+
+# %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
+#@title One explanation (open to read it)
+# Each float parameter weighs as much as 32 binary ones. With a share f of the P
+# parameters kept at 32 bits, the memory is P·(1 − f) + 32·P·f = P·(1 + 31f) bits
+# against 32·P for float32, so the compression is 32 / (1 + 31f), and the float
+# parameters take 32f / (1 + 31f) of the memory. The 31 is what makes a small f count:
+# once 31f nears 1/3, the float parameters already take a quarter of the memory
+# (exercise 05_compression below works one case through).
+# Which parameters: the float classifier (its kernel and biases, report §4.3) and, per
+# channel of every quantized layer, the batch normalization, which larq counts as two
+# numbers (at inference it is a scale and an offset per channel: beta is merged into the
+# moving mean, and the binary networks learn no gamma, since a positive scale never
+# changes a sign). The first layer's weights are binary: only its input is float, which
+# costs MACs (notebook 08), not memory.
+# The reduced networks of the quick profile are a quarter (AlexNet) or half (GoogLeNet)
+# as wide and classify ten digits, so their few binary weights per channel leave the
+# classifier and the normalization a larger share. At full size, with two classes,
+# AlexNet's dense layers add tens of millions of binary weights and f becomes tiny, so
+# its compression comes close to 32x; GoogLeNet, with a tenth of the weights spread over
+# thousands of channels, stays further below (the tables of notebooks 03 and 04 give
+# both). The files of notebook 06 add their own costs on top of larq's count.
 
 # %% [markdown]
 # ## What the comparison says

@@ -625,6 +625,19 @@ figures.save_fig(plot_mac_energy(macs_table), "08_mac_energy", folders.figures)
 macs_table.round(4)
 
 # %% [markdown]
+# ### Predict, run, explain: how much energy does binarization save?
+#
+# **Predict.** Binary weights take 32 times fewer bits than float32 ones, and a binary MAC
+# costs a small fraction of a float32 MAC (the table above). At full size, how many times
+# less energy per inference do you expect binary AlexNet and binary GoogLeNet to need than
+# their float32 versions, with the weights read from DRAM (the default `weight_memory`)?
+# Which of the two gains more? Write your guesses in the next cell; the cells below
+# estimate the energy, and the cell at the end of this part compares.
+
+# %%
+my_prediction = None  # your guesses for AlexNet and GoogLeNet, e.g. (32.0, 32.0)
+
+# %% [markdown]
 # ### AlexNet and GoogLeNet at full size
 #
 # The estimate for one inference (one image), from larq's summary of each network and a
@@ -649,14 +662,14 @@ macs_table.round(4)
 full_width = 1 / 16 if profile == "smoke" else 1.0
 full_shapes = {"alexnet": (227, 227, 3), "googlenet": (224, 224, 3)}
 precisions = ("fp32", "int16", "int8", QAT_PRECISION, "int4", "int2", "ternary", "binary")
-figures = {}
+per_network = {}
 for name, shape in full_shapes.items():
     for precision in precisions:
         network = build_model(name, precision, shape, 2, width=full_width)
-        figures[name, precision] = {**summary_figures(network),
+        per_network[name, precision] = {**summary_figures(network),
                                     "activation_values": count_activation_values(network)}
         tf.keras.backend.clear_session()
-full_size = energy_table(figures, **assumptions)
+full_size = energy_table(per_network, **assumptions)
 full_size[["macs_total", "memory_mib", "compute_uj", "weights_uj", "activations_uj",
            "total_uj", "compute_share", "fp32_over_this"]].round(3)
 
@@ -683,7 +696,7 @@ float_macs = pd.DataFrame({
     key: {"% of MACs": 100 * values.get("macs_32bit", 0) / values["macs_total"],
           "% of compute energy": 100 * values.get("macs_32bit", 0) * mac_energy_pj("fp32")
           / 1e6 / full_size.loc[key, "compute_uj"]}
-    for key, values in figures.items() if key[1] != "fp32"}).T
+    for key, values in per_network.items() if key[1] != "fp32"}).T
 float_macs.round(1)
 
 # %% [markdown]
@@ -692,12 +705,60 @@ float_macs.round(1)
 # could do that for real; the last column says which).
 
 # %%
-on_chip = energy_table(figures, **{**assumptions, "weight_memory": "sram_1mb"})
-pd.DataFrame({"total µJ, weights in DRAM": energy_table(figures, **{
+on_chip = energy_table(per_network, **{**assumptions, "weight_memory": "sram_1mb"})
+pd.DataFrame({"total µJ, weights in DRAM": energy_table(per_network, **{
                   **assumptions, "weight_memory": "dram"})["total_uj"],
               "total µJ, weights in 1 MB SRAM": on_chip["total_uj"],
               "compute share on chip": on_chip["compute_share"],
               "weights fit in 1 MB": full_size["memory_mib"] * 2**20 <= 1e6}).round(3)
+
+# %% [markdown]
+# **Run.** The cell reads the full-size table above: for each network, float32's energy
+# over binary's, in total and for each part (compute, weights, activations), and where
+# float32's energy goes.
+
+# %%
+print(f"your prediction (AlexNet, GoogLeNet): "
+      f"{'no prediction written' if my_prediction is None else my_prediction}")
+energy_parts = {"compute": "compute_uj", "weights": "weights_uj",
+                "activations": "activations_uj", "total": "total_uj"}
+for name in full_shapes:
+    if (name, "fp32") not in full_size.index or (name, "binary") not in full_size.index:
+        print(f"{name}: no float32 and binary rows in the table above")
+        continue
+    fp32_row, binary_row = full_size.loc[(name, "fp32")], full_size.loc[(name, "binary")]
+    saved = ", ".join(f"{part} {fp32_row[column] / binary_row[column]:.1f}x"
+                      for part, column in energy_parts.items() if binary_row[column] > 0)
+    shares = ", ".join(f"{part} {fp32_row[column] / fp32_row['total_uj']:.1%}"
+                       for part, column in energy_parts.items() if part != "total")
+    print(f"{name} (width {full_width:g}): float32 over binary: {saved}; where float32's "
+          f"energy goes: {shares}")
+
+# %% [markdown]
+# **Explain.** Why is the total saving smaller than the saving on weights, and why does one
+# network gain more than the other? What sets the floor of a binary network's energy, and
+# what would it take to come closer to 32x?
+
+# %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
+#@title One explanation (open to read it)
+# The total saving is the float32 total over the binary total, so each part counts by its
+# weight in the float32 energy (Amdahl's law): a part that shrinks 32 times helps only as
+# far as it dominated. The weights shrink almost 32 times (a little less: the classifier
+# and the batch-norm values stay 32-bit), but the compute shrinks far less, because the
+# first layer reads the float image and the classifier is float (report §4.3): those MACs
+# stay float32 MACs. They are a small share of the MACs and, at Horowitz's costs, nearly
+# all of the binary network's compute energy (the table of float MACs above).
+# AlexNet's float32 energy goes mostly to fetching its weights from DRAM: its dense
+# layers hold most of the weights and use each once per image (notebook 03), so its total
+# follows the weights' saving, held back by the float conv1. GoogLeNet's float32 energy
+# goes mostly to compute: a tenth of AlexNet's weights, each reused at many positions, so
+# its total follows the compute saving, and that is capped by its float first convolution.
+# So GoogLeNet gains less. To come closer to 32x, the float MACs must go: a binarized (or
+# 8-bit) first layer and classifier, at some cost in accuracy (notebook 07's first- and
+# last-layer ablations); with the weights on chip (the SRAM table above) the weights cost
+# less and the compute floor weighs more. In the smoke profile, at 1/16 of the width,
+# the float parameters and the float first layer weigh more still, so every saving is
+# smaller, for the same reasons.
 
 # %% [markdown]
 # ## 4 · Accuracy against energy

@@ -29,8 +29,9 @@ def check_deployment_record(record: dict, results: Path) -> None:
     assert record["profile"] == "smoke"
     assert record["goal_ratios"] == {"binary": BINARY_RATIO_GOAL, "int8": INT8_RATIO_GOAL}
     full = size_table(record)
-    assert set(full.index.get_level_values("architecture")) == {"alexnet", "googlenet"}
-    for architecture in ("alexnet", "googlenet"):
+    # smoke measures AlexNet's full-size files only (GoogLeNet's are converted when trained)
+    assert set(full.index.get_level_values("architecture")) == {"alexnet"}
+    for architecture in ("alexnet",):
         rows = full.loc[architecture]
         assert set(rows.index) == FILES
         assert rows.loc["fp32", "ratio_vs_fp32"] == 1.0

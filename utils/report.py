@@ -287,6 +287,13 @@ def _summary_section(profile: str) -> str:
               + "are in the comparison table above.\n")
 
 
+
+def _measured_when(full: dict, record: dict) -> str:
+    """When the full-size files were measured: their own date when the record reused an
+    earlier measurement, else in the run that wrote the record."""
+    return f"on {full['measured'][:10]}" if full.get("measured") else "in that run"
+
+
 def _deployment_section(results_dir: Path, figures_dir: Path, report_dir: Path) -> list[str]:
     """The deployed files (``results/bench_deploy.json``, notebook 06), when measured."""
     path = results_dir / "bench_deploy.json"
@@ -296,10 +303,12 @@ def _deployment_section(results_dir: Path, figures_dir: Path, report_dir: Path) 
     full = record["full_size"]
     lines = ["## Deployment: real files at each precision\n\n"
              f"From `results/bench_deploy.json` (notebook `06_deployment`, or "
-             f"`python -m utils.deploy_bench --profile {record['profile']}`), measured in one "
-             f"run on {record['environment']['cpu']} ({record['environment']['cpu_count']} "
-             f"cores). Full size: {full['input_shapes']['alexnet'][0]}/"
-             f"{full['input_shapes']['googlenet'][0]} px, width {full['width']}, 2 classes, "
+             f"`python -m utils.deploy_bench --profile {record['profile']}`), the full-size "
+             f"files measured {_measured_when(full, record)} on "
+             f"{(full.get('key') or record['environment'])['cpu']} "
+             f"({record['environment']['cpu_count']} cores). Full size: "
+             + ", ".join(f"{name} {shape[0]} px" for name, shape in full["input_shapes"].items())
+             + f", width {full['width']}, 2 classes, "
              "untrained weights (sizes and latencies do not depend on their values). MB = "
              f"10^6 bytes. {runtime_summary(record)} "
              + (f"{record['environment']['kernels']}. " if record["environment"].get("kernels")
