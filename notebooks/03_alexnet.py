@@ -82,6 +82,15 @@ limit = None  # dry run: at most this many images per split (None: all)
 epochs = None  # dry run: this many epochs per run (None: the profile's)
 force = False  # retrain even if a record exists
 
+# %% [markdown]
+# **The real task** (Cats & Dogs photos at full size) needs a GPU runtime: on Colab choose
+# a T4 GPU, add your Kaggle credentials as the Colab secrets `KAGGLE_USERNAME` and
+# `KAGGLE_KEY`, set `profile = "full"` and `dataset = "cats_and_dogs"` above, and run
+# every cell. The course folder on Drive keeps the records, the checkpoint of every epoch
+# and the models, so a recycled runtime resumes where it stopped; the time estimate is
+# printed before training starts. The README's *Running the real task on a Colab GPU*
+# has the details.
+
 # %%
 import inspect
 
