@@ -16,8 +16,9 @@ a controlled comparison:
 
 The catalogue says what is compared and which runs that takes (:func:`plan`); the runs are
 trained, collected and judged (with the seed-spread rule of :mod:`utils.records`) as the
-sections below describe, drawn by :func:`save_ablation_figures` and written up by
-:mod:`utils.report`. Nothing here imports TensorFlow until :func:`run_ablations` trains.
+sections below describe, drawn by :func:`plot_differences` and :func:`plot_ablation`, and
+written up by :mod:`utils.report`. Nothing here imports TensorFlow until
+:func:`run_ablations` trains.
 
 Training and collecting the ablation runs.
 ------------------------------------------
@@ -55,7 +56,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from utils.config import TrainConfig, make_config
-from utils.figures import finish_axes, save_fig
+from utils.figures import finish_axes
 from utils.names import precision_bits
 from utils.records import (
     SPREAD_FACTOR,
@@ -71,8 +72,7 @@ __all__ = ["ABLATIONS", "ABLATION_PROFILES", "Ablation", "AblationSettings", "BA
            "RUN_COLUMNS", "SIZE_FACTOR", "ablation_settings", "base_config", "condition_bits",
            "condition_table", "figure_name", "get_ablation", "load_runs", "measured", "plan",
            "plan_table", "plot_ablation", "plot_bit_sweep", "plot_differences", "run_ablations",
-           "runs_frame", "save_ablation_figures", "settings_table", "summary_table",
-           "unique_configs", "verdict"]
+           "runs_frame", "settings_table", "summary_table", "unique_configs", "verdict"]
 
 MODEL = "alexnet"
 BASE_PRECISION = "binary"
@@ -930,16 +930,3 @@ def plot_differences(summary: pd.DataFrame) -> Figure:
         ax, xlabel="test accuracy difference to the baseline (points, ± 2 standard errors)",
         title="Ablations: variant minus baseline (orange: beyond the seed spread)",
         title_size=10, grid="x")
-
-
-def save_ablation_figures(runs: pd.DataFrame, summary: pd.DataFrame,
-                          figures_dir: str | Path = "figures") -> dict[str, Path]:
-    """Save the ablations' overview and one figure per measured ablation; paths by name."""
-    figures = {OVERVIEW_FIGURE: plot_differences(summary)}
-    for key in measured(runs):
-        figures[figure_name(key)] = plot_ablation(runs, key)
-    paths = {}
-    for name, fig in figures.items():
-        paths[name] = save_fig(fig, name, figures_dir)
-        plt.close(fig)
-    return paths
