@@ -174,6 +174,11 @@ def test_restamping_needs_every_seed_0_main_run_reproduced_by_the_current_code(t
 
     reproduced = {"verdict": "identical"}
     old = _write(tmp_path, _record("alexnet", "binary", 1, "0123456789"))
+    # an ablation variant of seed 0 is no witness, stale or not
+    variant = _record("alexnet", "binary", 0, "variant000")
+    variant["config"]["pad_value"] = 0.0
+    variant["config_hash"], variant["run_name"] = "f" * 10, "alexnet_binary_variant"
+    _write(tmp_path, variant)
     for model, precision in [("alexnet", "fp32"), ("alexnet", "binary")]:
         _write(tmp_path, _record(model, precision, 0, code_fingerprint(model, precision),
                                  reproduction=reproduced))
@@ -192,7 +197,8 @@ def test_restamping_needs_every_seed_0_main_run_reproduced_by_the_current_code(t
     written = restamp_records(tmp_path, "moved code", models=("alexnet", "googlenet"),
                               precisions=("fp32",))
     assert sorted(path.name for path in written) == sorted(
-        [old.name, f"{_record('googlenet', 'binary', 0, '')['run_name']}.json"])
+        [old.name, "alexnet_binary_variant.json",
+         f"{_record('googlenet', 'binary', 0, '')['run_name']}.json"])
     stamped = json.loads(old.read_text())
     assert stamped["code_fingerprint"] == code_fingerprint("alexnet", "binary")
     (entry,) = stamped["restamped"]

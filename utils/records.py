@@ -516,15 +516,16 @@ def format_record(record: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def restamp_records(results_dir: str | Path, change: str, *, models=MAIN_MODELS,
-                    precisions=MAIN_PRECISIONS) -> list[Path]:
+def restamp_records(results_dir: str | Path, change: str, *, profile: str = "quick",
+                    models=MAIN_MODELS, precisions=MAIN_PRECISIONS) -> list[Path]:
     """Give the current code fingerprint to the stale records under ``results_dir``, with the
     evidence that the code change ``change`` (one line) left their results as they were.
 
     The evidence is the main comparison itself: every ``model``/``precision`` run of seed 0
-    in ``results_dir`` must already carry the current fingerprint and a ``reproduction`` that
-    says *identical*, i.e. it was retrained by the changed code (as the main job does when a
-    model file is missing) and reproduced its record exactly. Without that, nothing is
+    of ``profile`` (its default recipe) in ``results_dir`` must already carry the current
+    fingerprint and a ``reproduction`` that says *identical*, i.e. it was retrained by the
+    changed code (as the main job does when a model file is missing) and reproduced its
+    record exactly. Without that, nothing is
     changed and ValueError names the runs that are missing or did not reproduce. Each
     re-stamped record keeps its old fingerprint, the change, the witnesses and their CPU
     under ``restamped`` (a list: a record can be re-stamped more than once).
@@ -532,7 +533,7 @@ def restamp_records(results_dir: str | Path, change: str, *, models=MAIN_MODELS,
     root = Path(results_dir)
     witnesses, problems = [], []
     current = {(r["config"]["model"], r["config"]["precision"]): r
-               for r in _all_records(root) if r["config"].get("seed") == 0}
+               for r in main_records(root, profile, models=models, seeds=(0,))}
     for model in models:
         for precision in precisions:
             record = current.get((model, precision))
