@@ -12,11 +12,12 @@ this trains
 - the ``report`` profile: the reference report's own setup (Adam at a constant 1e-3, no
   batch normalization in the float networks, no augmentation),
 
-with at most ``limit`` images per split and ``epochs`` epochs: a few minutes per run on 2
-cores, run two at a time. Every record says it was a limited run. The table
-says, per run, whether the network learned at all: a run whose test accuracy stays within
-:data:`CHANCE_MARGIN` of chance did not train. The records of the last run are committed in
-``results/full_size_check/``; the main job and CI do not run this.
+with at most ``limit`` images per split and ``epochs`` epochs, two runs at a time: on a
+2-core CPU, minutes to tens of minutes per run (each record's ``wall_time_s``). Every
+record says it was a limited run. The table says, per run, whether the network learned at
+all: a run whose test accuracy stays within :data:`CHANCE_MARGIN` of chance did not train.
+The records of the last run are committed in ``results/full_size_check/``; the main job and
+CI do not run this.
 """
 
 from __future__ import annotations
