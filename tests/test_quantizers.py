@@ -16,8 +16,10 @@ from utils.models import build_model, load_model, save_model
 from utils.quantizers import (
     ACCEPTED_PRECISIONS,
     KBitQuantizer,
+    LearnedRangeReLU,
     MultiBaseActivation,
     MultiBaseWeights,
+    PerChannelKBitQuantizer,
     QuantizedReLU,
     SymmetricQuantizer,
     activation_ranges,
@@ -134,6 +136,27 @@ def test_bad_bit_width_is_rejected(bad):
         KBitQuantizer(bad)
 
 
+K_BIT_QUANTIZERS = {
+    KBitQuantizer: {}, QuantizedReLU: {}, PerChannelKBitQuantizer: {},
+    SymmetricQuantizer: {"alpha": 0.5}, LearnedRangeReLU: {"initial_range": 2.0},
+}
+
+
+@pytest.mark.parametrize("quantizer_class", list(K_BIT_QUANTIZERS), ids=lambda c: c.__name__)
+def test_every_k_bit_quantizer_checks_k_counts_it_and_saves_its_arguments(quantizer_class):
+    extra = K_BIT_QUANTIZERS[quantizer_class]
+    for bad in (1, 17, 2.5, True):
+        with pytest.raises(ValueError, match="bit width"):
+            quantizer_class(bad, **extra)
+    quantizer = quantizer_class(3, **extra)
+    assert quantizer.precision == 3  # what larq's model summary counts
+    config = quantizer.get_config()
+    assert {key: config[key] for key in ["k", *extra]} == {"k": 3, **extra}
+    clone = quantizer_class.from_config(config)
+    assert (clone.k, clone.precision) == (3, 3)
+    assert all(getattr(clone, key) == value for key, value in extra.items())
+
+
 def test_bad_alpha_is_rejected():
     with pytest.raises(ValueError, match="alpha"):
         SymmetricQuantizer(4, alpha=0.0)
@@ -200,7 +223,6 @@ def test_import_after_keras_3_tensorflow_raises_clear_error():
 
 
 def test_learned_range_relu_quantizes_on_its_own_range_and_learns_it():
-    from utils.quantizers import LearnedRangeReLU
 
     quantizer = LearnedRangeReLU(2, initial_range=3.0)  # levels 0, 1, 2, 3
     x = tf.constant([-1.0, 0.4, 1.6, 2.9, 5.0])
@@ -218,7 +240,6 @@ def test_learned_range_relu_quantizes_on_its_own_range_and_learns_it():
 
 
 def test_per_channel_kbit_weights_use_each_channels_own_grid():
-    from utils.quantizers import PerChannelKBitQuantizer
 
     kernel = tf.constant([[0.3, -0.012], [-1.0, 0.02]])  # two output channels (columns)
     with tf.GradientTape() as tape:
@@ -475,6 +496,32 @@ def test_symmetric_weights_have_zero_point_zero_and_narrow_range():
     assert tensor.quantize(weights)[:, 1].tolist() == [-1, 3]  # the small channel's 3 levels
 
 
+def test_weight_clip_by_method_by_hand():
+    # 1,000 Gaussian weights and one outlier at 12; at 2 bits the grid is {-T, 0, T}
+    normal = np.random.default_rng(0).normal(0.0, 1.0, 1000)
+    weights = np.append(normal, 12.0)
+    minmax = symmetric_scales(weights, 2, per_channel=False)
+    assert float(minmax.scale) == 12.0  # T = max|w|, and q_max = 1 at 2 bits
+
+    def error(grid):
+        return np.mean((grid.fake_quantize(weights) - weights) ** 2)
+
+    # with T = 12 every Gaussian weight (all below 6 in size) rounds to 0: the error is
+    # their power; the outlier itself lands on the grid
+    assert np.abs(normal).max() < 6
+    assert error(minmax) == pytest.approx(np.sum(normal**2) / weights.size)
+    mse = symmetric_scales(weights, 2, per_channel=False, method="mse")
+    assert 0.5 < float(mse.scale) < 2.0 and error(mse) < error(minmax) / 2
+    # no clip of the 100 candidates (multiples of 0.12) does better than the chosen one
+    for candidate in np.linspace(0.12, 12, 100):
+        codes = np.clip(np.round(weights / candidate), -1, 1)
+        assert np.mean((codes * candidate - weights) ** 2) >= error(mse) - 1e-12
+    percentile = symmetric_scales(weights, 2, per_channel=False, method="percentile")
+    assert float(percentile.scale) < 12.0
+    with pytest.raises(ValueError, match="accepted: minmax"):
+        symmetric_scales(weights, 2, method="median")
+
+
 def test_per_channel_beats_per_tensor_on_unequal_channels():
     rng = np.random.default_rng(0)
     kernel = rng.normal(size=(3, 3, 16, 8)) * np.geomspace(0.001, 1.0, 8)  # channel ranges
@@ -565,8 +612,11 @@ def test_activations_are_rounded_on_their_calibrated_range(trained):
 @pytest.mark.slow
 def test_ptq_at_8_bits_keeps_the_float_accuracy(trained):
     model, calibration, test_images, test_labels = trained
-    table = ptq_table(model, calibration, test_images, test_labels, bits=(2, 8))
-    accuracy = table.set_index(["bits", "weight scales"])["test_accuracy"]
+    table = ptq_table(model, calibration, test_images, test_labels, bits=(2, 8),
+                      methods=("minmax", "mse"))
+    assert set(table["calibration"]) == {"none", "minmax", "mse"} and len(table) == 1 + 2 * 2 * 2
+    accuracy = table[table["calibration"] != "mse"].set_index(
+        ["bits", "weight scales"])["test_accuracy"]
     assert accuracy[(32, "float")] > 0.8  # it did train
     # 8 bits: within one point of float on 1,000 test digits (10 images)
     for scales in ("per tensor", "per channel"):

@@ -185,8 +185,25 @@ def _straight_through(x: tf.Tensor, quantized: tf.Tensor, low: float, high: floa
     return _identity_in_range(x)
 
 
+class _KBitBase(lq.quantizers.Quantizer):
+    """What every k-bit quantizer here shares: a bit width k, 2 to 16.
+
+    It checks k, sets larq's ``precision`` to it (so ``lq.models.summary`` counts k-bit
+    weights) and saves k in the layer's config. Subclasses add their own arguments after k
+    and extend :meth:`get_config` with them, as larq's quantizers extend its base class.
+    """
+
+    def __init__(self, k: int = 8, **kwargs):
+        self.k = _check_bits(k)
+        self.precision = self.k
+        super().__init__(**kwargs)
+
+    def get_config(self):
+        return {**super().get_config(), "k": self.k}
+
+
 @tf.keras.utils.register_keras_serializable(package="utils")
-class KBitQuantizer(lq.quantizers.Quantizer):
+class KBitQuantizer(_KBitBase):
     r"""k-bit fixed-point quantizer of report eq. 4.6 with the STE of eq. 4.7.
 
     Forward:  q = clip(round(2^(k-1) x) / 2^(k-1), -1, 1 - 2^-(k-1)),
@@ -199,11 +216,6 @@ class KBitQuantizer(lq.quantizers.Quantizer):
         k: bit width, 2 to 16.
     """
 
-    def __init__(self, k: int = 8, **kwargs):
-        self.k = _check_bits(k)
-        self.precision = self.k
-        super().__init__(**kwargs)
-
     @property
     def step(self) -> float:
         """Distance between neighbouring levels, 2^-(k-1)."""
@@ -214,12 +226,9 @@ class KBitQuantizer(lq.quantizers.Quantizer):
         quantized = tf.clip_by_value(tf.round(inputs * scale) / scale, -1.0, 1.0 - self.step)
         return _straight_through(inputs, quantized, -1.0, 1.0)
 
-    def get_config(self):
-        return {**super().get_config(), "k": self.k}
-
 
 @tf.keras.utils.register_keras_serializable(package="utils")
-class QuantizedReLU(lq.quantizers.Quantizer):
+class QuantizedReLU(_KBitBase):
     r"""Quantized ReLU for k-bit hidden layers (report §4.4, after Moons et al. 2017).
 
     Forward:  q = clip(round(2^k x) / 2^k, 0, 1 - 2^-k): a ReLU clipped at 1 and rounded to
@@ -237,18 +246,10 @@ class QuantizedReLU(lq.quantizers.Quantizer):
         k: bit width, 2 to 16.
     """
 
-    def __init__(self, k: int = 8, **kwargs):
-        self.k = _check_bits(k)
-        self.precision = self.k
-        super().__init__(**kwargs)
-
     def call(self, inputs):
         scale = 2.0**self.k
         quantized = tf.clip_by_value(tf.round(inputs * scale) / scale, 0.0, 1.0 - 1.0 / scale)
         return _straight_through(inputs, quantized, 0.0, 1.0)
-
-    def get_config(self):
-        return {**super().get_config(), "k": self.k}
 
 
 def symmetric_levels(k: int) -> tuple[int, int]:
@@ -288,7 +289,7 @@ def quantize_to_integers(x, k: int, alpha: float, symmetric: bool = True) -> np.
 
 
 @tf.keras.utils.register_keras_serializable(package="utils")
-class SymmetricQuantizer(lq.quantizers.Quantizer):
+class SymmetricQuantizer(_KBitBase):
     r"""Symmetric k-bit quantizer with clipping threshold alpha (report eqs. 3.1 and 3.4).
 
     Forward:  q = round(s * clip(x, -alpha, alpha)) / s with s = (2^(k-1) - 1) / alpha, i.e.
@@ -303,12 +304,10 @@ class SymmetricQuantizer(lq.quantizers.Quantizer):
     """
 
     def __init__(self, k: int = 8, alpha: float = 1.0, **kwargs):
-        self.k = _check_bits(k)
         if not alpha > 0:
             raise ValueError(f"clipping threshold alpha must be positive, got {alpha!r}")
         self.alpha = float(alpha)
-        self.precision = self.k
-        super().__init__(**kwargs)
+        super().__init__(k, **kwargs)
 
     def call(self, inputs):
         scale = (2.0 ** (self.k - 1) - 1.0) / self.alpha
@@ -317,7 +316,7 @@ class SymmetricQuantizer(lq.quantizers.Quantizer):
         return _straight_through(inputs, quantized, -self.alpha, self.alpha)
 
     def get_config(self):
-        return {**super().get_config(), "k": self.k, "alpha": self.alpha}
+        return {**super().get_config(), "alpha": self.alpha}
 
 
 def _round_straight_through(values: tf.Tensor, step) -> tf.Tensor:
@@ -326,7 +325,7 @@ def _round_straight_through(values: tf.Tensor, step) -> tf.Tensor:
 
 
 @tf.keras.utils.register_keras_serializable(package="utils")
-class LearnedRangeReLU(lq.quantizers.Quantizer):
+class LearnedRangeReLU(_KBitBase):
     r"""k-bit ReLU whose clipping range [0, α] is learned (PACT, Choi et al. 2018).
 
     Forward:  y = clip(x, 0, α) on the 2^k levels {0, α/(2^k − 1), ..., α}: TFLite's
@@ -342,12 +341,10 @@ class LearnedRangeReLU(lq.quantizers.Quantizer):
     """
 
     def __init__(self, k: int = 8, initial_range: float = 4.0, **kwargs):
-        self.k = _check_bits(k)
         if not initial_range > 0:
             raise ValueError(f"initial_range must be positive, got {initial_range!r}")
         self.initial_range = float(initial_range)
-        self.precision = self.k
-        super().__init__(**kwargs)
+        super().__init__(k, **kwargs)
 
     def build(self, input_shape):
         self.alpha = self.add_weight(
@@ -360,11 +357,11 @@ class LearnedRangeReLU(lq.quantizers.Quantizer):
         return _round_straight_through(clipped, self.alpha / (2.0**self.k - 1.0))
 
     def get_config(self):
-        return {**super().get_config(), "k": self.k, "initial_range": self.initial_range}
+        return {**super().get_config(), "initial_range": self.initial_range}
 
 
 @tf.keras.utils.register_keras_serializable(package="utils")
-class PerChannelKBitQuantizer(lq.quantizers.Quantizer):
+class PerChannelKBitQuantizer(_KBitBase):
     r"""k-bit weights on a symmetric grid scaled per output channel (TFLite's weight scheme).
 
     Forward:  q = S_c · round(w / S_c) with S_c = max|w_c| / (2^(k−1) − 1) for each output
@@ -376,19 +373,11 @@ class PerChannelKBitQuantizer(lq.quantizers.Quantizer):
         k: bit width, 2 to 16.
     """
 
-    def __init__(self, k: int = 8, **kwargs):
-        self.k = _check_bits(k)
-        self.precision = self.k
-        super().__init__(**kwargs)
-
     def call(self, inputs):
         axes = list(range(len(inputs.shape) - 1))
         largest = tf.stop_gradient(tf.reduce_max(tf.abs(inputs), axis=axes))
         step = tf.maximum(largest, 1e-12) / (2.0 ** (self.k - 1) - 1.0)
         return _round_straight_through(inputs, step)
-
-    def get_config(self):
-        return {**super().get_config(), "k": self.k}
 
 
 def weight_shifts(bases: int) -> list[float]:
@@ -696,16 +685,42 @@ def affine_from_range(r_min, r_max, bits: int = 8, *, signed: bool = True,
     return AffineQuantization(scale, zero_point, q_min, q_max)
 
 
+def _symmetric_clip(values: np.ndarray, bits: int, method: str, *, percentile: float = 99.99,
+                    candidates: int = 100) -> float:
+    """The clip T of a symmetric grid for ``values`` (the grid spans [−T, T]), by ``method``
+    as :func:`calibrate` chooses an activation range: the largest |value|, a percentile of
+    |value|, or the fraction of the largest that gives the smallest mean squared error."""
+    magnitudes = np.abs(np.asarray(values, np.float64).ravel())
+    top = float(magnitudes.max())
+    if method == "minmax" or top == 0:
+        return top
+    if method == "percentile":
+        return float(np.percentile(magnitudes, percentile))
+    q_max = 2 ** (bits - 1) - 1
+
+    def error(clip: float) -> float:
+        step = clip / q_max
+        return float(np.mean((np.clip(np.round(magnitudes / step), 0, q_max) * step
+                              - magnitudes) ** 2))
+
+    fractions = np.linspace(1.0 / candidates, 1.0, candidates)
+    return top * float(fractions[int(np.argmin([error(top * f) for f in fractions]))])
+
+
 def symmetric_scales(weights, bits: int = 8, *, per_channel: bool = True,
-                     axis: int = -1) -> AffineQuantization:
-    """TFLite's weight scheme: Z = 0, narrow range, S = max|w| / q_max per output channel
-    (``axis``) or for the whole tensor."""
+                     axis: int = -1, method: str = "minmax") -> AffineQuantization:
+    """TFLite's weight scheme: Z = 0, narrow range, S = T / q_max per output channel
+    (``axis``) or for the whole tensor, where T is max|w| (``method="minmax"``, what
+    TFLite does) or a clip chosen by ``"percentile"`` or ``"mse"`` (see :func:`calibrate`)."""
     weights = np.asarray(weights, np.float64)
+    if method not in CALIBRATION_METHODS:
+        raise ValueError(f"unknown method {method!r}; accepted: {', '.join(CALIBRATION_METHODS)}")
     if per_channel:
-        reduce = tuple(i for i in range(weights.ndim) if i != axis % weights.ndim)
-        max_abs = np.max(np.abs(weights), axis=reduce)
+        channels = np.moveaxis(weights, axis, -1).reshape(-1, weights.shape[axis])
+        max_abs = np.array([_symmetric_clip(channels[:, c], bits, method)
+                            for c in range(channels.shape[1])])
     else:
-        max_abs = np.max(np.abs(weights))
+        max_abs = np.asarray(_symmetric_clip(weights, bits, method))
     quantization = affine_from_range(-max_abs, max_abs, bits, narrow=True)
     return AffineQuantization(quantization.scale, np.zeros_like(quantization.zero_point),
                               quantization.q_min, quantization.q_max)
@@ -857,17 +872,20 @@ def quantize_after_training(model: tf.keras.Model, bits: int, calibration_images
                if isinstance(layer, tf.keras.layers.Conv2D | tf.keras.layers.Dense)]
     for layer in kernels[:-1]:  # the classifier stays float
         kernel = layer.kernel.numpy()
-        grid = symmetric_scales(kernel, bits, per_channel=per_channel)
+        grid = symmetric_scales(kernel, bits, per_channel=per_channel, method=method)
         layer.kernel.assign(grid.fake_quantize(kernel))
     return quantized
 
 
 def ptq_table(model: tf.keras.Model, calibration_images: np.ndarray, test_images: np.ndarray,
-              test_labels: np.ndarray, bits: Sequence[int] = (2, 4, 8)) -> pd.DataFrame:
+              test_labels: np.ndarray, bits: Sequence[int] = (2, 4, 8),
+              methods: Sequence[str] = ("minmax",)) -> pd.DataFrame:
     """Test accuracy of ``model`` quantized after training at each bit width, with
-    per-tensor and per-channel weight scales, next to the float model's own.
+    per-tensor and per-channel weight scales and each calibration ``method`` (for the
+    weights' clip and the activations' range alike), next to the float model's own.
 
-    Rows: ``bits`` (32 for the float model), ``weight scales``, ``test_accuracy``.
+    Rows: ``bits`` (32 for the float model), ``weight scales``, ``calibration``,
+    ``test_accuracy``.
     """
     classes = np.argmax(test_labels, axis=-1)
 
@@ -875,11 +893,14 @@ def ptq_table(model: tf.keras.Model, calibration_images: np.ndarray, test_images
         predictions = network.predict(test_images, verbose=0)
         return float(np.mean(np.argmax(predictions, axis=-1) == classes))
 
-    rows = [{"bits": 32, "weight scales": "float", "test_accuracy": accuracy(model)}]
+    rows = [{"bits": 32, "weight scales": "float", "calibration": "none",
+             "test_accuracy": accuracy(model)}]
     for k in bits:
-        for per_channel in (False, True):
-            quantized = quantize_after_training(model, k, calibration_images,
-                                                per_channel=per_channel)
-            rows.append({"bits": k, "weight scales": "per channel" if per_channel
-                         else "per tensor", "test_accuracy": accuracy(quantized)})
+        for method in methods:
+            for per_channel in (False, True):
+                quantized = quantize_after_training(model, k, calibration_images,
+                                                    per_channel=per_channel, method=method)
+                rows.append({"bits": k, "weight scales": "per channel" if per_channel
+                             else "per tensor", "calibration": method,
+                             "test_accuracy": accuracy(quantized)})
     return pd.DataFrame(rows)

@@ -68,9 +68,10 @@ from utils.environment import same_machine_and_settings
 from utils.names import MAIN_MODELS, MAIN_PRECISIONS
 
 __all__ = ["DIFFERS_DEFECT", "DIFFERS_ELSEWHERE", "IDENTICAL", "NEUTRAL_MODULES", "RESULT_MODULES",
-           "SPREAD_FACTOR", "SUMMARY_COLUMNS", "code_fingerprint", "compare_records", "difference",
-           "find_records", "fingerprint_modules", "format_record", "is_stale", "load_record",
-           "main", "main_records", "missing_main_runs", "normalized_source", "record_path",
+           "RUN_LEDGER_VARIABLE", "SPREAD_FACTOR", "SUMMARY_COLUMNS", "code_fingerprint",
+           "compare_records", "difference", "find_records", "fingerprint_modules", "format_record",
+           "is_stale", "load_record", "main", "main_records", "missing_main_runs",
+           "normalized_source", "note_runs_used", "read_run_ledger", "record_path",
            "restamp_records", "seed_spread", "seed_summary", "staleness", "standard_error",
            "to_jsonable", "top_level_definitions", "write_bytes_atomic", "write_json_atomic"]
 
@@ -116,6 +117,38 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
 def write_json_atomic(path: str | Path, data: Any) -> Path:
     """Write ``data`` as indented JSON to ``path`` atomically (see :func:`write_bytes_atomic`)."""
     return write_bytes_atomic(path, (json.dumps(to_jsonable(data), indent=2) + "\n").encode())
+
+
+# The main job names a ledger file here for each notebook it runs; every call of
+# utils.train.run_configs in that notebook's kernel adds the runs it used, so the job knows
+# which records each notebook reads and which it trained (what its times are made of).
+RUN_LEDGER_VARIABLE = "COURSE_RUN_LEDGER"
+
+
+def note_runs_used(used: Iterable[str], trained: Iterable[str]) -> None:
+    """Add run names to the ledger named by :data:`RUN_LEDGER_VARIABLE`, if one is set.
+
+    ``used``: every run whose record the caller returned; ``trained``: those it trained now.
+    One JSON line per run, appended (each line is written whole, so a crash loses at most
+    the runs of the call it interrupts).
+    """
+    ledger = os.environ.get(RUN_LEDGER_VARIABLE)
+    if not ledger:
+        return
+    trained = set(trained)
+    lines = "".join(json.dumps({"run": name, "trained": name in trained}) + "\n"
+                    for name in used)
+    with open(ledger, "a", encoding="utf-8") as stream:
+        stream.write(lines)
+
+
+def read_run_ledger(path: str | Path) -> dict[str, list[str]]:
+    """The runs a ledger lists: ``{"used": [...], "trained": [...]}``, sorted, each once."""
+    path = Path(path)
+    entries = ([json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+               if path.exists() else [])
+    return {"used": sorted({entry["run"] for entry in entries}),
+            "trained": sorted({entry["run"] for entry in entries if entry["trained"]})}
 
 
 # How many standard errors a difference must exceed to count as beyond the seed spread.
@@ -191,7 +224,8 @@ PRECISION_MODULES = {"qat": "int8_qat"}
 # Quantization that runs only after training (calibration and post-training quantization of
 # notebooks 01, 02 and 06): no training run calls it, which tests/test_records.py checks.
 POST_TRAINING_DEFINITIONS = (
-    "integer_range", "AffineQuantization", "affine_from_range", "symmetric_scales",
+    "integer_range", "AffineQuantization", "affine_from_range", "_symmetric_clip",
+    "symmetric_scales",
     "weight_quantization_error", "weight_error_table", "_mse_of_clip", "calibrate",
     "CALIBRATION_METHODS", "calibration_table", "_hidden_relus", "kernels", "relu_outputs",
     "activation_ranges", "quantize_after_training", "ptq_table")
