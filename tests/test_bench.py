@@ -9,7 +9,7 @@ import pytest
 
 from utils import bench
 from utils.bench import main, noise_verdict, width_for
-from utils.config import make_config
+from utils.config import T4_EFFECTIVE_FLOPS, make_config
 from utils.report import _bench_section
 from utils.tables import training_bench_table
 
@@ -179,7 +179,7 @@ def test_run_time_table_estimates_a_t4_and_times_this_machine():
     assert row["T4 estimate: hours"] == pytest.approx(estimate["run_h"])
     # 6 FLOPs per MAC per training image, 2 per validation image, at the assumed rate
     macs = estimate["macs_per_image"]
-    assert estimate["epoch_s"] == pytest.approx(8 * 128 * macs / bench.T4_EFFECTIVE_FLOPS)
+    assert estimate["epoch_s"] == pytest.approx(8 * 128 * macs / T4_EFFECTIVE_FLOPS)
     assert row["here: s per step"] > 0
     assert row["here: s per epoch"] == pytest.approx(row["here: s per step"] * 128 / 16)
     assert table.loc["all", "here: hours"] == pytest.approx(table["here: hours"][:2].sum())

@@ -124,9 +124,9 @@ def t4_epoch_seconds(network: str, precision: str = "fp32") -> float:
         return math.nan
     macs = next(row["macs_total"] for row in energy["full_size"]
                 if row["network"] == network and row["precision"] == precision)
-    split = constant("bench", "CATS_AND_DOGS_SPLIT")
+    split = constant("config", "CATS_AND_DOGS_SPLIT")
     images = 6 * split["train"] + 2 * split["validation"]  # FLOPs per MAC: 6 train, 2 eval
-    return images * macs / constant("bench", "T4_EFFECTIVE_FLOPS")
+    return images * macs / constant("config", "T4_EFFECTIVE_FLOPS")
 
 
 def t4_hours(network: str) -> float:

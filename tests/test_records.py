@@ -204,3 +204,17 @@ def test_restamping_needs_every_seed_0_main_run_reproduced_by_the_current_code(t
     (entry,) = stamped["restamped"]
     assert entry["from"] == "0123456789" and entry["change"] == "moved code"
     assert len(entry["witnesses"]) == 2 and entry["witnesses_cpu"] == ["Some CPU"]
+
+
+def test_run_ledger_lists_each_run_once_and_what_was_trained(tmp_path, monkeypatch):
+    from utils.records import RUN_LEDGER_VARIABLE, note_runs_used, read_run_ledger
+
+    ledger = tmp_path / "03.runs.jsonl"
+    monkeypatch.delenv(RUN_LEDGER_VARIABLE, raising=False)
+    note_runs_used(["a"], ["a"])  # no ledger named: nothing is written anywhere
+    assert not ledger.exists()
+    monkeypatch.setenv(RUN_LEDGER_VARIABLE, str(ledger))
+    note_runs_used(["b", "a"], ["b"])
+    note_runs_used(["a", "c"], [])  # a second call (e.g. notebook 08 after 03's runs)
+    assert read_run_ledger(ledger) == {"used": ["a", "b", "c"], "trained": ["b"]}
+    assert read_run_ledger(tmp_path / "missing.jsonl") == {"used": [], "trained": []}

@@ -267,3 +267,39 @@ def test_the_numerics_benchmark_is_reported_from_its_file():
     assert re.search(r"\| alexnet fp32 \| +0\.800 \| 0\.700 \| 0\.900 \|", text)
     bench["same_as_portable"]["portable, again"] = False
     assert "ANOTHER record (a defect)" in _numerics_text(bench)
+
+
+def _timed_record(name, wall, macs, epochs):
+    record = _record("alexnet", "fp32", 0.98)
+    return {**record, "run_name": name, "wall_time_s": wall, "epochs_run": epochs,
+            "summary": {**record.get("summary", {}), "macs_total": macs},
+            "dataset": {**record["dataset"],
+                        "sizes": {"train": 1000, "validation": 100, "test": 100}}}
+
+
+def test_notebook_times_add_the_untrained_runs_per_core_and_say_so(tmp_path):
+    from utils.tables import notebook_time_table, notebook_time_text
+
+    results = tmp_path / "results"
+    results.mkdir()
+    for name, wall in (("run_a", 100.0), ("run_b", 60.0)):
+        (results / f"{name}.json").write_text(json.dumps(_timed_record(name, wall, 1e9, 2)))
+    build_report(results, tmp_path / "figures", tmp_path / "report", profile="quick",
+                 notebook_seconds={"03_alexnet.ipynb": 50.0, "05_comparison.ipynb": 4.0},
+                 notebook_runs={"03_alexnet.ipynb": {"used": ["run_a", "run_b"],
+                                                     "trained": ["run_b"]},
+                                "05_comparison.ipynb": {"used": [], "trained": []}})
+    job = json.loads((results / "pipeline_quick.json").read_text())
+    job["machine"]["cpu_count"] = 2  # as on the 2-core machines the records came from
+    (results / "pipeline_quick.json").write_text(json.dumps(job))
+    table = notebook_time_table(results, "quick")
+    row = table.loc["03_alexnet"]
+    assert row["records used"] == 2 and row["trained in the job"] == 1
+    assert row["from scratch (s, estimate)"] == pytest.approx(50 + 100 / 2)  # run_a untrained
+    # T4: (6 * 1000 + 2 * 100) images * 1e9 MACs / 2e12 FLOP/s = 3.1 s per epoch, 2 epochs each
+    assert row["T4, compute-bound (s, estimate)"] == pytest.approx(2 * 2 * 3.1)
+    text = notebook_time_text("03_alexnet", results, "quick")
+    assert "50 s in the last main job" in text and "about 2 min from scratch" in text
+    assert "trains no networks" in notebook_time_text("05_comparison", results, "quick")
+    assert "did not run 07_ablations" in notebook_time_text("07_ablations", results, "quick")
+    assert "No main job" in notebook_time_text("03_alexnet", results, "full")

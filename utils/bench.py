@@ -57,7 +57,12 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from utils.config import make_config
+from utils.config import (
+    CATS_AND_DOGS_SPLIT,
+    T4_EFFECTIVE_FLOPS,
+    make_config,
+    t4_epoch_seconds,
+)
 from utils.course import add_folder_flags, folders_from_flags
 from utils.environment import (
     NUMERICS_VARIABLE,
@@ -71,9 +76,9 @@ from utils.names import ACCEPTED_PRECISIONS, DATASETS, MAIN_MODELS, MAIN_PRECISI
 from utils.records import write_json_atomic
 from utils.tables import training_bench_table
 
-__all__ = ["NUMERIC_CONDITIONS", "T4_EFFECTIVE_FLOPS", "bench_numerics", "bench_training",
-           "image_size_for", "main", "measure_epoch_time", "measure_training", "noise_verdict",
-           "run_time_table", "t4_estimate", "width_for"]
+__all__ = ["NUMERIC_CONDITIONS", "bench_numerics", "bench_training", "image_size_for", "main",
+           "measure_epoch_time", "measure_training", "noise_verdict", "run_time_table",
+           "t4_estimate", "width_for"]
 
 NUM_CLASSES = {"mnist5k": 10, "cats_and_dogs": 2}
 SIZE_PRESETS = ("min", "quick", "full")
@@ -401,15 +406,6 @@ def bench_numerics(*, repeats: int = 5, steps: int = 20, width: float = 0.25,
     return report
 
 
-# The assumption behind the T4 estimate of the full profile: a Colab T4 GPU (8.1 TFLOPS
-# peak in float32) sustains about a quarter of its peak on these networks, with batches of
-# 64, larq's quantizer ops and no mixed precision. Training costs 6 FLOPs per
-# multiply-accumulate of the forward pass (2 forward, 4 backward), evaluation 2.
-T4_EFFECTIVE_FLOPS = 2.0e12
-# Kaggle Cats & Dogs: 8,005 training photos, a tenth kept for validation.
-CATS_AND_DOGS_SPLIT = {"train": 7205, "validation": 800}
-
-
 def t4_estimate(config, *, train_images: int = CATS_AND_DOGS_SPLIT["train"],
                 validation_images: int = CATS_AND_DOGS_SPLIT["validation"],
                 flops_per_second: float = T4_EFFECTIVE_FLOPS) -> dict[str, float]:
@@ -422,7 +418,7 @@ def t4_estimate(config, *, train_images: int = CATS_AND_DOGS_SPLIT["train"],
     model = build_from_config(config, (config.image_size, config.image_size, 3),
                               NUM_CLASSES[config.dataset])
     macs = summary_figures(model)["macs_total"]
-    epoch = (6 * train_images + 2 * validation_images) * macs / flops_per_second
+    epoch = t4_epoch_seconds(macs, train_images, validation_images, flops_per_second)
     return {"macs_per_image": macs, "epoch_s": epoch, "run_h": epoch * config.epochs / 3600}
 
 

@@ -49,10 +49,11 @@ from utils.names import (
     check_precision_options,
 )
 
-__all__ = ["FIELD_CHOICES", "LOSSES", "LR_SCHEDULES", "MAIN_SEEDS", "MODEL_OPTIONS", "OPTIMIZERS",
-           "PROFILES", "PROFILE_TABLE", "RECIPE_REASONS", "TrainConfig", "check_model_options",
-           "config_from_file", "dry_run_of", "dry_run_overrides", "field_help", "field_names",
-           "make_config", "model_option_defaults", "recipe_table"]
+__all__ = ["CATS_AND_DOGS_SPLIT", "FIELD_CHOICES", "LOSSES", "LR_SCHEDULES", "MAIN_SEEDS",
+           "MODEL_OPTIONS", "OPTIMIZERS", "PROFILES", "PROFILE_TABLE", "RECIPE_REASONS",
+           "T4_EFFECTIVE_FLOPS", "TrainConfig", "check_model_options", "config_from_file",
+           "dry_run_of", "dry_run_overrides", "field_help", "field_names", "make_config",
+           "model_option_defaults", "recipe_table", "t4_epoch_seconds"]
 
 OPTIMIZERS = ("adam", "bop")
 LR_SCHEDULES = ("constant", "cosine")
@@ -558,3 +559,23 @@ def _validate(config: TrainConfig) -> None:
     if config.warmup_epochs >= config.epochs:
         raise ValueError(f"warmup_epochs ({config.warmup_epochs}) must be smaller than "
                          f"epochs ({config.epochs})")
+
+
+# The assumption behind every T4 estimate of the course: a Colab T4 GPU (8.1 TFLOPS peak in
+# float32) sustains about a quarter of its peak on these networks, with batches of 64, larq's
+# quantizer ops and no mixed precision. Training costs 6 FLOPs per multiply-accumulate of the
+# forward pass (2 forward, 4 backward), evaluation 2.
+T4_EFFECTIVE_FLOPS = 2.0e12
+# Kaggle Cats & Dogs: 8,005 training photos, a tenth kept for validation.
+CATS_AND_DOGS_SPLIT = {"train": 7205, "validation": 800}
+
+
+def t4_epoch_seconds(macs_per_image: float, train_images: int, validation_images: int,
+                     flops_per_second: float = T4_EFFECTIVE_FLOPS) -> float:
+    """Seconds of one training epoch on a Colab T4 if it were bound by arithmetic alone
+    (:data:`T4_EFFECTIVE_FLOPS`): an estimate from stated assumptions, not a measurement.
+
+    Small networks (the quick profile's) do not keep a GPU busy: for them this is a lower
+    bound, and per-step overheads decide the time.
+    """
+    return (6 * train_images + 2 * validation_images) * macs_per_image / flops_per_second

@@ -17,6 +17,7 @@ so at the start and the end, as do the records, figures and the report.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ from pathlib import Path
 from utils.cats_and_dogs import resolve_dataset
 from utils.course import REPOSITORY_ROOT, course_folders, course_root
 from utils.names import DATASET_CHOICES, PROFILES, check_choice
+from utils.records import RUN_LEDGER_VARIABLE, read_run_ledger
 
 __all__ = ["NOTEBOOK_DIR", "list_notebooks", "main", "run_pipeline"]
 
@@ -98,18 +100,28 @@ def run_pipeline(
                                                   for name, value in dry_run.items())])
     print(f"Main job: profile {profile}, dataset {choice.name}, {len(paths)} notebooks"
           + (f", dry run {dry_run}" if dry_run else ""))
-    timings = {}
+    timings, runs = {}, {}
     for number, path in enumerate(paths, start=1):
         print(f"[{number}/{len(paths)}] {path.name}", flush=True)
+        ledger = out_dir / f"{path.stem}.runs.jsonl"
+        ledger.unlink(missing_ok=True)
+        os.environ[RUN_LEDGER_VARIABLE] = str(ledger)  # the notebook's kernel inherits it
         started = time.perf_counter()
-        papermill.execute_notebook(
-            str(path), str(out_dir / path.name), parameters={**parameters, **dry_run},
-            cwd=str(root), kernel_name="python3", progress_bar=True,
-        )
+        try:
+            papermill.execute_notebook(
+                str(path), str(out_dir / path.name), parameters={**parameters, **dry_run},
+                cwd=str(root), kernel_name="python3", progress_bar=True,
+            )
+        finally:
+            del os.environ[RUN_LEDGER_VARIABLE]
         timings[path.name] = time.perf_counter() - started
-        print(f"    done in {timings[path.name]:.0f} s", flush=True)
+        runs[path.name] = read_run_ledger(ledger)
+        print(f"    done in {timings[path.name]:.0f} s; {len(runs[path.name]['used'])} "
+              f"training record(s) used, {len(runs[path.name]['trained'])} trained",
+              flush=True)
     report = build_report(folders.results, folders.figures, folders.report, profile=profile,
-                          notebook_seconds=timings, written_by=command, **dry_run)
+                          notebook_seconds=timings, notebook_runs=runs, written_by=command,
+                          **dry_run)
     total = sum(timings.values())
     print(f"Report written to {report}; notebooks took {total / 60:.1f} min in all")
     if choice.name == "mnist5k":

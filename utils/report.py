@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -27,6 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from utils.course import reproductions_dir
+from utils.environment import cpu_model
 from utils.lessons.ablations import (
     ABLATION_PROFILES,
     OVERVIEW_FIGURE,
@@ -56,11 +58,13 @@ from utils.records import (
     write_json_atomic,
 )
 from utils.tables import (
+    NOTEBOOK_TIME_NOTE,
     binary_ratio_ceiling,
     comparison_table,
     epoch_table,
     figure_lines,
     markdown_table,
+    notebook_time_table,
     reference_table,
     runtime_summary,
     size_table,
@@ -634,13 +638,16 @@ def build_report(
     *,
     profile: str = "quick",
     notebook_seconds: Mapping[str, float] | None = None,
+    notebook_runs: Mapping[str, Mapping[str, list[str]]] | None = None,
     written_by: str | None = None,
     **overrides,
 ) -> Path:
     """Write ``report_dir/README.md`` from the records and figures of one profile and
     dataset; returns its path.
 
-    ``written_by`` names what wrote it (a command or a notebook) for the header;
+    ``notebook_seconds`` and ``notebook_runs`` (the training records each notebook used and
+    trained, from the main job's ledger) update ``pipeline_<profile>.json``, with the machine
+    that ran them. ``written_by`` names what wrote it (a command or a notebook) for the header;
     ``overrides`` (``limit``, ``epochs``) select the records of a dry run.
     """
     results_dir, figures_dir, report_dir = Path(results_dir), Path(figures_dir), Path(report_dir)
@@ -716,19 +723,22 @@ def build_report(
         sections.append(bench)
     timing_path = results_dir / f"pipeline_{profile}.json"
     # A run of some notebooks updates their times and keeps the others' from earlier runs.
-    recorded = (json.loads(timing_path.read_text())["notebook_seconds"]
-                if timing_path.exists() else {})
+    recorded = json.loads(timing_path.read_text()) if timing_path.exists() else {}
     if notebook_seconds:
-        notebook_seconds = dict(sorted({**recorded, **notebook_seconds}.items()))
-        write_json_atomic(timing_path, {"profile": profile,
-                                        "notebook_seconds": notebook_seconds})
-    else:  # rebuilt on its own: keep the recorded times
-        notebook_seconds = recorded
+        recorded = {"profile": profile,
+                    "machine": {"cpu": cpu_model(), "cpu_count": os.cpu_count()},
+                    "notebook_seconds": dict(sorted({**recorded.get("notebook_seconds", {}),
+                                                     **notebook_seconds}.items())),
+                    "notebook_runs": dict(sorted({**recorded.get("notebook_runs", {}),
+                                                  **(notebook_runs or {})}.items()))}
+        write_json_atomic(timing_path, recorded)
+    notebook_seconds = recorded.get("notebook_seconds", {})
     if notebook_seconds:
-        timing = pd.DataFrame({"seconds": notebook_seconds})
         sections.append("## Run time of the main job\n\nEach notebook's latest run in this "
-                        "profile.\n\n" + markdown_table(timing, ".0f")
-                        + f"\n\nTotal: {sum(notebook_seconds.values()) / 60:.1f} min.\n")
+                        "profile, and what it would take without its records.\n\n"
+                        + markdown_table(notebook_time_table(results_dir, profile), ".0f")
+                        + f"\n\nTotal: {sum(notebook_seconds.values()) / 60:.1f} min. "
+                        + NOTEBOOK_TIME_NOTE + "\n")
     sections.append(_limitations(profile, standin))
     report_dir.mkdir(parents=True, exist_ok=True)
     return write_bytes_atomic(report_dir / "README.md", "\n".join(sections).encode())
