@@ -109,3 +109,39 @@ def test_plot_accuracy_vs_bits_log2_axis_and_memory_labels():
     assert list(line.get_xdata()) == [1, 2, 4, 8, 32]  # sorted by bits
     assert ax.get_xscale() == "log"
     assert len(ax.texts) == 5
+
+
+def test_ptq_record_names_its_float_parent_and_is_reused_until_its_inputs_change(
+        tmp_path, monkeypatch):
+    from utils.models import build_model, save_model
+
+    model = build_model("small_cnn", "fp32", (28, 28, 3), 10, width=0.25)
+    path = save_model(model, tmp_path / "models" / "float.keras")
+    parent = {"run_name": "small_cnn_fp32_x", "config_hash": "abc", "code_fingerprint": "def",
+              "test_accuracy": 0.5, "model_path": str(path), "dataset": {"name": "mnist5k"},
+              "config": {"dataset": "mnist5k", "image_size": 28, "seed": 0, "limit": 200}}
+    results = tmp_path / "results"
+    record = binary_and_8bit_layers.ptq_record(parent, results_dir=results, data_dir=tmp_path,
+                                               bits=(8,), methods=("minmax",))
+    written = results / "ptq_small_cnn_fp32_x.json"
+    assert written.exists() and record["float_parent"]["run"] == "small_cnn_fp32_x"
+    rows = pd.DataFrame(record["rows"])
+    assert sorted(zip(rows["bits"], rows["weight scales"], rows["calibration"], strict=True)) == [
+        (8, "per channel", "minmax"), (8, "per tensor", "minmax"), (32, "float", "none")]
+    assert record["settings"]["calibration_images"] == 256 and record["peak_memory"]["self_mb"]
+
+    def measured_again(*args, **kwargs):
+        raise AssertionError("a matching record must be reused")
+
+    monkeypatch.setattr(binary_and_8bit_layers, "ptq_table", measured_again)
+    assert binary_and_8bit_layers.ptq_record(
+        parent, results_dir=results, data_dir=tmp_path, bits=(8,), methods=("minmax",)
+    ) == record
+    for changed in ({"bits": (4,)}, {"force": True}):  # other settings, or asked to: measured
+        with pytest.raises(AssertionError, match="reused"):
+            binary_and_8bit_layers.ptq_record(parent, results_dir=results, data_dir=tmp_path,
+                                              **{"bits": (8,), "methods": ("minmax",), **changed})
+    retrained = {**parent, "config_hash": "xyz"}  # the float parent changed: measured again
+    with pytest.raises(AssertionError, match="reused"):
+        binary_and_8bit_layers.ptq_record(retrained, results_dir=results, data_dir=tmp_path,
+                                          bits=(8,), methods=("minmax",))

@@ -18,8 +18,13 @@ Networks worth recording, the small ones of notebook 02 included, are trained th
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import larq as lq
 import numpy as np
@@ -30,13 +35,17 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
+from utils.data import load_dataset, to_arrays
+from utils.environment import environment_info, peak_resident_mb
 from utils.figures import FLOAT_COLOR, QUANT_COLOR, finish_axes, new_figure
+from utils.models import load_model
 from utils.nets import LayerFactory
-from utils.quantizers import get_precision
+from utils.quantizers import get_precision, ptq_table
+from utils.records import write_json_atomic
 
-__all__ = ["LiveLayerDemo", "live_layer_demo", "plot_accuracy_vs_bits", "plot_histories",
-           "plot_latent_weights", "plot_ptq_against_qat", "plot_training_curves",
-           "precision_table"]
+__all__ = ["LiveLayerDemo", "PTQ_BITS", "PTQ_CALIBRATION_IMAGES", "PTQ_METHODS", "live_layer_demo",
+           "plot_accuracy_vs_bits", "plot_histories", "plot_latent_weights",
+           "plot_ptq_against_qat", "plot_training_curves", "precision_table", "ptq_record"]
 
 def precision_table(names=("fp32", "int8", "int4", "binary")) -> pd.DataFrame:
     """How each layer role is quantized at each precision (from :mod:`utils.quantizers`).
@@ -291,16 +300,22 @@ def plot_ptq_against_qat(ptq: pd.DataFrame, qat: pd.DataFrame,
                          title: str = "Quantized after training (PTQ) or while training (QAT)"
                          ) -> Figure:
     """Test accuracy against bit width: PTQ of the float network with per-tensor and
-    per-channel weight scales (:func:`utils.quantizers.ptq_table`), and the networks trained at each
-    width (a :func:`utils.tables.bits_table`)."""
-    fig, (ax,) = new_figure(size=(6.0, 4.0))
+    per-channel weight scales, min/max or MSE-clipped ranges (:func:`utils.quantizers.ptq_table`,
+    a :func:`ptq_record`'s rows), and the networks trained at each width (a
+    :func:`utils.tables.bits_table`)."""
+    fig, (ax,) = new_figure(size=(6.5, 4.2))
     float_accuracy = ptq.loc[ptq["bits"] == 32, "test_accuracy"].iloc[0]
-    # grey and orange as in quantization_theory.plot_weight_scales; blue stays the float line
-    for scales, marker, color in (("per tensor", "s--", "tab:gray"),
-                                  ("per channel", "o--", QUANT_COLOR)):
-        rows = ptq[ptq["weight scales"] == scales].sort_values("bits")
-        ax.plot(rows["bits"], 100 * rows["test_accuracy"], marker, color=color,
-                label=f"PTQ, {scales}")
+    # grey and orange as in quantization_theory.plot_weight_scales; blue stays the float line;
+    # dashed: min/max ranges, dotted: the clip of least squared error
+    for (scales, marker, color), (method, style) in (
+            (scale, method) for scale in (("per tensor", "s", "tab:gray"),
+                                          ("per channel", "o", QUANT_COLOR))
+            for method in (("minmax", "--"), ("mse", ":"))):
+        rows = ptq[(ptq["weight scales"] == scales)
+                   & (ptq.get("calibration", "minmax") == method)].sort_values("bits")
+        if len(rows):
+            ax.plot(rows["bits"], 100 * rows["test_accuracy"], marker + style, color=color,
+                    label=f"PTQ, {scales}, {'min/max' if method == 'minmax' else 'MSE clip'}")
     trained = qat[qat["bits"] < 32].sort_values("bits")
     ax.plot(trained["bits"], 100 * trained["test_accuracy"], "D-", color="black",
             label="trained at that width (QAT)")
@@ -311,3 +326,50 @@ def plot_ptq_against_qat(ptq: pd.DataFrame, qat: pd.DataFrame,
     ax.minorticks_off()
     return finish_axes(ax, xlabel="bits of weights and activations",
                        ylabel="test accuracy (%)", title=title, grid=True, legend=True)
+
+
+# What notebook 02 quantizes after training: every width of its sweep below float, with
+# min/max ranges (TFLite's default) and the clip of least squared error (notebook 01, §10).
+PTQ_BITS = (2, 4, 8)
+PTQ_METHODS = ("minmax", "mse")
+PTQ_CALIBRATION_IMAGES = 256
+
+
+def ptq_record(float_record: Mapping[str, Any], *, results_dir: str | Path,
+               data_dir: str | Path, bits: Sequence[int] = PTQ_BITS,
+               methods: Sequence[str] = PTQ_METHODS, force: bool = False) -> dict[str, Any]:
+    """Post-training quantization of a trained float network, as a record.
+
+    The float model of ``float_record`` is quantized at each of ``bits`` with per-tensor and
+    per-channel weight scales and each calibration method
+    (:func:`utils.quantizers.ptq_table`), calibrated on the first
+    :data:`PTQ_CALIBRATION_IMAGES` training images and tested on the record's test split.
+    The record, ``ptq_<float run>.json`` in ``results_dir``, names its float parent (run,
+    config hash and code fingerprint) and the settings; one that matches them is reused
+    (``force`` measures again).
+    """
+    path = Path(results_dir) / f"ptq_{float_record['run_name']}.json"
+    parent = {"run": float_record["run_name"], "config_hash": float_record["config_hash"],
+              "code_fingerprint": float_record["code_fingerprint"],
+              "test_accuracy": float_record["test_accuracy"]}
+    settings = {"bits": list(bits), "methods": list(methods),
+                "calibration_images": PTQ_CALIBRATION_IMAGES}
+    if path.exists() and not force:
+        kept = json.loads(path.read_text())
+        if kept.get("float_parent") == parent and kept.get("settings") == settings:
+            return kept
+    config = float_record["config"]
+    splits = load_dataset(config["dataset"], config["image_size"], 64, data_dir=data_dir,
+                          seed=config["seed"], limit=config["limit"])
+    calibration_images, _ = to_arrays(splits.train, PTQ_CALIBRATION_IMAGES)
+    test_images, test_labels = to_arrays(splits.test)
+    started = time.perf_counter()
+    table = ptq_table(load_model(float_record["model_path"]), calibration_images, test_images,
+                      test_labels, bits=bits, methods=methods)
+    record = {"kind": "post-training quantization", "float_parent": parent,
+              "settings": settings, "dataset": float_record["dataset"],
+              "rows": table.to_dict("records"),
+              "seconds": time.perf_counter() - started, "peak_memory": peak_resident_mb(),
+              "environment": environment_info(), "created": datetime.now(UTC).isoformat()}
+    write_json_atomic(path, record)
+    return record
