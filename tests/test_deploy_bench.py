@@ -126,3 +126,14 @@ def test_the_full_size_measurement_is_reused_only_under_the_same_key(tmp_path):
     assert _reusable_full_size(out, elsewhere) is None
     out.write_text(json.dumps({"full_size": {**full, "key": {**key, "code": "0000000000"}}}))
     assert _reusable_full_size(out, key) is None  # the code changed since
+
+
+def test_a_step_runs_in_its_own_process_and_reports_its_cost():
+    import os
+
+    from utils.deploy_bench import _in_child_process
+
+    pid, cost = _in_child_process("which process", os.getpid)
+    assert pid != os.getpid()  # a fresh process: its memory is returned when it ends
+    assert cost["step"] == "which process" and cost["seconds"] >= 0
+    assert cost["peak_mb"] > 50  # a Python with utils (and TensorFlow) imported

@@ -22,8 +22,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import multiprocessing
 import sys
 import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,7 +45,7 @@ from utils.deploy import (
     deploy_and_measure,
     file_composition,
 )
-from utils.environment import LCE_MISSING, environment_info, lce_available
+from utils.environment import LCE_MISSING, environment_info, lce_available, peak_resident_mb
 from utils.models import build_model, load_model
 from utils.qat import is_qat_model, network_variables
 from utils.records import main_records, top_level_definitions, write_json_atomic
@@ -143,34 +146,70 @@ def _with_contents(table: pd.DataFrame, judge_goals: bool = True) -> pd.DataFram
     return table
 
 
+def _measured_step(function, args: tuple, kwargs: dict) -> tuple[Any, dict[str, float]]:
+    """``function(*args, **kwargs)`` with the seconds it took and this process's peak memory."""
+    started = time.perf_counter()
+    result = function(*args, **kwargs)
+    return result, {"seconds": round(time.perf_counter() - started, 1),
+                    "peak_mb": peak_resident_mb()["self_mb"]}
+
+
+def _in_child_process(step: str, function, *args, **kwargs) -> tuple[Any, dict[str, Any]]:
+    """Run one deployment step in a fresh process; its result and what it cost.
+
+    One network's models, converters and interpreters live only as long as their step, so
+    the peak memory of the whole measurement is that of its largest step, not their sum
+    (TensorFlow does not return freed memory to the system). The cost is the step's
+    seconds and its process's own peak resident memory (``getrusage``), named ``step``.
+    """
+    context = multiprocessing.get_context("spawn")  # a fresh TensorFlow, as utils.train's
+    with ProcessPoolExecutor(1, mp_context=context) as pool:
+        result, cost = pool.submit(_measured_step, function, args, kwargs).result()
+    print(f"    {step}: {cost['seconds']:.0f} s, peak {cost['peak_mb']:,.0f} MB", file=sys.stderr)
+    return result, {"step": step, **cost}
+
+
+def _full_size_network(name: str, width: float, *, runs: int, warmup: int,
+                       calibration_images: int, seed: int, files_dir,
+                       int8_per_channel: bool) -> pd.DataFrame:
+    """The full-size rows of one network (see :func:`full_size_table`)."""
+    tf.keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+    shape = FULL_INPUT_SHAPES[name]
+    models = {precision: build_model(name, precision, shape, 2, width=width)
+              for precision in PRECISIONS}
+    for model in models.values():
+        _vary_constant_weights(model, rng)
+    calibration = rng.random((calibration_images, *shape), dtype=np.float32)
+    with tempfile.TemporaryDirectory() as scratch:
+        table = deploy_and_measure(models, None, calibration, files_dir or scratch,
+                                   runs=runs, warmup=warmup, int8_per_channel=int8_per_channel)
+    return _with_contents(table, judge_goals=width == 1.0)
+
+
 def full_size_table(width: float = 1.0, *, runs: int = 20, warmup: int = 3,
                     calibration_images: int = 16, seed: int = 0, files_dir=None,
                     int8_per_channel: bool = INT8_PER_CHANNEL,
-                    networks=tuple(FULL_INPUT_SHAPES)) -> pd.DataFrame:
-    """Files of ``networks`` at full input size and ``width``, untrained, every precision.
+                    networks=tuple(FULL_INPUT_SHAPES)) -> tuple[pd.DataFrame, list[dict]]:
+    """Files of ``networks`` at full input size and ``width``, untrained, every precision,
+    and what each network's step cost (seconds, peak memory of its own process).
 
     One row per file (see :func:`utils.deploy.deploy_and_measure`) plus ``ops``,
     ``composition_bytes``, ``goal_ratio`` and ``meets_goal``. Int8 calibration uses random
-    images (ranges only matter for accuracy, which untrained networks do not have).
+    images (ranges only matter for accuracy, which untrained networks do not have). Each
+    network is built, converted and timed in a child process of its own.
     """
-    tf.keras.utils.set_random_seed(seed)
-    rng = np.random.default_rng(seed)
-    tables = []
-    with tempfile.TemporaryDirectory() as scratch:
-        for name in networks:
-            shape = FULL_INPUT_SHAPES[name]
-            models = {precision: build_model(name, precision, shape, 2, width=width)
-                      for precision in PRECISIONS}
-            for model in models.values():
-                _vary_constant_weights(model, rng)
-            calibration = rng.random((calibration_images, *shape), dtype=np.float32)
-            table = deploy_and_measure(models, None, calibration, files_dir or scratch,
-                                       runs=runs, warmup=warmup,
-                                       int8_per_channel=int8_per_channel)
-            tables.append(_with_contents(table, judge_goals=width == 1.0))
-            print(tables[-1][["architecture", "file", "size_mb", "ratio_vs_fp32"]]
-                  .to_string(index=False), file=sys.stderr)
-    return pd.concat(tables, ignore_index=True)
+    tables, steps = [], []
+    for name in networks:
+        table, cost = _in_child_process(
+            f"full size {name}", _full_size_network, name, width, runs=runs, warmup=warmup,
+            calibration_images=calibration_images, seed=seed, files_dir=files_dir,
+            int8_per_channel=int8_per_channel)
+        tables.append(table)
+        steps.append(cost)
+        print(table[["architecture", "file", "size_mb", "ratio_vs_fp32"]].to_string(index=False),
+              file=sys.stderr)
+    return pd.concat(tables, ignore_index=True), steps
 
 
 def _trained_models(results_dir, profile: str, **overrides
@@ -198,34 +237,46 @@ def trained_table(results_dir="results", profile: str = "quick", *, runs: int = 
     Int8 calibration uses the first 200 training images, unaugmented. The test set is
     streamed batch by batch (never held as float32 arrays: at 227 px, 2,500 photos would
     take 1.5 GB). ``overrides`` (``limit``, ``epochs``) select a dry run's records.
-    Returns an empty table when no complete set of trained models exists.
+    Returns an empty table when no complete set of trained models exists, and what each
+    network's step cost (each runs in a child process of its own, see :func:`full_size_table`).
     """
-    tables = []
+    tables, steps = [], []
+    for (model_name, dataset), records in sorted(_trained_models(
+            results_dir, profile, **overrides).items()):
+        paths = {p: Path(r.get("model_path", "")) for p, r in records.items()}
+        if set(paths) != set(PRECISIONS) or not all(p.exists() for p in paths.values()):
+            print(f"{model_name} on {dataset}: no saved model for every precision "
+                  f"({', '.join(sorted(paths))}); run notebooks 03/04 first",
+                  file=sys.stderr)
+            continue
+        table, cost = _in_child_process(
+            f"trained {model_name} on {dataset}", _trained_network, paths,
+            records["fp32"]["config"], runs=runs, warmup=warmup, test_images=test_images,
+            data_dir=data_dir, files_dir=files_dir, int8_per_channel=int8_per_channel)
+        tables.append(table)
+        steps.append(cost)
+    return (pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()), steps
+
+
+def _trained_network(paths: dict[str, Path], config: dict[str, Any], *, runs: int,
+                     warmup: int, test_images: int | None, data_dir, files_dir,
+                     int8_per_channel: bool) -> pd.DataFrame:
+    """The rows of one trained network's files (see :func:`trained_table`)."""
+    dataset = config["dataset"]
+    splits = load_dataset(dataset, config["image_size"], 64, data_dir=data_dir,
+                          seed=config["seed"], limit=config.get("limit"))
+    test_set = (splits.test if test_images is None else
+                splits.test.unbatch().take(test_images).batch(64))
+    calibration, _ = to_arrays(splits.train, MAX_CALIBRATION_IMAGES)
+    models = {p: load_model(paths[p]) for p in PRECISIONS}
     with tempfile.TemporaryDirectory() as scratch:
-        for (model_name, dataset), records in sorted(_trained_models(
-                results_dir, profile, **overrides).items()):
-            paths = {p: Path(r.get("model_path", "")) for p, r in records.items()}
-            if set(paths) != set(PRECISIONS) or not all(p.exists() for p in paths.values()):
-                print(f"{model_name} on {dataset}: no saved model for every precision "
-                      f"({', '.join(sorted(paths))}); run notebooks 03/04 first",
-                      file=sys.stderr)
-                continue
-            config = records["fp32"]["config"]
-            splits = load_dataset(dataset, config["image_size"], 64, data_dir=data_dir,
-                                  seed=config["seed"], limit=config.get("limit"))
-            test_set = (splits.test if test_images is None else
-                        splits.test.unbatch().take(test_images).batch(64))
-            calibration, _ = to_arrays(splits.train, MAX_CALIBRATION_IMAGES)
-            models = {p: load_model(paths[p]) for p in PRECISIONS}
-            table = deploy_and_measure(models, test_set, calibration,
-                                       files_dir or scratch, runs=runs, warmup=warmup,
-                                       int8_per_channel=int8_per_channel)
-            table.insert(1, "dataset", dataset)
-            table.insert(2, "image_size", config["image_size"])
-            table.insert(3, "width", config["width"])
-            table["offline_standin"] = splits.is_offline_standin
-            tables.append(_with_contents(table, judge_goals=False))
-    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+        table = deploy_and_measure(models, test_set, calibration, files_dir or scratch,
+                                   runs=runs, warmup=warmup, int8_per_channel=int8_per_channel)
+    table.insert(1, "dataset", dataset)
+    table.insert(2, "image_size", config["image_size"])
+    table.insert(3, "width", config["width"])
+    table["offline_standin"] = splits.is_offline_standin
+    return _with_contents(table, judge_goals=False)
 
 
 def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
@@ -268,14 +319,14 @@ def run_deployment_bench(profile: str = "quick", results_dir="results", *, out=N
     key = full_size_key(settings)
     reused = None if force or files_dir is not None else _reusable_full_size(out, key)
     if reused is None:
-        full = full_size_table(settings["width"], runs=settings["runs"],
-                               warmup=settings["warmup"],
-                               calibration_images=settings["calibration_images"],
-                               files_dir=folder("full_size"), networks=settings["networks"])
+        full, full_steps = full_size_table(
+            settings["width"], runs=settings["runs"], warmup=settings["warmup"],
+            calibration_images=settings["calibration_images"], files_dir=folder("full_size"),
+            networks=settings["networks"])
     else:
         print(f"Full-size files: the measurement of {reused['measured']} on {key['cpu']} is "
               "reused (same code, versions, CPU and settings; force=True measures again)")
-    trained = trained_table(results_dir, profile, runs=settings["runs"],
+    trained, trained_steps = trained_table(results_dir, profile, runs=settings["runs"],
                             warmup=settings["warmup"], test_images=settings["test_images"],
                             data_dir=data_dir, files_dir=folder("trained"), **overrides)
     record = {
@@ -301,13 +352,16 @@ def run_deployment_bench(profile: str = "quick", results_dir="results", *, out=N
                                           if row["meets_goal"] is not None}
                            for architecture, rows in full.groupby("architecture")},
             "files": _records(full),
+            "steps": full_steps,
         },
         "trained": {
             "files": _records(trained),
+            "steps": trained_steps,
             "all_preserved": (bool(trained["accuracy_preserved"].all())
                               if len(trained) else None),
         },
     }
+    record["peak_memory"] = peak_resident_mb()  # this process, and its largest step
     write_json_atomic(out, record)
     return record
 
