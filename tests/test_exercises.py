@@ -343,8 +343,15 @@ def test_a_stub_that_is_not_written_gives_way_to_the_reference(capsys):
         return x
 
     chosen = use_reference_until_written(stub, reference, lambda f: f(np.zeros(2)))
-    assert chosen is reference and "not written yet" in capsys.readouterr().out
+    assert "not written yet" in capsys.readouterr().out
+    assert chosen.stands_in_for == "stub" and chosen.__name__ == "reference"
+    np.testing.assert_array_equal(chosen(np.arange(3.0)), reference(np.arange(3.0)))
     assert use_reference_until_written(reference, stub, lambda f: f(np.zeros(2))) is reference
+    # a graded test says whose function passed: the stand-in's pass is not the student's
+    exercises.passed("stub", 3, chosen)
+    assert "not written yet; the reference solution standing in" in capsys.readouterr().out
+    exercises.passed("reference", 3, reference)
+    assert capsys.readouterr().out == "reference: all 3 checks passed.\n"
 
 
 def test_first_difference_names_the_index_and_both_values():
@@ -390,8 +397,10 @@ def test_01_notebook_solutions_pass_and_stubs_say_not_written(name, notebook_01,
     graded = getattr(exercises, f"test_{name}")
     graded(namespace[f"{name}_solution"])
     graded(namespace[name])  # what the notebook goes on with while the stub is unwritten
-    assert namespace[name] is namespace[f"{name}_solution"]
-    assert capsys.readouterr().out.count(f"{name}: all") == 2
+    assert namespace[name].stands_in_for == name
+    out = capsys.readouterr().out
+    assert out.count(f"{name}: all") == 1  # the solution itself
+    assert f"{name}: not written yet; the reference solution standing in" in out
     with pytest.raises(GradingError, match=f"{name} is not written yet"):
         graded(stubs[name])
 
@@ -662,8 +671,10 @@ def test_latent_update_and_quantize_layer_weights_notebook_solutions_pass(name, 
     graded = getattr(exercises, f"test_{name}")
     graded(namespace[f"{name}_solution"])
     graded(namespace[name])  # what the notebook goes on with while the stub is unwritten
-    assert namespace[name] is namespace[f"{name}_solution"]
-    assert capsys.readouterr().out.count(f"{name}: all") == 2
+    assert namespace[name].stands_in_for == name
+    out = capsys.readouterr().out
+    assert out.count(f"{name}: all") == 1  # the solution itself
+    assert f"{name}: not written yet; the reference solution standing in" in out
     with pytest.raises(GradingError, match=f"{name} is not written yet"):
         graded(stubs[name])
 
@@ -879,18 +890,27 @@ def notebook_08():
     return _notebook_08_functions()
 
 
+GOES_ON_WITH_08 = {"xnor_popcount_dot": "xnor_dot", "quantize_multiplier": "to_fixed_point",
+                   "apply_multiplier": "requantize", "fold_batch_norm": "fold"}
+
+
 @pytest.mark.parametrize("name", FUNCTIONS_08)
-def test_stub_is_not_graded_xnor_popcount_dot_quantize_multiplier_apply_multiplier_fold_batch_norm(
-        notebook_08, capsys, name):
-    """The notebook's stubs raise NotWritten: the graded cell says so and the notebook runs
-    on with the reference solution."""
+def test_08_graders_behave_as_01_and_02s_on_stubs_and_stand_ins(notebook_08, capsys, name):
+    """As in notebooks 01 and 02: an unwritten stub fails its graded test saying so; the
+    reference standing in for it (what the notebook goes on with, and grades) passes, and
+    the test says it was the reference."""
     assert f"`{name}` is not written yet" in notebook_08["printed"]
-    getattr(exercises, f"test_{name}")(notebook_08[name])
-    assert f"{name}: not written yet" in capsys.readouterr().out
+    graded = getattr(exercises, f"test_{name}")
+    with pytest.raises(GradingError, match=f"{name} is not written yet"):
+        graded(notebook_08[name])
+    stand_in = notebook_08[GOES_ON_WITH_08[name]]
+    assert stand_in.stands_in_for == name
+    graded(stand_in)
+    assert f"{name}: not written yet; the reference solution standing in" in (
+        capsys.readouterr().out)
 
 
 def test_xnor_popcount_dot_accepts_the_notebook_solution(notebook_08, capsys):
-    assert notebook_08["xnor_dot"] is notebook_08["xnor_popcount_dot_solution"]
     exercises.test_xnor_popcount_dot(notebook_08["xnor_popcount_dot_solution"])
     assert "xnor_popcount_dot: all 8 checks passed" in capsys.readouterr().out
 
@@ -939,7 +959,7 @@ def test_quantize_multiplier_accepts_the_course_and_the_notebook_solution(notebo
     from utils.lessons.arithmetic_and_energy import quantize_multiplier
 
     exercises.test_quantize_multiplier(quantize_multiplier)
-    assert notebook_08["to_fixed_point"] is notebook_08["quantize_multiplier_solution"]
+    assert notebook_08["to_fixed_point"].__wrapped__ is notebook_08["quantize_multiplier_solution"]
     exercises.test_quantize_multiplier(notebook_08["quantize_multiplier_solution"])
     assert capsys.readouterr().out.count("quantize_multiplier: all 12 checks passed") == 2
 
@@ -979,7 +999,7 @@ def test_apply_multiplier_accepts_the_course_and_the_notebook_solution(notebook_
     from utils.lessons.arithmetic_and_energy import multiply_by_quantized_multiplier
 
     exercises.test_apply_multiplier(multiply_by_quantized_multiplier)
-    assert notebook_08["requantize"] is notebook_08["apply_multiplier_solution"]
+    assert notebook_08["requantize"].__wrapped__ is notebook_08["apply_multiplier_solution"]
     exercises.test_apply_multiplier(notebook_08["apply_multiplier_solution"])
     assert capsys.readouterr().out.count("apply_multiplier: all 9 checks passed") == 2
 
@@ -1033,7 +1053,7 @@ def _fold(kernel, bias, gamma, beta, mean, variance, epsilon, *, sqrt=np.sqrt, u
 
 
 def test_fold_batch_norm_accepts_the_notebook_solution(notebook_08, capsys):
-    assert notebook_08["fold"] is notebook_08["fold_batch_norm_solution"]
+    assert notebook_08["fold"].__wrapped__ is notebook_08["fold_batch_norm_solution"]
     exercises.test_fold_batch_norm(notebook_08["fold_batch_norm_solution"])
     exercises.test_fold_batch_norm(_fold)
     assert capsys.readouterr().out.count("fold_batch_norm: all 6 checks passed") == 2
