@@ -82,6 +82,7 @@ samples = 16  # images in the sample grid
 
 # %%
 import numpy as np
+from IPython.display import Markdown, display
 
 from utils.cats_and_dogs import raw_image_sizes
 from utils.course import notebook_folders
@@ -90,12 +91,20 @@ from utils.exercises import check, exercise
 from utils.figures import save_fig
 from utils.fitting import environment_table
 from utils.lessons.setup_and_data import plot_class_balance, plot_image_grid, plot_image_sizes
+from utils.tables import notebook_time_text
 
 choice, folders = notebook_folders(profile, dataset, course_dir, results_dir=results_dir,
                                    figures_dir=figures_dir, report_dir=report_dir,
                                    data_dir=data_dir, download=download)
 dataset = choice.name
 data_dir = data_dir or folders.data
+
+# %% [markdown]
+# How long this notebook takes: measured in the last main job with its records present,
+# and estimated from those records for a course folder without them.
+
+# %%
+display(Markdown(notebook_time_text("00_setup_and_data", folders.results, profile)))
 
 # %% [markdown]
 # ## 1. The software stack

@@ -31,8 +31,8 @@
 # Sections 1 to 7 follow the report; sections 8 to 10 add what every toolkit builds on
 # (scale and zero point, per-channel scales, calibration), measured on the trained float
 # AlexNet and GoogLeNet. Those two are trained by notebooks 03 and 04; if they have not
-# run, section 9 trains the float networks first (a few minutes). Everything else runs in
-# seconds.
+# run, section 9 trains the float networks first (how long: the time statement below).
+# Everything else runs in seconds.
 #
 # Four times the notebook asks you to write the core lines yourself (**Write it**): the
 # quantizer of eq. 3.1, the straight-through estimator of eq. 4.7, scale and zero point
@@ -92,7 +92,7 @@ import larq as lq
 import numpy as np
 import pandas as pd
 import tensorflow as tf
-from IPython.display import display
+from IPython.display import Markdown, display
 
 from utils import exercises
 from utils.config import dry_run_overrides, make_config
@@ -113,6 +113,7 @@ from utils.quantizers import (
     symmetric_scales,
     weight_error_table,
 )
+from utils.tables import notebook_time_text
 from utils.train import run_configs
 
 choice, folders = notebook_folders(profile, dataset, course_dir, data_dir=data_dir,
@@ -121,6 +122,13 @@ choice, folders = notebook_folders(profile, dataset, course_dir, data_dir=data_d
 dataset = choice.name
 dry_run = dry_run_overrides(limit, epochs)  # {} unless a dry run
 n = 5_000 if profile == "smoke" else 200_000  # sampled weights per experiment
+
+# %% [markdown]
+# How long this notebook takes: measured in the last main job with its records present,
+# and estimated from those records for a course folder without them.
+
+# %%
+display(Markdown(notebook_time_text("01_quantization_theory", folders.results, profile)))
 
 # %% [markdown]
 # ## 1. What fewer bits buy (report Fig. 3.1)
@@ -695,7 +703,7 @@ save_fig(fig, "01_affine_grids", folders.figures)
 # per channel in the file. How much that buys is a property of trained weights, so here
 # it is measured on the trained float AlexNet and GoogLeNet of this profile (trained by
 # notebooks 03 and 04, or now if they have not run: the first time this cell runs in a
-# fresh clone, it trains both float networks, a few minutes on a laptop CPU).
+# fresh clone, it trains both float networks: see the time statement at the top).
 
 # %%
 configs = [make_config(name, "fp32", dataset=choice.name, profile=profile, seed=0, **dry_run)

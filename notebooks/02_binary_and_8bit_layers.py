@@ -34,8 +34,8 @@
 # it with the course's own implementation; until you write it, a folded reference solution
 # stands in so that the notebook runs on.
 #
-# In the `quick` profile the training sections take a few minutes on a 2-core CPU; in
-# `smoke` they run for a moment on a few hundred images, only to check that everything
+# In the `quick` profile the training sections train small networks on a CPU (the time
+# statement below says how long, from the records); in `smoke` they run for a moment on a few hundred images, only to check that everything
 # works (their accuracies mean nothing).
 
 # %% tags=["setup"]
@@ -91,7 +91,7 @@ import larq as lq
 import numpy as np
 import pandas as pd
 import tensorflow as tf
-from IPython.display import display
+from IPython.display import Markdown, display
 
 from utils import exercises
 from utils.config import dry_run_overrides, make_config
@@ -103,9 +103,9 @@ from utils.lessons import binary_and_8bit_layers
 from utils.lessons.binary_and_8bit_layers import live_layer_demo, precision_table
 from utils.models import build_model, load_model, summary_table
 from utils.names import precision_for_bits
-from utils.quantizers import KBitQuantizer, ptq_table, quantize_after_training
+from utils.quantizers import KBitQuantizer, quantize_after_training
 from utils.quantizers import kernels as network_kernels
-from utils.tables import bits_table
+from utils.tables import bits_table, notebook_time_text
 from utils.train import run_configs
 
 choice, folders = notebook_folders(profile, dataset, course_dir, results_dir=results_dir,
@@ -114,6 +114,13 @@ choice, folders = notebook_folders(profile, dataset, course_dir, results_dir=res
 dataset = choice.name
 dry_run = dry_run_overrides(limit, epochs)  # {} unless a dry run
 data_dir = data_dir or folders.data
+
+# %% [markdown]
+# How long this notebook takes: measured in the last main job with its records present,
+# and estimated from those records for a course folder without them.
+
+# %%
+display(Markdown(notebook_time_text("02_binary_and_8bit_layers", folders.results, profile)))
 
 # %% [markdown]
 # ## 1. A quantized layer (eq. 4.4)
@@ -459,8 +466,12 @@ print(f"Standard error of one accuracy near {p:.1%} on {test_count:,} test image
 # weights to k bits and calibrate each activation's range on a few hundred training
 # images (notebook 01, sections 9 and 10), with no further training. PTQ is what
 # TFLite's converter does for 8 bits; here it is simulated at 2, 4 and 8 bits
-# (`utils.quantizers`), with one weight scale per kernel or one per output channel, on the
-# float network of the sweep. Like the k-bit networks, the PTQ networks keep the image
+# (`utils.quantizers`), with one weight scale per kernel or one per output channel, and
+# with two ways of setting the ranges: min/max (the largest |weight| and the largest
+# activation seen, TFLite's way) and the clip of least squared error (notebook 01,
+# section 10), for weights and activations alike, on the float network of the sweep.
+# The results are kept as a record (`results/ptq_<float run>.json`), which names the
+# float network it quantized. Like the k-bit networks, the PTQ networks keep the image
 # input and the classifier in float.
 #
 # ### Write it yourself: quantizing one layer's weights
@@ -525,14 +536,15 @@ exercises.test_quantize_layer_weights(quantize_layer_weights)
 # and per channel), against the networks trained at that width:
 
 # %%
-float_net = load_model(records[-1]["model_path"])
-splits = load_dataset(choice.name, float_config.image_size, 64, data_dir=data_dir, seed=seed,
-                      limit=float_config.limit)
-calibration_images, _ = to_arrays(splits.train, 256)
-test_images, test_labels = to_arrays(splits.test)
-ptq = ptq_table(float_net, calibration_images, test_images, test_labels,
-                bits=[b for b in bits if 1 < b < 32])
-display(ptq.pivot(index="bits", columns="weight scales", values="test_accuracy").round(4))
+ptq_run = binary_and_8bit_layers.ptq_record(records[-1], results_dir=folders.results,
+                                            data_dir=data_dir,
+                                            bits=[b for b in bits if 1 < b < 32])
+ptq = pd.DataFrame(ptq_run["rows"])
+print(f"PTQ record: {ptq_run['float_parent']['run']} quantized after training, calibrated on "
+      f"{ptq_run['settings']['calibration_images']} training images "
+      f"({ptq_run['environment']['cpu']}, {ptq_run['created'][:10]})")
+display(ptq[ptq["bits"] < 32].pivot_table(
+    index="bits", columns=["calibration", "weight scales"], values="test_accuracy").round(4))
 fig = binary_and_8bit_layers.plot_ptq_against_qat(ptq, sweep, title=f"PTQ against QAT ({network} on "
                                                    f"{choice.name})")
 save_fig(fig, "02_ptq_against_qat", folders.figures)
@@ -546,6 +558,11 @@ save_fig(fig, "02_ptq_against_qat", folders.figures)
 # with those of the per-channel PTQ network that `utils.quantizers` built for the table above.
 
 # %%
+float_net = load_model(records[-1]["model_path"])
+splits = load_dataset(choice.name, float_config.image_size, 64, data_dir=data_dir, seed=seed,
+                      limit=float_config.limit)
+calibration_images, _ = to_arrays(splits.train, binary_and_8bit_layers.PTQ_CALIBRATION_IMAGES)
+test_images, test_labels = to_arrays(splits.test)
 trained = dict(list(network_kernels(float_net).items())[:-1])  # the classifier stays float
 rows = []
 for b in [b for b in bits if 1 < b < 32]:
@@ -612,30 +629,39 @@ check("02_ptq_or_qat", answer)
 # %%
 ptq_float = 100 * ptq.loc[ptq["bits"] == 32, "test_accuracy"].iloc[0]
 for b, rows in ptq[ptq["bits"] < 32].groupby("bits"):
-    after = ", ".join(f"{row['weight scales']} {100 * row['test_accuracy']:.1f}%"
-                      for _, row in rows.iterrows())
+    ranges = rows["calibration"].map({"minmax": "min/max", "mse": "MSE clip"})
+    after = ", ".join(f"{scales} {method} {100 * value:.1f}%" for scales, method, value in
+                      zip(rows["weight scales"], ranges, rows["test_accuracy"], strict=True))
     print(f"{b} bits: quantized after training {after}; trained at {b} bits "
           f"{accuracy[b]:.1f}%")
 print(f"float {ptq_float:.1f}%; chance {100 / records[0]['dataset']['num_classes']:.0f}%")
 
 # %% [markdown]
-# Read the two curves at each width (the lines above print them). At 8 bits PTQ loses
+# Read the curves at each width (the lines above print them). At 8 bits PTQ loses
 # nothing a single test set can show: the rounding is far finer than what the network is
 # sensitive to, which is why TFLite's int8 conversion of a float network is the default
-# deployment path (notebook 06). On these digits, in the committed quick run, the small
-# CNN kept its float accuracy under PTQ at 4 bits too, with either scale choice, but at
-# 2 bits PTQ collapsed to chance with one scale per kernel and per channel alike, while
-# the network trained at 2 bits kept nearly all of it. The grid alone does not explain the
-# collapse: this PTQ sets every range by min/max (the weight scale from the largest
-# |weight|, the activation range from the largest value seen in calibration), and that is
-# the setting notebook 01 (section 6) shows failing at 2 bits, where the symmetric grid
-# has the levels −1, 0 and +1 times the scale and nearly every weight rounds to zero.
-# A clipped range (3 standard deviations, or the MSE rule of notebook 01, section 10)
-# might rescue part of it; this notebook does not measure that. The network trained at
-# 2 bits, on the other hand, learned weights and activations that suit its grid. Where
-# PTQ gives way depends on the network, the data and the ranges (on larger networks and
-# photos, plain 4-bit PTQ usually loses accuracy), so the rule is: at 8 bits quantize
-# after training, check PTQ at lower widths, and train quantized where it falls off.
+# deployment path (notebook 06). At 2 bits the symmetric weight grid has only the levels
+# −1, 0 and +1 times the scale. With min/max ranges the scale comes from the largest
+# |weight|, so nearly every weight rounds to zero: the setting notebook 01 (section 6)
+# shows failing at 2 bits. Clipping the range where the squared error is least (notebook
+# 01, section 10) keeps more weights off zero. The cell below compares the two at the
+# lowest width with the network trained at that width, from the record. A network trained
+# at 2 bits learned weights and activations that suit its grid; PTQ can only round the
+# float network's. Where PTQ gives way depends on the network, the data and the ranges
+# (on larger networks and photos, plain 4-bit PTQ usually loses accuracy), so the rule is:
+# at 8 bits quantize after training, check PTQ at lower widths with calibrated ranges,
+# and train quantized where it falls off.
+
+# %%
+lowest = min(b for b in ptq["bits"] if b < 32)
+at_lowest = ptq[ptq["bits"] == lowest].set_index(["calibration", "weight scales"])
+chance = 100 / records[0]["dataset"]["num_classes"]
+for method, label in (("minmax", "min/max ranges"), ("mse", "MSE-clipped ranges")):
+    best = 100 * at_lowest.loc[method, "test_accuracy"].max()
+    print(f"{lowest}-bit PTQ with {label}: at best {best:.1f}% "
+          f"({best - chance:+.1f} points from chance, {best - ptq_float:+.1f} from float)")
+print(f"trained at {lowest} bits: {accuracy[lowest]:.1f}%; float {ptq_float:.1f}%; "
+      f"chance {chance:.0f}%")
 #
 # ## 7. The field's 8-bit QAT: tfmot and `int8_qat`
 #
@@ -699,9 +725,10 @@ exercises.test_qat_model(qat_model, float_net)
 # * The §5.5 binary MLP and every network of the sweep were trained through the same
 #   runner as AlexNet and GoogLeNet: each wrote one record to `results_dir` (named
 #   `mlp_...` and `small_cnn_...`), naming its dataset, and is reused when run again.
-# * Post-training quantization with min/max ranges kept the small CNN's float accuracy
-#   at 8 and 4 bits and collapsed to chance at 2 bits, where the networks trained at
-#   their width (QAT) kept it.
+# * Post-training quantization (PTQ) rounds a trained float network; its record
+#   (`ptq_<float run>.json`) holds every width, scale choice and range rule. At 8 bits
+#   it costs nothing measurable; at the lowest widths min/max ranges fail, a clipped
+#   range recovers part, and training at the width (QAT) is what keeps the accuracy.
 # * QAT means training with the quantization in the loop. The course has two kinds: the
 #   report's k-bit networks (larq, fixed grids) and `int8_qat`, tfmot's 8-bit scheme, made
 #   by `quantize_model`, trained in notebooks 03 and 04 and deployed in notebook 06.

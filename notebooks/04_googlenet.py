@@ -106,7 +106,7 @@ from utils.exercises import check, exercise
 from utils.models import build_model, layer_table, summary_table
 from utils.names import MAIN_PRECISIONS
 from utils.nets import build_googlenet, inception_block
-from utils.tables import comparison_table, epoch_table, reference_table
+from utils.tables import comparison_table, epoch_table, notebook_time_text, reference_table
 from utils.train import train_precisions
 
 choice, folders = notebook_folders(profile, dataset, course_dir, data_dir=data_dir,
@@ -116,11 +116,19 @@ dataset = choice.name
 dry_run = dry_run_overrides(limit, epochs)  # {} unless a dry run
 
 # %% [markdown]
+# How long this notebook takes: measured in the last main job with its records present,
+# and estimated from those records for a course folder without them.
+
+# %%
+display(Markdown(notebook_time_text("04_googlenet", folders.results, profile)))
+
+# %% [markdown]
 # ## Size and operations at full size (Table 6.1)
 #
-# larq's summary counts parameters and multiply-accumulates (MACs) by bit width. The
-# first layer keeps float inputs and the last layer is float, so the binary network is
-# not quite 32 times smaller; batch normalization adds a few float parameters.
+# larq's summary counts parameters and multiply-accumulates (MACs) by bit width. By the
+# precision map of notebook 02 (section 1), the first layer reads the float image and the
+# last layer is float, so the binary network is not quite 32 times smaller; batch
+# normalization adds a few float parameters.
 
 # %%
 full_size = (224, 224, 3)

@@ -81,13 +81,20 @@ from utils.course import REPOSITORY_ROOT, course_folders, notebook_folders
 from utils.exercises import check, exercise
 from utils.records import main_records, missing_main_runs
 from utils.report import build_report, conclusions, main_table
-from utils.tables import comparison_table, reference_table
+from utils.tables import comparison_table, notebook_time_text, reference_table
 
 choice, folders = notebook_folders(profile, dataset, course_dir, data_dir=data_dir,
                                    results_dir=results_dir, figures_dir=figures_dir,
                                    report_dir=report_dir)
 dataset = choice.name
 dry_run = dry_run_overrides(limit, epochs)  # {} unless a dry run
+
+# %% [markdown]
+# How long this notebook takes: measured in the last main job with its records present,
+# and estimated from those records for a course folder without them.
+
+# %%
+display(Markdown(notebook_time_text("05_comparison", folders.results, profile)))
 
 # %% [markdown]
 # ## Your records

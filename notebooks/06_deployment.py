@@ -99,7 +99,7 @@ force = False  # measure the full-size files again even when the record's key ma
 import math
 
 import pandas as pd
-from IPython.display import display
+from IPython.display import Markdown, display
 
 from utils import figures
 from utils.config import dry_run_overrides, make_config
@@ -109,7 +109,7 @@ from utils.environment import LCE_MISSING, lce_available
 from utils.exercises import check, exercise
 from utils.models import build_model, summary_figures
 from utils.names import MAIN_MODELS, MAIN_PRECISIONS
-from utils.tables import binary_ratio_ceiling, composition_table, size_table
+from utils.tables import binary_ratio_ceiling, composition_table, notebook_time_text, size_table
 from utils.train import run_configs
 
 choice, folders = notebook_folders(profile, dataset, course_dir, data_dir=data_dir,
@@ -117,6 +117,13 @@ choice, folders = notebook_folders(profile, dataset, course_dir, data_dir=data_d
                                    report_dir=report_dir)
 dataset = choice.name
 dry_run = dry_run_overrides(limit, epochs)  # {} unless a dry run
+
+# %% [markdown]
+# How long this notebook takes: measured in the last main job with its records present,
+# and estimated from those records for a course folder without them.
+
+# %%
+display(Markdown(notebook_time_text("06_deployment", folders.results, profile)))
 
 # %% [markdown]
 # ## The trained models
@@ -199,6 +206,16 @@ sizes = size_table(record)
 if ("alexnet", "fp32") in sizes.index:
     print(f"AlexNet's float32 file: {sizes.loc[('alexnet', 'fp32'), 'size_mb']:,.1f} MB")
 sizes.round(3)
+
+# %% [markdown]
+# Each network's files are built, converted and timed in a child process of its own, so
+# that only one network's models, converters and interpreters are in memory at a time.
+# What each step cost, from the record (`steps`: seconds and the peak resident memory of
+# its process; the full-size steps as measured when their record was made):
+
+# %%
+steps = pd.DataFrame([*record["full_size"].get("steps", []), *record["trained"]["steps"]])
+display(steps.set_index("step") if len(steps) else "no step costs in this record")
 
 # %% [markdown]
 # **Run.** The cell reads each int8 file's ratio from the measurement above and splits
@@ -435,17 +452,9 @@ pd.concat({"ms": latency, "speed-up over float32": speedup}, axis=1).round(2)
 # %% [markdown]
 # ### What the theory promises, and what LCE reports on ARM
 #
-# The reference report's Figure 3.1 (from Wu 2019, a talk on inference on NVIDIA
-# GPUs) gives the throughput and bandwidth of each input type relative to FP32:
-#
-# | input type | accumulation | relative math throughput | bandwidth savings |
-# |---|---|---|---|
-# | FP16 | FP16 | 8x | 2x |
-# | INT8 | INT32 | 16x | 4x |
-# | INT4 | INT32 | 32x | 8x |
-# | INT1 | INT32 | 128x | 32x |
-#
-# Those are peak rates of GPU hardware with native low-bit instructions. They hold
+# The report's Fig. 3.1 (notebook 01, section 1) promises up to 16x the math throughput
+# of FP32 at INT8 and 128x at INT1. Those are peak rates of GPU hardware with native
+# low-bit instructions (NVIDIA's Turing tensor cores). They hold
 # for a kernel that uses such instructions, not for a whole network on any processor:
 # the report itself warns that a laptop CPU gains nothing from a precision it has no
 # instructions for, and that 32 times fewer bits need not mean 32 times faster. The

@@ -92,10 +92,18 @@ from utils.lessons import ablations
 from utils.lessons.ablations import condition_table, measured, run_ablations, summary_table, verdict
 from utils.records import load_record
 from utils.report import build_report
+from utils.tables import notebook_time_text
 
 choice, folders = notebook_folders(profile, dataset, course_dir, results_dir=results_dir,
                                    figures_dir=figures_dir, report_dir=report_dir)
 dataset = choice.name
+
+# %% [markdown]
+# How long this notebook takes: measured in the last main job with its records present,
+# and estimated from those records for a course folder without them.
+
+# %%
+display(Markdown(notebook_time_text("07_ablations", folders.results, profile)))
 
 # %% [markdown]
 # ## The baseline and the runs

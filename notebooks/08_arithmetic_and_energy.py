@@ -95,7 +95,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import tensorflow as tf
-from IPython.display import display
+from IPython.display import Markdown, display
 from tensorflow.lite.python.convert_phase import ConverterError
 
 from utils import exercises, figures
@@ -127,6 +127,7 @@ from utils.lessons.arithmetic_and_energy import (
 from utils.models import build_model, load_model, summary_figures
 from utils.names import QAT_PRECISION
 from utils.records import load_record, main_records, write_json_atomic
+from utils.tables import notebook_time_text
 from utils.train import run_configs, train_precisions
 
 choice, folders = notebook_folders(profile, dataset, course_dir, data_dir=data_dir,
@@ -135,6 +136,13 @@ choice, folders = notebook_folders(profile, dataset, course_dir, data_dir=data_d
 dataset = choice.name
 dry_run = dry_run_overrides(limit, epochs)  # {} unless a dry run
 assumptions = {"weight_memory": weight_memory, "accumulator_bits": accumulator_bits}
+
+# %% [markdown]
+# How long this notebook takes: measured in the last main job with its records present,
+# and estimated from those records for a course folder without them.
+
+# %%
+display(Markdown(notebook_time_text("08_arithmetic_and_energy", folders.results, profile)))
 
 # %% [markdown]
 # ## The trained AlexNet
@@ -276,7 +284,7 @@ to_fixed_point = use_reference_until_written(quantize_multiplier, quantize_multi
                                               lambda f: f(0.001))
 
 # %%
-exercises.test_quantize_multiplier(quantize_multiplier)
+exercises.test_quantize_multiplier(to_fixed_point)
 
 # %% [markdown]
 # And the multiplication itself. numpy's `//` and `>>` round toward −∞; C's `/`, which
@@ -325,7 +333,7 @@ requantize = use_reference_until_written(apply_multiplier, apply_multiplier_solu
                                          lambda f: f(1000, 2**30, -3))
 
 # %%
-exercises.test_apply_multiplier(apply_multiplier)
+exercises.test_apply_multiplier(requantize)
 
 # %% [markdown]
 # With your functions, the first convolution's multipliers, one per output channel (the
@@ -411,7 +419,7 @@ fold = use_reference_until_written(
                 np.ones(2), 1e-3))
 
 # %%
-exercises.test_fold_batch_norm(fold_batch_norm)
+exercises.test_fold_batch_norm(fold)
 
 # %% [markdown]
 # Your folding, on the trained float AlexNet's first convolution and its batch
@@ -564,7 +572,7 @@ xnor_dot = use_reference_until_written(
     lambda f: f(np.packbits([1, 0, 1]), np.packbits([1, 1, 0]), 3))
 
 # %%
-exercises.test_xnor_popcount_dot(xnor_popcount_dot)
+exercises.test_xnor_popcount_dot(xnor_dot)
 
 # %% [markdown]
 # Your dot product at work: one output position of the trained binary AlexNet's first

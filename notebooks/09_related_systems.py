@@ -87,7 +87,7 @@ import inspect
 
 import pandas as pd
 import tensorflow as tf
-from IPython.display import display
+from IPython.display import Markdown, display
 
 from utils import figures
 from utils.config import dry_run_overrides
@@ -97,6 +97,7 @@ from utils.lessons import related_systems
 from utils.lessons.arithmetic_and_energy import accuracy_energy_table, plot_accuracy_vs_energy
 from utils.lessons.related_systems import system_configs, system_table
 from utils.quantizers import MultiBaseWeights
+from utils.tables import notebook_time_text
 from utils.train import run_configs
 
 choice, folders = notebook_folders(profile, dataset, course_dir, data_dir=data_dir,
@@ -111,6 +112,13 @@ def train(system: str) -> tuple[list, pd.DataFrame]:
     configs = system_configs(system, profile, "mnist5k", **dry_run)
     records = run_configs(configs, results_dir=folders.results, data_dir=folders.data, verbose=0)
     return records, system_table(records, configs)
+
+# %% [markdown]
+# How long this notebook takes: measured in the last main job with its records present,
+# and estimated from those records for a course folder without them.
+
+# %%
+display(Markdown(notebook_time_text("09_related_systems", folders.results, profile)))
 
 # %% [markdown]
 # ## 1 · Multi-base binarization (ABC-Net)
