@@ -467,9 +467,10 @@ print(f"Standard error of one accuracy near {p:.1%} on {test_count:,} test image
 # images (notebook 01, sections 9 and 10), with no further training. PTQ is what
 # TFLite's converter does for 8 bits; here it is simulated at 2, 4 and 8 bits
 # (`utils.quantizers`), with one weight scale per kernel or one per output channel, and
-# with two ways of setting the ranges: min/max (the largest |weight| and the largest
-# activation seen, TFLite's way) and the clip of least squared error (notebook 01,
-# section 10), for weights and activations alike, on the float network of the sweep.
+# with three ways of setting the ranges: min/max (the largest |weight| and the largest
+# activation seen, TFLite's way), a clip at the 99.99th percentile, and the clip of least
+# squared error (notebook 01, section 10), for weights and activations alike, on the
+# float network of the sweep.
 # The results are kept as a record (`results/ptq_<float run>.json`), which names the
 # float network it quantized. Like the k-bit networks, the PTQ networks keep the image
 # input and the classifier in float.
@@ -629,7 +630,8 @@ check("02_ptq_or_qat", answer)
 # %%
 ptq_float = 100 * ptq.loc[ptq["bits"] == 32, "test_accuracy"].iloc[0]
 for b, rows in ptq[ptq["bits"] < 32].groupby("bits"):
-    ranges = rows["calibration"].map({"minmax": "min/max", "mse": "MSE clip"})
+    ranges = rows["calibration"].map({"minmax": "min/max", "percentile": "percentile clip",
+                                      "mse": "MSE clip"})
     after = ", ".join(f"{scales} {method} {100 * value:.1f}%" for scales, method, value in
                       zip(rows["weight scales"], ranges, rows["test_accuracy"], strict=True))
     print(f"{b} bits: quantized after training {after}; trained at {b} bits "
@@ -656,7 +658,8 @@ print(f"float {ptq_float:.1f}%; chance {100 / records[0]['dataset']['num_classes
 lowest = min(b for b in ptq["bits"] if b < 32)
 at_lowest = ptq[ptq["bits"] == lowest].set_index(["calibration", "weight scales"])
 chance = 100 / records[0]["dataset"]["num_classes"]
-for method, label in (("minmax", "min/max ranges"), ("mse", "MSE-clipped ranges")):
+for method, label in (("minmax", "min/max ranges"), ("percentile", "99.99th-percentile clips"),
+                      ("mse", "MSE-clipped ranges")):
     best = 100 * at_lowest.loc[method, "test_accuracy"].max()
     print(f"{lowest}-bit PTQ with {label}: at best {best:.1f}% "
           f"({best - chance:+.1f} points from chance, {best - ptq_float:+.1f} from float)")

@@ -29,8 +29,14 @@ def check_deployment_record(record: dict, results: Path) -> None:
     assert record["profile"] == "smoke"
     assert record["goal_ratios"] == {"binary": BINARY_RATIO_GOAL, "int8": INT8_RATIO_GOAL}
     full = size_table(record)
-    # smoke measures AlexNet's full-size files only (GoogLeNet's are converted when trained)
+    # smoke measures AlexNet's files only (GoogLeNet's conversions: tests/test_deploy.py and
+    # tests/test_full_path.py), each step in the notebook's own process
     assert set(full.index.get_level_values("architecture")) == {"alexnet"}
+    assert [step["step"] for step in record["full_size"]["steps"]] == ["full size alexnet"]
+    assert [step["step"] for step in record["trained"]["steps"]] == [
+        "trained alexnet on mnist5k"]
+    assert not any(step["own_process"] for step in record["trained"]["steps"])
+    assert all(step["peak_mb"] > 0 for step in record["trained"]["steps"])
     for architecture in ("alexnet",):
         rows = full.loc[architecture]
         assert set(rows.index) == FILES
@@ -42,7 +48,9 @@ def check_deployment_record(record: dict, results: Path) -> None:
             assert pd.isna(rows.loc[kind, "meets_goal"])
             assert rows.loc[kind, "ratio_vs_fp32"] > 1  # smaller, even at width 1/16
         assert (rows[["latency_ms_1_threads", "latency_ms_2_threads"]] > 0).all().all()
-    for architecture in ("alexnet", "googlenet"):
+    assert set(size_table(record, "trained").index.get_level_values("architecture")) == {
+        "alexnet"}
+    for architecture in ("alexnet",):
         trained = size_table(record, "trained").loc[(architecture, "mnist5k")]
         assert set(trained.index) == FILES
         assert "goal_ratio" not in trained  # the goals are for full-size files
@@ -131,9 +139,11 @@ def test_the_full_size_measurement_is_reused_only_under_the_same_key(tmp_path):
 def test_a_step_runs_in_its_own_process_and_reports_its_cost():
     import os
 
-    from utils.deploy_bench import _in_child_process
+    from utils.deploy_bench import _run_step
 
-    pid, cost = _in_child_process("which process", os.getpid)
+    pid, cost = _run_step("which process", True, os.getpid)
     assert pid != os.getpid()  # a fresh process: its memory is returned when it ends
-    assert cost["step"] == "which process" and cost["seconds"] >= 0
+    assert cost["step"] == "which process" and cost["own_process"] and cost["seconds"] >= 0
     assert cost["peak_mb"] > 50  # a Python with utils (and TensorFlow) imported
+    pid, cost = _run_step("here", False, os.getpid)
+    assert pid == os.getpid() and not cost["own_process"] and cost["peak_mb"] > 50

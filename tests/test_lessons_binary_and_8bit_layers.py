@@ -145,3 +145,23 @@ def test_ptq_record_names_its_float_parent_and_is_reused_until_its_inputs_change
     with pytest.raises(AssertionError, match="reused"):
         binary_and_8bit_layers.ptq_record(retrained, results_dir=results, data_dir=tmp_path,
                                           bits=(8,), methods=("minmax",))
+
+
+def test_plot_ptq_against_qat_draws_one_line_per_scale_and_range_rule():
+    rows = [{"bits": 32, "weight scales": "float", "calibration": "none", "test_accuracy": 0.98}]
+    rows += [{"bits": b, "weight scales": scales, "calibration": method,
+              "test_accuracy": 0.5 + b / 20}
+             for b in (2, 4, 8) for scales in ("per tensor", "per channel")
+             for method in ("minmax", "percentile", "mse")]
+    trained = pd.DataFrame({"bits": [1, 2, 4, 8, 32], "test_accuracy": [0.9] * 5})
+    fig = binary_and_8bit_layers.plot_ptq_against_qat(pd.DataFrame(rows), trained)
+    (ax,) = fig.axes
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert sorted(label for label in labels if label.startswith("PTQ")) == sorted(
+        f"PTQ, {scales}, {rule}" for scales in ("per tensor", "per channel")
+        for rule in ("min/max", "percentile", "MSE clip"))
+    ptq_line = next(line for line in ax.get_lines()
+                    if line.get_label() == "PTQ, per channel, MSE clip")
+    assert list(ptq_line.get_xdata()) == [2, 4, 8]
+    np.testing.assert_allclose(ptq_line.get_ydata(), [60.0, 70.0, 90.0])
+    assert {"trained at that width (QAT)", "float"} <= set(labels)

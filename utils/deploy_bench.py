@@ -59,17 +59,20 @@ PRECISIONS = ("fp32", "int8", "int8_qat", "binary")
 # Per profile: channel width of the full-size networks, timed runs and warm-up runs per
 # latency, calibration images for int8 (random images at full size; training images for
 # the trained models), and at most this many test images for the trained models' accuracy.
-# The smoke profile (a check of the path) measures AlexNet's full-size files only: most of
-# its time went into exporting and converting graphs (TFLite exports a SavedModel of every
-# Keras model first; the QAT and int8 files cost most), and GoogLeNet's conversions are
-# still made in the smoke run, from its trained smoke models.
+# ``networks``: the networks measured, at full size and trained. The smoke profile (a check of
+# the path) measures AlexNet's files only: most of its time went into exporting and
+# converting graphs (TFLite exports a SavedModel of every Keras model first), and
+# GoogLeNet's conversions are checked by tests/test_deploy.py and tests/test_full_path.py.
+# ``own_processes``: each network's step in a child process of its own, so that one
+# network's models are in memory at a time (full size); the smoke profile's tiny networks
+# run in this process, which spares a TensorFlow start per step.
 DEPLOY_PROFILES: dict[str, dict[str, Any]] = {
     "smoke": dict(width=0.0625, runs=2, warmup=1, calibration_images=4, test_images=64,
-                  networks=("alexnet",)),
+                  networks=("alexnet",), own_processes=False),
     "quick": dict(width=1.0, runs=20, warmup=3, calibration_images=16, test_images=None,
-                  networks=tuple(FULL_INPUT_SHAPES)),
+                  networks=tuple(FULL_INPUT_SHAPES), own_processes=True),
     "full": dict(width=1.0, runs=50, warmup=5, calibration_images=16, test_images=None,
-                 networks=tuple(FULL_INPUT_SHAPES)),
+                 networks=tuple(FULL_INPUT_SHAPES), own_processes=True),
 }
 KERNELS_NOTE = (
     "x86 runs LCE's reference kernels, not its optimized ARM kernels: binary latency here is "
@@ -154,19 +157,26 @@ def _measured_step(function, args: tuple, kwargs: dict) -> tuple[Any, dict[str, 
                     "peak_mb": peak_resident_mb()["self_mb"]}
 
 
-def _in_child_process(step: str, function, *args, **kwargs) -> tuple[Any, dict[str, Any]]:
-    """Run one deployment step in a fresh process; its result and what it cost.
+def _run_step(step: str, own_process: bool, function, *args, **kwargs
+              ) -> tuple[Any, dict[str, Any]]:
+    """Run one deployment step, in a fresh process of its own or in this one; its result and
+    what it cost.
 
-    One network's models, converters and interpreters live only as long as their step, so
-    the peak memory of the whole measurement is that of its largest step, not their sum
-    (TensorFlow does not return freed memory to the system). The cost is the step's
-    seconds and its process's own peak resident memory (``getrusage``), named ``step``.
+    In a process of its own, one network's models, converters and interpreters live only as
+    long as their step, so the peak memory of the whole measurement is that of its largest
+    step, not their sum (TensorFlow does not return freed memory to the system), and the
+    cost names that process's own peak resident memory (``getrusage``). In this process
+    the peak is this process's high-water mark so far, which includes earlier steps.
     """
-    context = multiprocessing.get_context("spawn")  # a fresh TensorFlow, as utils.train's
-    with ProcessPoolExecutor(1, mp_context=context) as pool:
-        result, cost = pool.submit(_measured_step, function, args, kwargs).result()
-    print(f"    {step}: {cost['seconds']:.0f} s, peak {cost['peak_mb']:,.0f} MB", file=sys.stderr)
-    return result, {"step": step, **cost}
+    if own_process:
+        context = multiprocessing.get_context("spawn")  # a fresh TensorFlow, as utils.train's
+        with ProcessPoolExecutor(1, mp_context=context) as pool:
+            result, cost = pool.submit(_measured_step, function, args, kwargs).result()
+    else:
+        result, cost = _measured_step(function, args, kwargs)
+    print(f"    {step}: {cost['seconds']:.0f} s, peak {cost['peak_mb']:,.0f} MB"
+          + ("" if own_process else " (this process so far)"), file=sys.stderr)
+    return result, {"step": step, "own_process": own_process, **cost}
 
 
 def _full_size_network(name: str, width: float, *, runs: int, warmup: int,
@@ -181,28 +191,31 @@ def _full_size_network(name: str, width: float, *, runs: int, warmup: int,
     for model in models.values():
         _vary_constant_weights(model, rng)
     calibration = rng.random((calibration_images, *shape), dtype=np.float32)
-    with tempfile.TemporaryDirectory() as scratch:
+    with tempfile.TemporaryDirectory() as scratch:  # the files are read before it goes
         table = deploy_and_measure(models, None, calibration, files_dir or scratch,
                                    runs=runs, warmup=warmup, int8_per_channel=int8_per_channel)
-    return _with_contents(table, judge_goals=width == 1.0)
+        return _with_contents(table, judge_goals=width == 1.0)
 
 
 def full_size_table(width: float = 1.0, *, runs: int = 20, warmup: int = 3,
                     calibration_images: int = 16, seed: int = 0, files_dir=None,
                     int8_per_channel: bool = INT8_PER_CHANNEL,
-                    networks=tuple(FULL_INPUT_SHAPES)) -> tuple[pd.DataFrame, list[dict]]:
+                    networks=tuple(FULL_INPUT_SHAPES), own_processes: bool = True
+                    ) -> tuple[pd.DataFrame, list[dict]]:
     """Files of ``networks`` at full input size and ``width``, untrained, every precision,
     and what each network's step cost (seconds, peak memory of its own process).
 
     One row per file (see :func:`utils.deploy.deploy_and_measure`) plus ``ops``,
     ``composition_bytes``, ``goal_ratio`` and ``meets_goal``. Int8 calibration uses random
     images (ranges only matter for accuracy, which untrained networks do not have). Each
-    network is built, converted and timed in a child process of its own.
+    network is built, converted and timed in a child process of its own (``own_processes``,
+    see :func:`_run_step`).
     """
     tables, steps = [], []
     for name in networks:
-        table, cost = _in_child_process(
-            f"full size {name}", _full_size_network, name, width, runs=runs, warmup=warmup,
+        table, cost = _run_step(
+            f"full size {name}", own_processes, _full_size_network, name, width, runs=runs,
+            warmup=warmup,
             calibration_images=calibration_images, seed=seed, files_dir=files_dir,
             int8_per_channel=int8_per_channel)
         tables.append(table)
@@ -228,8 +241,9 @@ def _trained_models(results_dir, profile: str, **overrides
 def trained_table(results_dir="results", profile: str = "quick", *, runs: int = 20,
                   warmup: int = 3, test_images: int | None = None, data_dir="data",
                   files_dir=None, int8_per_channel: bool = INT8_PER_CHANNEL,
-                  **overrides) -> pd.DataFrame:
-    """Files of the networks trained in ``profile`` (notebooks 03, 04), with their accuracy.
+                  networks=tuple(FULL_INPUT_SHAPES), own_processes: bool = True,
+                  **overrides) -> tuple[pd.DataFrame, list[dict]]:
+    """Files of the ``networks`` trained in ``profile`` (notebooks 03, 04), with their accuracy.
 
     For every (model, dataset) with saved fp32, int8 and binary models among the profile's
     main records, loads the models, converts them, and measures each file's size, latency
@@ -238,19 +252,22 @@ def trained_table(results_dir="results", profile: str = "quick", *, runs: int = 
     streamed batch by batch (never held as float32 arrays: at 227 px, 2,500 photos would
     take 1.5 GB). ``overrides`` (``limit``, ``epochs``) select a dry run's records.
     Returns an empty table when no complete set of trained models exists, and what each
-    network's step cost (each runs in a child process of its own, see :func:`full_size_table`).
+    network's step cost (``own_processes``: each in a child process of its own, see
+    :func:`_run_step`).
     """
     tables, steps = [], []
     for (model_name, dataset), records in sorted(_trained_models(
             results_dir, profile, **overrides).items()):
+        if model_name not in networks:
+            continue
         paths = {p: Path(r.get("model_path", "")) for p, r in records.items()}
         if set(paths) != set(PRECISIONS) or not all(p.exists() for p in paths.values()):
             print(f"{model_name} on {dataset}: no saved model for every precision "
                   f"({', '.join(sorted(paths))}); run notebooks 03/04 first",
                   file=sys.stderr)
             continue
-        table, cost = _in_child_process(
-            f"trained {model_name} on {dataset}", _trained_network, paths,
+        table, cost = _run_step(
+            f"trained {model_name} on {dataset}", own_processes, _trained_network, paths,
             records["fp32"]["config"], runs=runs, warmup=warmup, test_images=test_images,
             data_dir=data_dir, files_dir=files_dir, int8_per_channel=int8_per_channel)
         tables.append(table)
@@ -269,14 +286,14 @@ def _trained_network(paths: dict[str, Path], config: dict[str, Any], *, runs: in
                 splits.test.unbatch().take(test_images).batch(64))
     calibration, _ = to_arrays(splits.train, MAX_CALIBRATION_IMAGES)
     models = {p: load_model(paths[p]) for p in PRECISIONS}
-    with tempfile.TemporaryDirectory() as scratch:
+    with tempfile.TemporaryDirectory() as scratch:  # the files are read before it goes
         table = deploy_and_measure(models, test_set, calibration, files_dir or scratch,
                                    runs=runs, warmup=warmup, int8_per_channel=int8_per_channel)
-    table.insert(1, "dataset", dataset)
-    table.insert(2, "image_size", config["image_size"])
-    table.insert(3, "width", config["width"])
-    table["offline_standin"] = splits.is_offline_standin
-    return _with_contents(table, judge_goals=False)
+        table.insert(1, "dataset", dataset)
+        table.insert(2, "image_size", config["image_size"])
+        table.insert(3, "width", config["width"])
+        table["offline_standin"] = splits.is_offline_standin
+        return _with_contents(table, judge_goals=False)
 
 
 def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
@@ -322,13 +339,15 @@ def run_deployment_bench(profile: str = "quick", results_dir="results", *, out=N
         full, full_steps = full_size_table(
             settings["width"], runs=settings["runs"], warmup=settings["warmup"],
             calibration_images=settings["calibration_images"], files_dir=folder("full_size"),
-            networks=settings["networks"])
+            networks=settings["networks"], own_processes=settings["own_processes"])
     else:
         print(f"Full-size files: the measurement of {reused['measured']} on {key['cpu']} is "
               "reused (same code, versions, CPU and settings; force=True measures again)")
     trained, trained_steps = trained_table(results_dir, profile, runs=settings["runs"],
                             warmup=settings["warmup"], test_images=settings["test_images"],
-                            data_dir=data_dir, files_dir=folder("trained"), **overrides)
+                            data_dir=data_dir, files_dir=folder("trained"),
+                            networks=settings["networks"],
+                            own_processes=settings["own_processes"], **overrides)
     record = {
         "profile": profile,
         "dry_run": dict(overrides) or None,

@@ -306,16 +306,17 @@ def plot_ptq_against_qat(ptq: pd.DataFrame, qat: pd.DataFrame,
     fig, (ax,) = new_figure(size=(6.5, 4.2))
     float_accuracy = ptq.loc[ptq["bits"] == 32, "test_accuracy"].iloc[0]
     # grey and orange as in quantization_theory.plot_weight_scales; blue stays the float line;
-    # dashed: min/max ranges, dotted: the clip of least squared error
-    for (scales, marker, color), (method, style) in (
+    # the line style says how the ranges were set
+    for (scales, marker, color), (method, style, label) in (
             (scale, method) for scale in (("per tensor", "s", "tab:gray"),
                                           ("per channel", "o", QUANT_COLOR))
-            for method in (("minmax", "--"), ("mse", ":"))):
+            for method in (("minmax", "--", "min/max"), ("percentile", "-.", "percentile"),
+                           ("mse", ":", "MSE clip"))):
         rows = ptq[(ptq["weight scales"] == scales)
                    & (ptq.get("calibration", "minmax") == method)].sort_values("bits")
         if len(rows):
             ax.plot(rows["bits"], 100 * rows["test_accuracy"], marker + style, color=color,
-                    label=f"PTQ, {scales}, {'min/max' if method == 'minmax' else 'MSE clip'}")
+                    label=f"PTQ, {scales}, {label}")
     trained = qat[qat["bits"] < 32].sort_values("bits")
     ax.plot(trained["bits"], 100 * trained["test_accuracy"], "D-", color="black",
             label="trained at that width (QAT)")
@@ -329,9 +330,10 @@ def plot_ptq_against_qat(ptq: pd.DataFrame, qat: pd.DataFrame,
 
 
 # What notebook 02 quantizes after training: every width of its sweep below float, with
-# min/max ranges (TFLite's default) and the clip of least squared error (notebook 01, §10).
+# min/max ranges (TFLite's default), a 99.99th-percentile clip and the clip of least
+# squared error (notebook 01, section 10).
 PTQ_BITS = (2, 4, 8)
-PTQ_METHODS = ("minmax", "mse")
+PTQ_METHODS = ("minmax", "percentile", "mse")
 PTQ_CALIBRATION_IMAGES = 256
 
 
