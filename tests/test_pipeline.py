@@ -1,6 +1,7 @@
 """The main job: notebooks 03-06 executed in the smoke profile, README and CI commands."""
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -81,7 +82,16 @@ def test_notebooks_in_separate_kernels_share_the_course_folder_and_write_their_o
     assert "offline stand-in was used" in report and "googlenet" in report
     assert "by `python -m utils.pipeline --profile smoke --dataset mnist5k`" in report
     assert "## Deployment: real files at each precision" in report
-    assert json.loads((run / "results" / "pipeline_smoke.json").read_text())
+    job = json.loads((run / "results" / "pipeline_smoke.json").read_text())
+    # the ledger: what each notebook's kernel asked utils.train.run_configs for
+    runs = job["notebook_runs"]
+    assert len(runs["03_alexnet.ipynb"]["trained"]) == 4  # every precision, one seed
+    assert runs["03_alexnet.ipynb"]["used"] == runs["03_alexnet.ipynb"]["trained"]
+    assert runs["05_comparison.ipynb"] == {"used": [], "trained": []}
+    assert runs["06_deployment.ipynb"]["trained"] == []  # 03 and 04 trained them
+    assert len(runs["06_deployment.ipynb"]["used"]) == 8
+    assert "IPYTHONDIR" not in os.environ or os.environ["IPYTHONDIR"] != str(
+        run / "executed" / "ipython")  # the job put back the environment it changed
 
 
 def _git_status() -> str:

@@ -136,27 +136,6 @@ def test_bad_bit_width_is_rejected(bad):
         KBitQuantizer(bad)
 
 
-K_BIT_QUANTIZERS = {
-    KBitQuantizer: {}, QuantizedReLU: {}, PerChannelKBitQuantizer: {},
-    SymmetricQuantizer: {"alpha": 0.5}, LearnedRangeReLU: {"initial_range": 2.0},
-}
-
-
-@pytest.mark.parametrize("quantizer_class", list(K_BIT_QUANTIZERS), ids=lambda c: c.__name__)
-def test_every_k_bit_quantizer_checks_k_counts_it_and_saves_its_arguments(quantizer_class):
-    extra = K_BIT_QUANTIZERS[quantizer_class]
-    for bad in (1, 17, 2.5, True):
-        with pytest.raises(ValueError, match="bit width"):
-            quantizer_class(bad, **extra)
-    quantizer = quantizer_class(3, **extra)
-    assert quantizer.precision == 3  # what larq's model summary counts
-    config = quantizer.get_config()
-    assert {key: config[key] for key in ["k", *extra]} == {"k": 3, **extra}
-    clone = quantizer_class.from_config(config)
-    assert (clone.k, clone.precision) == (3, 3)
-    assert all(getattr(clone, key) == value for key, value in extra.items())
-
-
 def test_bad_alpha_is_rejected():
     with pytest.raises(ValueError, match="alpha"):
         SymmetricQuantizer(4, alpha=0.0)

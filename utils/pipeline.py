@@ -17,6 +17,7 @@ so at the start and the end, as do the records, figures and the report.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -31,8 +32,53 @@ from utils.records import RUN_LEDGER_VARIABLE, read_run_ledger
 __all__ = ["NOTEBOOK_DIR", "list_notebooks", "main", "run_pipeline"]
 
 NOTEBOOK_DIR = Path("notebooks")
+# How the main job learns which training runs each notebook uses, without touching the
+# training code (whose definitions fingerprint every record, so that any edit there makes
+# every committed record stale): an IPython startup file, in an IPython directory of the
+# job's own, wraps ``utils.train.run_configs`` (which every training call of the notebooks
+# goes through) in the notebook's kernel, and adds the runs it returned, and which of them
+# it trained, to the notebook's ledger (:func:`utils.records.note_runs_used`).
+LEDGER_STARTUP = """\
+# Written by utils.pipeline for the main job: notes the training runs of this notebook.
+import functools as _functools
+from datetime import UTC as _UTC, datetime as _datetime
+
+import utils.train as _train
+from utils.records import note_runs_used as _note_runs_used
+
+
+def _noting_runs(run_configs):
+    @_functools.wraps(run_configs)
+    def run_and_note(*args, **kwargs):
+        started = _datetime.now(_UTC).replace(microsecond=0)  # records keep whole seconds
+        records = run_configs(*args, **kwargs)
+        _note_runs_used([record["run_name"] for record in records],
+                        [record["run_name"] for record in records
+                         if _datetime.fromisoformat(record["created"]) >= started])
+        return records
+
+    return run_and_note
+
+
+_train.run_configs = _noting_runs(_train.run_configs)
+"""
 # The notebooks that train tens of networks (ablations; related systems), hours at full size.
 EXPERIMENT_NOTEBOOKS = ("07_ablations.ipynb", "09_related_systems.ipynb")
+
+
+@contextlib.contextmanager
+def _environment(**variables: str):
+    """Set environment ``variables`` for the block; put back what was there after it."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def list_notebooks(notebook_dir: str | Path = NOTEBOOK_DIR) -> list[Path]:
@@ -100,20 +146,22 @@ def run_pipeline(
                                                   for name, value in dry_run.items())])
     print(f"Main job: profile {profile}, dataset {choice.name}, {len(paths)} notebooks"
           + (f", dry run {dry_run}" if dry_run else ""))
+    startup = out_dir / "ipython" / "profile_default" / "startup"
+    startup.mkdir(parents=True, exist_ok=True)
+    (startup / "00_note_training_runs.py").write_text(LEDGER_STARTUP)
     timings, runs = {}, {}
     for number, path in enumerate(paths, start=1):
         print(f"[{number}/{len(paths)}] {path.name}", flush=True)
         ledger = out_dir / f"{path.stem}.runs.jsonl"
         ledger.unlink(missing_ok=True)
-        os.environ[RUN_LEDGER_VARIABLE] = str(ledger)  # the notebook's kernel inherits it
         started = time.perf_counter()
-        try:
+        # the notebook's kernel inherits both: the ledger and the startup file that fills it
+        with _environment(**{RUN_LEDGER_VARIABLE: str(ledger),
+                             "IPYTHONDIR": str(startup.parents[1])}):
             papermill.execute_notebook(
                 str(path), str(out_dir / path.name), parameters={**parameters, **dry_run},
                 cwd=str(root), kernel_name="python3", progress_bar=True,
             )
-        finally:
-            del os.environ[RUN_LEDGER_VARIABLE]
         timings[path.name] = time.perf_counter() - started
         runs[path.name] = read_run_ledger(ledger)
         print(f"    done in {timings[path.name]:.0f} s; {len(runs[path.name]['used'])} "

@@ -97,7 +97,6 @@ from utils.records import (
     compare_records,
     format_record,
     load_record,
-    note_runs_used,
     record_path,
     seed_spread,
     write_json_atomic,
@@ -493,8 +492,6 @@ def run_configs(configs: Iterable[TrainConfig], *, results_dir: str | Path = "re
         for config, record in zip((config for config, _ in todo), _train_all(todo, workers),
                                   strict=True):
             records[config.config_hash()] = record
-    note_runs_used([config.run_name for config in unique.values()],
-                   [config.run_name for config, _ in todo])
     return [records[key] for key in unique]
 
 
