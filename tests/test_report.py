@@ -295,11 +295,14 @@ def test_notebook_times_add_the_untrained_runs_per_core_and_say_so(tmp_path):
     table = notebook_time_table(results, "quick")
     row = table.loc["03_alexnet"]
     assert row["records used"] == 2 and row["trained in the job"] == 1
+    assert row["main job (s)"] == 50
+    assert row["with models (s, estimate)"] == pytest.approx(50 - 60 / 2)  # run_b trained
     assert row["from scratch (s, estimate)"] == pytest.approx(50 + 100 / 2)  # run_a untrained
     # T4: (6 * 1000 + 2 * 100) images * 1e9 MACs / 2e12 FLOP/s = 3.1 s per epoch, 2 epochs each
     assert row["T4, compute-bound (s, estimate)"] == pytest.approx(2 * 2 * 3.1)
     text = notebook_time_text("03_alexnet", results, "quick")
     assert "50 s in the last main job" in text and "about 2 min from scratch" in text
+    assert "trained 1 run(s) again" in text and "about 20 s once they exist" in text
     assert "trains no networks" in notebook_time_text("05_comparison", results, "quick")
     assert "did not run 07_ablations" in notebook_time_text("07_ablations", results, "quick")
     assert "No main job" in notebook_time_text("03_alexnet", results, "full")

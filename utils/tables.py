@@ -48,10 +48,10 @@ from utils.names import MAX_BITS, MIN_BITS, REFERENCE_ACCURACY, precision_bits
 from utils.records import SUMMARY_COLUMNS, difference, is_stale, load_record, seed_summary
 
 __all__ = ["BINARY_RATIO_GOAL", "INT8_RATIO_GOAL", "NOTEBOOK_TIME_NOTE", "PRECISION_ORDER",
-           "binary_ratio_ceiling", "bits_table", "comparison_table", "composition_table",
-           "epoch_choices", "epoch_table", "figure_lines", "goal_for", "markdown_table",
-           "notebook_time_table", "notebook_time_text", "reference_table", "runs_table",
-           "runtime_summary", "size_table", "training_bench_table"]
+           "TIME_COLUMNS", "binary_ratio_ceiling", "bits_table", "comparison_table",
+           "composition_table", "epoch_choices", "epoch_table", "figure_lines", "goal_for",
+           "markdown_table", "notebook_time_table", "notebook_time_text", "reference_table",
+           "runs_table", "runtime_summary", "size_table", "training_bench_table"]
 
 def markdown_table(frame: pd.DataFrame, floatfmt: str = ".2f") -> str:
     """A pipe table; index levels become ordinary leading columns."""
@@ -408,14 +408,16 @@ def runtime_summary(record: dict[str, Any]) -> str:
 
 # What the columns of notebook_time_table mean, for the report and the notebooks.
 NOTEBOOK_TIME_NOTE = (
-    "*With records* is measured: the notebook's run in the last main job, on the machine "
-    "named, reading the committed training records. *From scratch* is estimated from the "
-    "records: that time plus the training time the records report for the runs the job did "
-    "not train, divided by the number of runs that train at once (one per core, two on "
-    "2 cores). *T4, compute-bound* is what those runs' multiply-accumulates would take on a "
-    "Colab T4 at a quarter of its float32 peak (`utils.config.t4_epoch_seconds`): a lower "
-    "bound, far below what the small networks of the quick profile take on a GPU, where "
-    "per-step overheads decide the time."
+    "*Main job* is measured: the notebook's run in the last main job, on the machine named, "
+    "with the committed training records present; it includes the runs that job trained "
+    "(*trained in the job*: their saved models are not committed, and a notebook that needs "
+    "a model trains its run again). The other columns are estimates from the records' own "
+    "training times, divided by the number of runs that train at once (one per core): "
+    "*with models* leaves out the runs the job trained, *from scratch* adds those it did not "
+    "train. *T4, compute-bound* is what the runs' multiply-accumulates would take on a Colab "
+    "T4 at a quarter of its float32 peak (`utils.config.t4_epoch_seconds`): a lower bound, "
+    "far below what the small networks of the quick profile take on a GPU, where per-step "
+    "overheads decide the time."
 )
 
 
@@ -427,30 +429,34 @@ def _run_time(record: Mapping[str, Any]) -> tuple[float, float]:
     return record["wall_time_s"], epoch * record["epochs_run"]
 
 
+TIME_COLUMNS = ("main job (s)", "records used", "trained in the job",
+                "with models (s, estimate)", "from scratch (s, estimate)",
+                "T4, compute-bound (s, estimate)")
+
+
 def notebook_time_table(results_dir: str | Path, profile: str = "quick") -> pd.DataFrame:
     """How long each notebook takes, from the main job's ``pipeline_<profile>.json`` and the
-    training records it lists per notebook (see :data:`NOTEBOOK_TIME_NOTE`).
-
-    Columns: seconds with records (measured), training records used, trained in that job,
-    seconds from scratch on that machine (estimate), and the compute-bound T4 seconds of the
-    records' training (estimate). A notebook whose ledger is missing (a job before ledgers
-    existed) has no estimates.
+    training records it lists per notebook (:data:`TIME_COLUMNS`, explained by
+    :data:`NOTEBOOK_TIME_NOTE`). A notebook whose runs the job did not list (a job before
+    it kept them) has its measured time only.
     """
     results_dir = Path(results_dir)
     job = json.loads((results_dir / f"pipeline_{profile}.json").read_text())
     cores = (job.get("machine") or {}).get("cpu_count") or 1
     rows = {}
     for notebook, seconds in job["notebook_seconds"].items():
+        row = dict.fromkeys(TIME_COLUMNS, np.nan)
+        row["main job (s)"] = seconds
         runs = job.get("notebook_runs", {}).get(notebook)
-        row = {"with records (s)": seconds, "records used": np.nan, "trained in the job": np.nan,
-               "from scratch (s, estimate)": np.nan, "T4, compute-bound (s, estimate)": np.nan}
         if runs is not None:
             times = {name: _run_time(load_record(results_dir / f"{name}.json"))
                      for name in runs["used"]}
+            trained = sum(here for name, (here, _) in times.items() if name in runs["trained"])
             untrained = sum(here for name, (here, _) in times.items()
                             if name not in runs["trained"])
             row.update({"records used": len(runs["used"]),
                         "trained in the job": len(runs["trained"]),
+                        "with models (s, estimate)": max(seconds - trained / cores, 0.0),
                         "from scratch (s, estimate)": seconds + untrained / cores,
                         "T4, compute-bound (s, estimate)": sum(t4 for _, t4 in times.values())})
         rows[notebook.removesuffix(".ipynb")] = row
@@ -458,9 +464,9 @@ def notebook_time_table(results_dir: str | Path, profile: str = "quick") -> pd.D
 
 
 def notebook_time_text(notebook: str, results_dir: str | Path, profile: str = "quick") -> str:
-    """One paragraph for the top of ``notebook`` (e.g. ``"03_alexnet"``): how long it takes
-    with its records present, from scratch on this kind of machine, and on a Colab T4, from
-    the main job's record (:func:`notebook_time_table`)."""
+    """One paragraph for the top of ``notebook`` (e.g. ``"03_alexnet"``): how long it took
+    in the last main job, and estimates with every model present, from scratch and on a
+    Colab T4, from the job's record (:func:`notebook_time_table`)."""
     path = Path(results_dir) / f"pipeline_{profile}.json"
     if not path.exists():
         return (f"No main job of the {profile} profile has been timed in this course folder "
@@ -473,13 +479,18 @@ def notebook_time_text(notebook: str, results_dir: str | Path, profile: str = "q
     where = (f"{machine['cpu']}, {machine['cpu_count']} cores" if machine
              else "a machine it did not name")
     text = (f"**How long this notebook takes** (profile {profile}; {where}): "
-            f"{row['with records (s)']:.0f} s in the last main job, with its records present.")
+            f"{row['main job (s)']:.0f} s in the last main job, with the committed records "
+            "present")
     if np.isnan(row["records used"]):
-        return text + " That job did not list the training runs it used."
+        return text + ". That job did not list the training runs it used."
     if row["records used"] == 0:
-        return text + " It trains no networks, so that is also its time from scratch."
+        return text + ". It trains no networks, so that is also its time from scratch."
+    if row["trained in the job"]:
+        text += (f", of which it trained {row['trained in the job']:.0f} run(s) again because "
+                 f"their saved models are not committed (about "
+                 f"{row['with models (s, estimate)']:.0f} s once they exist)")
     return text + (
-        f" It reads {row['records used']:.0f} training record(s); without them it trains "
+        f". It reads {row['records used']:.0f} training record(s); without them it trains "
         f"those runs first: about {row['from scratch (s, estimate)'] / 60:.0f} min from "
         f"scratch here (an estimate from the records' own training times). On a Colab T4 "
         f"their arithmetic alone would take {row['T4, compute-bound (s, estimate)']:.0f} s "
