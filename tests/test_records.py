@@ -1,6 +1,7 @@
 """The code fingerprint of a record: what it covers, what it leaves out, and why."""
 
 import ast
+import json
 import shutil
 from pathlib import Path
 
@@ -218,3 +219,20 @@ def test_run_ledger_lists_each_run_once_and_what_was_trained(tmp_path, monkeypat
     note_runs_used(["a", "c"], [])  # a second call (e.g. notebook 08 after 03's runs)
     assert read_run_ledger(ledger) == {"used": ["a", "b", "c"], "trained": ["b"]}
     assert read_run_ledger(tmp_path / "missing.jsonl") == {"used": [], "trained": []}
+
+
+def test_a_record_points_to_its_model_beside_its_results_folder(tmp_path):
+    """A record made elsewhere names a model path of that machine; the model trained here
+    under the same name, in the models/ folder beside the results, is the one read."""
+    from utils.records import load_record
+
+    results, models = tmp_path / "results", tmp_path / "models"
+    results.mkdir(), models.mkdir()
+    record = {**_record("alexnet", "fp32", 0, "abc1234567"),
+              "model_path": "/elsewhere/models/alexnet_fp32_run.h5"}
+    path = results / "alexnet_fp32_run.json"
+    path.write_text(json.dumps(record))
+    assert load_record(path)["model_path"] == "/elsewhere/models/alexnet_fp32_run.h5"  # none here
+    (models / "alexnet_fp32_run.h5").write_bytes(b"weights")
+    assert load_record(path)["model_path"] == str(models / "alexnet_fp32_run.h5")
+    assert json.loads(path.read_text())["model_path"].startswith("/elsewhere")  # file untouched

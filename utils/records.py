@@ -338,12 +338,24 @@ def record_path(results_dir: str | Path, config) -> Path:
 
 
 def load_record(path: str | Path) -> dict[str, Any]:
-    """Read one results record; ValueError when the file is not one."""
+    """Read one results record; ValueError when the file is not one.
+
+    A record keeps the absolute path its model was saved to, on the machine that trained it.
+    Where that file is missing but a model of the same name sits in the ``models/`` folder
+    beside the record's results folder (where every run saves its model, see
+    :class:`utils.train.RunPaths`: a course folder moved, or a committed record whose model
+    was trained again here), the record read points to that one.
+    """
     with open(path) as stream:
         record = json.load(stream)
     missing = [key for key in REQUIRED_KEYS if not isinstance(record, dict) or key not in record]
     if missing:
         raise ValueError(f"{path} is not a training record (missing {', '.join(missing)})")
+    model = record.get("model_path")
+    if model and not Path(model).exists():
+        beside = Path(path).resolve().parent.parent / "models" / Path(model).name
+        if beside.exists():
+            record["model_path"] = str(beside)
     return record
 
 
