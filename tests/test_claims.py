@@ -109,11 +109,10 @@ def main_job_minutes() -> float:
     return sum(result("pipeline_quick.json")["notebook_seconds"].values()) / 60
 
 
-def reproduced_runs() -> float:
-    """How many committed records were retrained and reproduced exactly; NaN if any differs."""
-    verdicts = [record["reproduction"].get("verdict") for record in training_records()
-                if "reproduction" in record]
-    return len(verdicts) if all(v == "identical" for v in verdicts) else math.nan
+def deployment_step_peak_gb(part: str, step: str) -> float:
+    """A deployment step's peak resident memory from bench_deploy.json, in GB (10^9 bytes)."""
+    steps = {entry["step"]: entry for entry in result("bench_deploy.json")[part]["steps"]}
+    return steps[step]["peak_mb"] / 1000
 
 
 def t4_epoch_seconds(network: str, precision: str = "fp32") -> float:
@@ -210,9 +209,26 @@ CLAIMS = (
     Claim("main job's notebook minutes", README,
           r"the notebooks of the last measured main job took (?P<n>[\d.]+) minutes in all",
           main_job_minutes),
-    Claim("retrained runs that reproduced their records", README,
-          r"\(all (?P<n>\w+) reproduced their committed records exactly; the report's "
-          r"\*Reproduction\* section", reproduced_runs),
+    Claim("06's rerun in the main job", README,
+          r"its rerun, which reused that measurement,\s+took (?P<n>\d+) s",
+          lambda: result("pipeline_quick.json")["notebook_seconds"]["06_deployment.ipynb"]),
+    Claim("full-size AlexNet step's peak memory, GB", README,
+          r"the full-size AlexNet step\s+peaked at (?P<n>[\d.]+) GB",
+          lambda: deployment_step_peak_gb("full_size", "full size alexnet"), tolerance=0.05),
+    Claim("full-size GoogLeNet step's peak memory, GB", README,
+          r"the full-size GoogLeNet step at (?P<n>[\d.]+) GB",
+          lambda: deployment_step_peak_gb("full_size", "full size googlenet"), tolerance=0.05),
+    Claim("trained AlexNet step's peak memory, GB", README,
+          r"the trained networks' steps at\s+(?P<n>[\d.]+) and [\d.]+ GB",
+          lambda: deployment_step_peak_gb("trained", "trained alexnet on mnist5k"),
+          tolerance=0.05),
+    Claim("trained GoogLeNet step's peak memory, GB", README,
+          r"the trained networks' steps at\s+[\d.]+ and (?P<n>[\d.]+) GB",
+          lambda: deployment_step_peak_gb("trained", "trained googlenet on mnist5k"),
+          tolerance=0.05),
+    Claim("06's own process peak memory, GB", README,
+          r"the notebook's own process at (?P<n>[\d.]+) GB",
+          lambda: result("bench_deploy.json")["peak_memory"]["self_mb"] / 1000, tolerance=0.05),
     Claim("binary AlexNet, report's recipe, mean", README,
           r"near chance with the report's recipe \((?P<n>[\d.]+) ± [\d.]+% on ten digits\)",
           lambda: ablation_mean(REPORT_RECIPE)),
