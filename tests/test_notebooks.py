@@ -144,8 +144,14 @@ def test_notebook_runs_in_smoke_profile(filename, tmp_path):
         assert path.read_bytes().startswith(PNG_MAGIC)
     assert sorted(p.stem for p in figures.glob("*.png")) == sorted(SMOKE_FIGURES[filename])
     if filename.startswith("02"):
-        records = [json.loads(path.read_text()) for path in results.glob("*_smoke_*.json")]
+        records = [json.loads(path.read_text()) for path in results.glob("*_smoke_*.json")
+                   if not path.name.startswith("ptq_")]
         runs = sorted((r["config"]["model"], r["config"]["precision"]) for r in records)
+        # the post-training quantization of the sweep's float network, as a record
+        (ptq,) = [json.loads(path.read_text()) for path in results.glob("ptq_*.json")]
+        assert ptq["float_parent"]["run"].startswith("small_cnn_fp32_mnist5k_smoke_")
+        assert {row["calibration"] for row in ptq["rows"]} == {"none", "minmax", "percentile",
+                                                              "mse"}
         assert runs == sorted([("mlp", "binary")] + [
             ("small_cnn", precision) for precision in ("binary", "int2", "int4", "int8",
                                                        "fp32")])
