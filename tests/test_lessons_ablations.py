@@ -244,12 +244,11 @@ def test_lce_bit_packs_magnitude_aware_kernels():
 # --- hash stability --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", sorted(ROOT.glob("results/*_quick_*.json")),
+@pytest.mark.parametrize("path", sorted(path for path in ROOT.glob("results/*_quick_*.json")
+                                         if not path.name.startswith("ptq_")),
                          ids=lambda p: p.name)
 def test_committed_records_keep_their_hash(path):
-    record = json.loads(path.read_text())
-    if "config" not in record:
-        pytest.skip("not a training record")
+    record = json.loads(path.read_text())  # training records (02's PTQ record has no config)
     config = TrainConfig.from_dict(record["config"])
     assert config.config_hash() == path.stem.rsplit("_", 1)[1] == record["config_hash"]
 
