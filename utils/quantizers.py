@@ -728,8 +728,9 @@ def symmetric_scales(weights, bits: int = 8, *, per_channel: bool = True,
         raise ValueError(f"unknown method {method!r}; accepted: {', '.join(CALIBRATION_METHODS)}")
     if per_channel:
         channels = np.moveaxis(weights, axis, -1).reshape(-1, weights.shape[axis])
-        max_abs = np.array([_symmetric_clip(channels[:, c], bits, method)
-                            for c in range(channels.shape[1])])
+        max_abs = (np.max(np.abs(channels), axis=0) if method == "minmax"  # one vector op
+                   else np.array([_symmetric_clip(channels[:, c], bits, method)
+                                  for c in range(channels.shape[1])]))
     else:
         max_abs = np.asarray(_symmetric_clip(weights, bits, method))
     quantization = affine_from_range(-max_abs, max_abs, bits, narrow=True)
