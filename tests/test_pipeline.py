@@ -11,7 +11,7 @@ import pytest
 
 from tests.test_deploy_bench import check_deployment_record
 from utils.course import course_folders
-from utils.pipeline import list_notebooks, run_pipeline
+from utils.pipeline import list_notebooks, run_pipeline, train_saved_models_first
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -90,6 +90,8 @@ def test_notebooks_in_separate_kernels_share_the_course_folder_and_write_their_o
     assert runs["05_comparison.ipynb"] == {"used": [], "trained": []}
     assert runs["06_deployment.ipynb"]["trained"] == []  # 03 and 04 trained them
     assert len(runs["06_deployment.ipynb"]["used"]) == 8
+    # 06 asked for every model it used: the next job trains them first if they are missing
+    assert runs["06_deployment.ipynb"]["models"] == runs["06_deployment.ipynb"]["used"]
     assert "IPYTHONDIR" not in os.environ or os.environ["IPYTHONDIR"] != str(
         run / "executed" / "ipython")  # the job put back the environment it changed
 
@@ -118,3 +120,34 @@ def test_each_profile_and_dataset_has_its_own_folders(tmp_path, monkeypatch):
     assert given.results == tmp_path / "mine" and given.figures == elsewhere.figures
     with pytest.raises(ValueError, match="accepted: smoke, quick, full"):
         course_folders("huge", "mnist5k")
+
+
+@pytest.mark.slow
+def test_the_job_trains_first_the_missing_models_its_notebooks_loaded_last_time(tmp_path):
+    """As in a fresh clone: the records are there, the models are not; the job's first step
+    trains again the models the last job's notebooks asked for, and only those."""
+    from utils.config import make_config
+    from utils.train import run_configs
+
+    results = tmp_path / "results"
+    loaded, other = (make_config("small_cnn", "fp32", profile="smoke", limit=64, seed=seed)
+                     for seed in (0, 1))
+    first = run_configs([loaded, other], results_dir=results, verbose=0)  # one per core
+    for config in (loaded, other):
+        (tmp_path / "models" / f"{config.run_name}.keras").unlink()
+    ledger = {"02_binary_and_8bit_layers.ipynb": {"used": [loaded.run_name, other.run_name],
+                                                  "trained": [], "models": [loaded.run_name]}}
+    assert train_saved_models_first(["02_binary_and_8bit_layers.ipynb"], results,
+                                    tmp_path / "data", "smoke") == []  # no job timed yet
+    (results / "pipeline_smoke.json").write_text(json.dumps({"notebook_runs": ledger}))
+    assert train_saved_models_first(["03_alexnet.ipynb"], results, tmp_path / "data",
+                                    "smoke") == []  # 03 loaded no saved model
+    (again,) = train_saved_models_first(["02_binary_and_8bit_layers.ipynb"], results,
+                                        tmp_path / "data", "smoke")
+    assert again["run_name"] == loaded.run_name
+    assert again["reproduction"]["identical"], again["reproduction"]["summary"]
+    assert again["history"] == first[0]["history"]
+    assert (tmp_path / "models" / f"{loaded.run_name}.keras").exists()
+    assert not (tmp_path / "models" / f"{other.run_name}.keras").exists()
+    assert train_saved_models_first(["02_binary_and_8bit_layers.ipynb"], results,
+                                    tmp_path / "data", "smoke") == []  # now it is there

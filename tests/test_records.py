@@ -216,9 +216,11 @@ def test_run_ledger_lists_each_run_once_and_what_was_trained(tmp_path, monkeypat
     assert not ledger.exists()
     monkeypatch.setenv(RUN_LEDGER_VARIABLE, str(ledger))
     note_runs_used(["b", "a"], ["b"])
-    note_runs_used(["a", "c"], [])  # a second call (e.g. notebook 08 after 03's runs)
-    assert read_run_ledger(ledger) == {"used": ["a", "b", "c"], "trained": ["b"]}
-    assert read_run_ledger(tmp_path / "missing.jsonl") == {"used": [], "trained": []}
+    note_runs_used(["a", "c"], [], models=["c"])  # a second call, asking for c's model
+    assert read_run_ledger(ledger) == {"used": ["a", "b", "c"], "trained": ["b"],
+                                       "models": ["c"]}
+    assert read_run_ledger(tmp_path / "missing.jsonl") == {"used": [], "trained": [],
+                                                           "models": []}
 
 
 def test_a_record_points_to_its_model_beside_its_results_folder(tmp_path):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import sys
 import time
@@ -25,19 +26,22 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from utils.cats_and_dogs import resolve_dataset
+from utils.config import TrainConfig
 from utils.course import REPOSITORY_ROOT, course_folders, course_root
 from utils.names import DATASET_CHOICES, PROFILES, check_choice
-from utils.records import RUN_LEDGER_VARIABLE, read_run_ledger
+from utils.records import RUN_LEDGER_VARIABLE, load_record, read_run_ledger
 
-__all__ = ["NOTEBOOK_DIR", "list_notebooks", "main", "run_pipeline"]
+__all__ = ["MODELS_FIRST", "NOTEBOOK_DIR", "list_notebooks", "main", "run_pipeline",
+           "train_saved_models_first"]
 
 NOTEBOOK_DIR = Path("notebooks")
 # How the main job learns which training runs each notebook uses, without touching the
 # training code (whose definitions fingerprint every record, so that any edit there makes
 # every committed record stale): an IPython startup file, in an IPython directory of the
 # job's own, wraps ``utils.train.run_configs`` (which every training call of the notebooks
-# goes through) in the notebook's kernel, and adds the runs it returned, and which of them
-# it trained, to the notebook's ledger (:func:`utils.records.note_runs_used`).
+# goes through) in the notebook's kernel, and adds the runs it returned, which of them it
+# trained, and which saved models it asked for, to the notebook's ledger
+# (:func:`utils.records.note_runs_used`).
 LEDGER_STARTUP = """\
 # Written by utils.pipeline for the main job: notes the training runs of this notebook.
 import functools as _functools
@@ -52,9 +56,12 @@ def _noting_runs(run_configs):
     def run_and_note(*args, **kwargs):
         started = _datetime.now(_UTC).replace(microsecond=0)  # records keep whole seconds
         records = run_configs(*args, **kwargs)
-        _note_runs_used([record["run_name"] for record in records],
-                        [record["run_name"] for record in records
-                         if _datetime.fromisoformat(record["created"]) >= started])
+        names = [record["run_name"] for record in records]
+        required = kwargs.get("require_model", False)
+        _note_runs_used(names, [record["run_name"] for record in records
+                                if _datetime.fromisoformat(record["created"]) >= started],
+                        names if required is True else
+                        [config.run_name for config in required or ()])
         return records
 
     return run_and_note
@@ -62,6 +69,9 @@ def _noting_runs(run_configs):
 
 _train.run_configs = _noting_runs(_train.run_configs)
 """
+# The main job's first step, before the notebooks, when it has anything to train: see
+# train_saved_models_first. Its time and runs are kept under this name beside the notebooks'.
+MODELS_FIRST = "saved models, trained first"
 # The notebooks that train tens of networks (ablations; related systems), hours at full size.
 EXPERIMENT_NOTEBOOKS = ("07_ablations.ipynb", "09_related_systems.ipynb")
 
@@ -84,6 +94,43 @@ def _environment(**variables: str):
 def list_notebooks(notebook_dir: str | Path = NOTEBOOK_DIR) -> list[Path]:
     """The numbered notebooks (``NN_name.ipynb``), in course order."""
     return sorted(Path(notebook_dir).glob("[0-9][0-9]_*.ipynb"))
+
+
+def train_saved_models_first(notebooks: Sequence[str], results_dir: str | Path,
+                             data_dir: str | Path, profile: str) -> list[dict]:
+    """Train, in one pool, the saved models ``notebooks`` loaded in the last main job of
+    ``profile`` (``pipeline_<profile>.json`` in ``results_dir``) whose record is there but
+    whose model is not; their records.
+
+    A fresh clone has the committed records but not the models, too large to commit (01
+    loads the float AlexNet and GoogLeNet, 02 its float CNN, 06 and 08 the seed-0 networks
+    of every main precision). Left to the notebooks, each would train its own in turn, and a
+    long GoogLeNet run would leave the second core idle; trained together they keep one run
+    per core busy (:func:`utils.train.training_workers`). Each retrained run is compared
+    with its record, as the notebooks would have done (:func:`utils.train.run_configs` with
+    ``require_model``). A run not in the last job's ledger is left to its notebook.
+    """
+    from utils.train import run_configs  # imported here: it loads TensorFlow
+
+    job = Path(results_dir) / f"pipeline_{profile}.json"
+    if not job.exists():
+        return []
+    ledgers = json.loads(job.read_text()).get("notebook_runs", {})
+    names = sorted({name for notebook in notebooks
+                    for name in ledgers.get(notebook, {}).get("models", [])})
+    models_dir = Path(results_dir).parent / "models"
+    records = [load_record(Path(results_dir) / f"{name}.json") for name in names
+               if (Path(results_dir) / f"{name}.json").exists()
+               and not any(models_dir.glob(f"{name}.*"))]
+    if not records:
+        return []
+    # longest first, as the records timed them: the pool hands out runs in this order, so
+    # the short runs fill in beside the long ones at the end
+    records.sort(key=lambda record: -record.get("wall_time_s", 0))
+    configs = [TrainConfig.from_dict(record["config"]) for record in records]
+    print(f"Training first the {len(configs)} saved model(s) the notebooks load, which this "
+          "course folder lacks (each result is compared with its record)", flush=True)
+    return run_configs(configs, results_dir=results_dir, data_dir=data_dir, require_model=True)
 
 
 def run_pipeline(
@@ -150,6 +197,14 @@ def run_pipeline(
     startup.mkdir(parents=True, exist_ok=True)
     (startup / "00_note_training_runs.py").write_text(LEDGER_STARTUP)
     timings, runs = {}, {}
+    started = time.perf_counter()
+    first = train_saved_models_first([path.name for path in paths], folders.results,
+                                     folders.data, profile)
+    if first:
+        timings[MODELS_FIRST] = time.perf_counter() - started
+        names = [record["run_name"] for record in first]
+        # it trains only runs whose model is missing: every one of them is trained
+        runs[MODELS_FIRST] = {"used": names, "trained": names, "models": names}
     for number, path in enumerate(paths, start=1):
         print(f"[{number}/{len(paths)}] {path.name}", flush=True)
         ledger = out_dir / f"{path.stem}.runs.jsonl"

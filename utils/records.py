@@ -125,30 +125,36 @@ def write_json_atomic(path: str | Path, data: Any) -> Path:
 RUN_LEDGER_VARIABLE = "COURSE_RUN_LEDGER"
 
 
-def note_runs_used(used: Iterable[str], trained: Iterable[str]) -> None:
+def note_runs_used(used: Iterable[str], trained: Iterable[str],
+                   models: Iterable[str] = ()) -> None:
     """Add run names to the ledger named by :data:`RUN_LEDGER_VARIABLE`, if one is set.
 
-    ``used``: every run whose record the caller returned; ``trained``: those it trained now.
-    One JSON line per run, appended (each line is written whole, so a crash loses at most
-    the runs of the call it interrupts).
+    ``used``: every run whose record the caller returned; ``trained``: those it trained now;
+    ``models``: those whose saved model it asked for (``require_model``), which the next
+    main job trains first when they are missing (:mod:`utils.pipeline`). One JSON line per
+    run, appended (each line is written whole, so a crash loses at most the runs of the call
+    it interrupts).
     """
     ledger = os.environ.get(RUN_LEDGER_VARIABLE)
     if not ledger:
         return
-    trained = set(trained)
-    lines = "".join(json.dumps({"run": name, "trained": name in trained}) + "\n"
+    trained, models = set(trained), set(models)
+    lines = "".join(json.dumps({"run": name, "trained": name in trained,
+                                "model": name in models}) + "\n"
                     for name in used)
     with open(ledger, "a", encoding="utf-8") as stream:
         stream.write(lines)
 
 
 def read_run_ledger(path: str | Path) -> dict[str, list[str]]:
-    """The runs a ledger lists: ``{"used": [...], "trained": [...]}``, sorted, each once."""
+    """The runs a ledger lists: ``{"used": [...], "trained": [...], "models": [...]}``,
+    sorted, each once."""
     path = Path(path)
     entries = ([json.loads(line) for line in path.read_text().splitlines() if line.strip()]
                if path.exists() else [])
     return {"used": sorted({entry["run"] for entry in entries}),
-            "trained": sorted({entry["run"] for entry in entries if entry["trained"]})}
+            "trained": sorted({entry["run"] for entry in entries if entry["trained"]}),
+            "models": sorted({entry["run"] for entry in entries if entry.get("model")})}
 
 
 # How many standard errors a difference must exceed to count as beyond the seed spread.
