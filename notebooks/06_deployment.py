@@ -29,8 +29,9 @@
 #   ratio below is taken against;
 # - **int8 from the float model** (`int8_from_fp32`): TFLite's full-integer
 #   post-training quantization, with int8 weights, activations, input and output,
-#   calibrated on a few images, and one weight scale per tensor (see *And the int8
-#   files* for why);
+#   calibrated on a few images, with one weight scale per output channel (TFLite's
+#   default); beside it, the same conversion with one scale per tensor
+#   (`int8_from_fp32_per_tensor`), the comparison of *And the int8 files*;
 # - **int8 from the 8-bit-trained model** (`int8_from_int8`): the same converter
 #   applied to the network trained with 8-bit quantizers, through a float twin built
 #   from ops TFLite can run on integers (`deploy.float_twin`: its clipping matches the
@@ -109,7 +110,13 @@ from utils.environment import LCE_MISSING, lce_available
 from utils.exercises import check, exercise
 from utils.models import build_model, summary_figures
 from utils.names import MAIN_MODELS, MAIN_PRECISIONS
-from utils.tables import binary_ratio_ceiling, composition_table, notebook_time_text, size_table
+from utils.tables import (
+    INT8_RATIO_LIMIT,
+    binary_ratio_ceiling,
+    composition_table,
+    notebook_time_text,
+    size_table,
+)
 from utils.train import run_configs
 
 choice, folders = notebook_folders(profile, dataset, course_dir, data_dir=data_dir,
@@ -218,27 +225,26 @@ steps = pd.DataFrame([*record["full_size"].get("steps", []), *record["trained"][
 display(steps.set_index("step") if len(steps) else "no step costs in this record")
 
 # %% [markdown]
-# **Run.** The cell reads each int8 file's ratio from the measurement above and splits
-# the file's bytes into int8 tensors (the weights, with a few int8 constants) and the
-# rest: int32 tensors, tensor names and the file's structure.
+# **Run.** The cell reads each int8 file's ratio from the measurement above and where
+# its bytes go, read from the file itself (`utils.deploy.file_bytes`: every kind is
+# measured from the file's layout, and only the alignment padding is what is left): the
+# int8 weights, and everything that did not shrink fourfold.
 
 # %%
-file_bytes = composition_table(record)  # KB, by kind of content
+file_kb = composition_table(record)  # KB, by kind of content
 print(f"your prediction (AlexNet, GoogLeNet): "
       f"{'no prediction written' if my_prediction is None else my_prediction}")
-int8_files = [key for key in file_bytes.index if key[1].startswith("int8")]
+int8_files = [key for key in file_kb.index if key[1].startswith("int8")]
 if not int8_files:
     print("No int8 file was measured in this run (the status column above says why).")
 for architecture, file in int8_files:
-    parts = file_bytes.loc[(architecture, file)]
-    int8_kb = parts[[kind for kind in parts.index if kind.endswith("/INT8")]].sum()
-    int32_kb = parts[[kind for kind in parts.index if kind.endswith("/INT32")]].sum()
-    rest_kb = parts.sum() - int8_kb
-    print(f"{architecture} {file}: {sizes.loc[(architecture, file), 'ratio_vs_fp32']:.3f}x "
-          f"smaller than float32; {rest_kb:,.1f} KB ({rest_kb / parts.sum():.2%} of the file) "
-          f"are not int8 tensors: {int32_kb:,.1f} KB int32, "
-          f"{parts.get('tensor names', 0.0):,.1f} KB tensor names, "
-          f"{parts.get('structure', 0.0):,.1f} KB structure")
+    parts = file_kb.loc[(architecture, file)].drop("accounted %")
+    rest = parts.drop("int8 weights").sort_values(ascending=False)
+    print(f"{architecture} {file} ({sizes.loc[(architecture, file), 'weight_scales']}): "
+          f"{sizes.loc[(architecture, file), 'ratio_vs_fp32']:.3f}x smaller than float32; "
+          f"{rest.sum():,.1f} KB ({rest.sum() / parts.sum():.2%} of the file) are not int8 "
+          "weights, largest first: " + ", ".join(
+              f"{kind} {size:,.1f} KB" for kind, size in rest.items() if size >= 0.05))
 
 # %% [markdown]
 # **Explain.** What are the bytes that did not shrink, and why do they weigh more in one
@@ -248,32 +254,36 @@ for architecture, file in int8_files:
 # %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
 #@title One explanation (open to read it)
 # Only the weights shrink fourfold. What does not: the biases, one per output channel,
-# which are int32 in the int8 file (`CONV_2D/INT32`, `FULLY_CONNECTED/INT32`), as large
-# as the float32 biases they replace; the scale and zero point of every tensor, kept in
-# the structure; the graph itself (ops, tensor shapes, op options); and the name of every
-# tensor. With W bytes of int8 weights and F and I bytes of everything else in the
+# which are int32 in the int8 file, as large as the float32 biases they replace; the
+# quantization parameters, a scale and a zero point for every tensor and, with
+# per-channel weights, for every output channel of every kernel and of its bias; the
+# graph itself (tensors, ops, op options); and the name of every tensor. With W bytes of int8 weights and F and I bytes of everything else in the
 # float32 and int8 files, the ratio is (4W + F) / (W + I): it nears 4 only when W
 # dominates. Those other bytes grow with the number of layers, channels and tensors, not
 # with the number of weights. AlexNet packs tens of millions of weights into eight
 # layers, so they are a sliver of its file; GoogLeNet has about a tenth of the weights
 # spread over 57 convolutions with thousands of output channels, so the same kinds of
-# bytes are a larger share and its file falls further below 4x (its margin to the 3.9x
-# goal is small, which is why the post-training files keep one weight scale per tensor;
-# see "And the int8 files" below). The `int8_qat` file keeps the per-channel weight
-# scales that tfmot trained: a float32 scale and an int64 zero point, 12 bytes, per
-# output channel for each kernel, and as many again for its bias, whose scale follows
-# the kernel's. With GoogLeNet's thousands of channels, that is what its structure column
-# holds beyond the post-training files'. In the smoke profile the networks are 1/16 as
-# wide, so the weights shrink and the fixed bytes weigh more in every file.
+# bytes are a larger share and its file falls further below 4x. Per-channel scales are
+# the largest of them: a float32 scale and an int64 zero point, 12 bytes, per output
+# channel for each kernel, and as many again for its bias, whose scale follows the
+# kernel's. With GoogLeNet's thousands of channels, that is the gap between the
+# per-channel file and its per-tensor twin. The `int8_qat` file holds per-channel scales
+# for its dense layers as well (the post-training converter keeps one scale per tensor
+# for those), tfmot's longer tensor names, and biases in every layer, since its network
+# has batch normalization everywhere and each one folds into a bias. It holds no float
+# tensor, like its post-training twins (the byte tables list none). In the smoke profile
+# the networks are 1/16 as wide, so the weights shrink and the fixed bytes weigh more in
+# every file.
 
 # %% [markdown]
-# ## Size against the goals
+# ## Size against the goal and the limit
 #
-# The project sets two size goals (`BINARY_RATIO_GOAL` and `INT8_RATIO_GOAL` in
-# `utils/tables.py`): a binary file at least 28 times smaller than the float32
-# file of the same network, an int8 file at least 3.9 times smaller.
-# The verdicts below are read from this run's record, so they say whether this run
-# met each goal, whatever the outcome.
+# The project sets one size goal (`BINARY_RATIO_GOAL` in `utils/tables.py`):
+# a binary file at least 28 times smaller than the float32 file of the same network.
+# The int8 files have no goal of their own: one byte per weight against four makes 4x
+# their physical limit (`INT8_RATIO_LIMIT`), and the byte tables above say what keeps
+# each one below it. The verdicts below are read from this run's record, so they say whether
+# this run met the goal, whatever the outcome.
 
 # %%
 judged = sizes.dropna(subset=["goal_ratio"])
@@ -284,6 +294,10 @@ for (architecture, file), row in judged.iterrows():
     verdict = "met" if row["meets_goal"] else "MISSED"
     print(f"{architecture:>9} {file:<15} {row['ratio_vs_fp32']:5.1f}x smaller than "
           f"float32, goal {row['goal_ratio']:.1f}x: {verdict}")
+for (architecture, file), row in sizes.query("file.str.startswith('int8')").iterrows():
+    print(f"{architecture:>9} {file:<26} {row['ratio_vs_fp32']:5.2f}x smaller than "
+          f"float32, {100 * row['ratio_vs_fp32'] / INT8_RATIO_LIMIT:.1f}% of the "
+          f"{INT8_RATIO_LIMIT:g}x limit")
 figure = figures.plot_deployment(sizes)
 figures.save_fig(figure, "06_deployment", folders.figures)
 
@@ -316,35 +330,38 @@ sizes[["size_mb", "ratio_vs_fp32"]].join(larq[["larq_mb", "larq_ratio"]]).round(
 # %% [markdown]
 # ### Where the bytes of a binary file go
 #
-# Each column is a kind of content, named after the op that reads it and its type:
+# Each column is a kind of content (`utils.deploy.file_bytes`):
 #
-# - `LceBconv2d/INT32`: mostly the binary weights, bit-packed, plus one int32 threshold
-#   per output channel of each binary layer whose output LCE writes bit-packed (see
-#   *How close can a binary file get?* below); a threshold takes 4 bytes per output
-#   channel, next to k·k·⌈C_in/32⌉·4 bytes of packed weights. The packed weights are the
-#   only part that is 32 times smaller than its float version, and not even exactly: LCE
-#   packs the input channels of each kernel position into 32-bit words, so a layer whose
-#   input channel count is not a multiple of 32 wastes the rest of the last word. Several
-#   of GoogLeNet's 5x5 convolutions read 16 or 24 channels, stored in a full 32-bit
-#   word: 2x and 1.33x the bits they need. At full width, the binary layers of
-#   AlexNet read 96, 256, 384 or 9,216 (flattened) inputs, all multiples of 32, and
-#   waste nothing.
-# - `LceBconv2d/FLOAT32`: per output channel, a float multiplier and bias into which
-#   LCE folds the batch normalization of each binary layer whose output it does not
-#   bit-pack. Small, but 32-bit.
-# - `CONV_2D/FLOAT32`: the first layer. Its weights are binary (±1), as in the report,
-#   but its input is the image, not a sign, so LCE cannot run it as a binary
-#   convolution: it stays an ordinary float convolution that stores each ±1 as a
-#   32-bit float. AlexNet's first layer holds 34,848 weights; at 32 bits each they
-#   weigh as much as 1.1 million bit-packed ones.
-# - `FULLY_CONNECTED/FLOAT32`: the classifier, float with its softmax (report §4.3).
-# - `MUL/FLOAT32` and `ADD/FLOAT32`: batch normalizations that follow a max-pool
-#   cannot be folded into a convolution and stay as float multiply and add.
+# - `bit-packed binary weights`: the binary convolutions' weights, 32 to an int32 word
+#   (k·k·⌈C_in/32⌉·4 bytes per output channel). They are the only part that is 32 times
+#   smaller than its float version, and not even exactly: LCE packs the input channels of
+#   each kernel position into 32-bit words, so a layer whose input channel count is not a
+#   multiple of 32 wastes the rest of the last word. Several of GoogLeNet's 5x5
+#   convolutions read 16 or 24 channels, stored in a full 32-bit word: 2x and 1.33x the
+#   bits they need. At full width, the binary layers of AlexNet read 96, 256, 384 or
+#   9,216 (flattened) inputs, all multiples of 32, and waste nothing.
+# - `float32 weights and biases`: every constant that stayed float; the table after this
+#   one names them by the op that reads them and says why:
+#   - `LceBconv2d`: per output channel, a float multiplier and bias into which LCE folds
+#     the batch normalization of each binary layer whose output it does not bit-pack.
+#     Small, but 32-bit.
+#   - `CONV_2D`: the first layer. Its weights are binary (±1), as in the report, but its
+#     input is the image, not a sign, so LCE cannot run it as a binary convolution: it
+#     stays an ordinary float convolution that stores each ±1 as a 32-bit float.
+#     AlexNet's first layer holds 34,848 weights; at 32 bits each they weigh as much as
+#     1.1 million bit-packed ones.
+#   - `FULLY_CONNECTED`: the classifier, float with its softmax (report §4.3).
+#   - `MUL` and `ADD`: batch normalizations that follow a max-pool cannot be folded into
+#     a convolution and stay as float multiply and add.
+# - `other constants`: the int32 thresholds of binary layers whose output LCE writes
+#   bit-packed (see *How close can a binary file get?* below; 4 bytes per output
+#   channel), and shapes and axes.
 # - `tensor names`: the name of every tensor, kept for debugging (TFLite's
 #   `flatbuffer_utils.strip_strings` can remove them from a finished file).
-# - `structure`: everything else: the graph, tensor shapes, op options, quantization
-#   parameters. It grows with the number of ops and tensors, not of weights, so it
-#   weighs most in small files with many ops, such as GoogLeNet's.
+# - `graph: ...` and `quantization parameters`: the tensors, ops and op options, and
+#   the scale of the int8 tensors LCE uses around its ops. They grow with the number of
+#   ops and tensors, not of weights, so they weigh most in small files with many ops,
+#   such as GoogLeNet's.
 #
 # The first table is in KB (10^3 bytes), the second in percent of each file.
 
@@ -359,13 +376,20 @@ if binary.empty:  # no binary file was made (the reason is in the status column 
         if kind == "binary"))
 else:
     display(binary.loc[:, (binary > 0).any()].round(1))
+    floats = pd.DataFrame([
+        {"architecture": entry["architecture"], "op": tensors["op"],
+         "KB": tensors["bytes"] / 1e3, "tensors": tensors["count"],
+         "first names": ", ".join(tensors["tensors"][:2]), "why float32": tensors["why"]}
+        for entry in record["full_size"]["files"] if entry["file"] == "binary"
+        and entry.get("bytes") for tensors in entry["bytes"]["float_tensors"]])
+    display(floats.set_index(["architecture", "op"]).round(1))
 
 # %% [markdown]
 # ### How close can a binary file get?
 #
-# If a binary file held nothing but its bit-packed weights (packing waste included, and
-# the few int32 thresholds counted with them) and its structure, its ratio would be the
-# ceiling in the last column. The difference between the ceiling and the measured ratio
+# If a binary file held nothing but its bit-packed weights (packing waste included), its
+# few int32 thresholds and its graph, with no float constant and no tensor names, its
+# ratio would be the ceiling in the last column. The difference between the ceiling and the measured ratio
 # is what the float first layer, the classifier and every per-channel batch-norm
 # parameter cost.
 #
@@ -374,7 +398,7 @@ else:
 # threshold, not a multiplier and a bias: a positive scale does not change a sign, and
 # it passes through max-pools. LCE 0.16 already makes this fold where the next layer
 # reads the output directly: such a binary convolution writes its output bit-packed,
-# comparing each channel's sum with an int32 threshold (counted in `LceBconv2d/INT32`),
+# comparing each channel's sum with an int32 threshold (in `other constants`),
 # and stores no multiplier or bias. In the full-size binary GoogLeNet that covers only the
 # channels of the convolutions that feed the next binary convolution directly, a
 # minority; the others feed a max-pool or a concatenation, so LCE keeps their float
@@ -407,30 +431,28 @@ ceiling.round(2)
 # %% [markdown]
 # ### And the int8 files
 #
-# An int8 weight is a quarter of a float32 weight, so 4x is the ceiling, and the
-# files fall short of it for reasons of the same kind: every bias stays 32-bit
-# (int32, `CONV_2D/INT32` and `FULLY_CONNECTED/INT32`), every tensor carries its
-# scale and zero point (in `structure`), and the graph does not shrink. The file
-# from the 8-bit-trained model also has batch normalization, which the float network
-# has not (those after max-pools stay as separate multiply and add ops), and
-# `MINIMUM` ops that reproduce its activation clipping.
+# An int8 weight is a quarter of a float32 weight, so 4x is the limit, and the files
+# fall short of it for reasons of the same kind: every bias stays 32-bit (`int32
+# biases`), every tensor carries its scale and zero point (`quantization parameters`),
+# and the graph does not shrink. The file from the 8-bit-trained model also has batch
+# normalization, which the float network has not (those after max-pools stay as
+# separate multiply and add ops), and `MINIMUM` ops that reproduce its activation
+# clipping.
 #
-# Both post-training files (`int8_from_fp32` and `int8_from_int8`) store **one weight
-# scale per tensor**, not the per-output-channel scales that notebook 01 (section 9)
-# presents as TFLite's usual choice: `utils.deploy` turns per-channel scales off
-# (`INT8_PER_CHANNEL = False`, passed to the converter's per-channel switch). The reason
-# is size. Per-channel quantization stores a float32 scale and an int64 zero point, 12
-# bytes, for every output channel, and in GoogLeNet, with thousands of narrow channels,
-# those bytes eat into the small margin between the 3.9x goal and the 4x ceiling. The price
-# is precision: one scale must cover the largest weight of every channel of a layer,
-# which notebook 01 showed to add rounding error. Whether that costs accuracy is checked
-# on the trained networks below, whose files must stay within the tolerance of their
-# Keras models. The `int8_qat` files are the exception: tfmot trained them with
-# per-channel weight scales, and the converter keeps those.
+# The post-training files store **one weight scale per output channel**, TFLite's
+# default and the scheme notebook 01 (section 9) measured to round trained kernels with
+# less error: a channel whose weights are small gets a fine grid of its own instead of
+# the grid of the layer's largest weight. It costs bytes: a float32 scale and an int64
+# zero point, 12 bytes, per output channel of each kernel, and as many again for the
+# int32 bias. The float network's `int8_from_fp32_per_tensor` file is the same
+# conversion with one scale per tensor, kept as the comparison: the table below gives
+# both files' sizes and where their bytes go, and the trained files further down give
+# both files' accuracy. The `int8_qat` files carry per-channel scales too: tfmot
+# trained them that way, and the converter keeps them.
 
 # %%
 int8 = percent.query("file.str.startswith('int8')")
-int8.loc[:, (int8 > 0).any()].round(1)
+int8.loc[:, (int8 > 0).any()].round(2)
 
 # %% [markdown]
 # ## Latency
@@ -499,7 +521,28 @@ for name, standin in sorted({(file["dataset"], file["offline_standin"])
 verdict = {True: "yes", False: "NO", None: "no trained file was measured"}
 print(f"every file within {record['accuracy_tolerance_points']} points of its Keras model:",
       verdict[record["trained"]["all_preserved"]])
-size_table(record, "trained").round(4)
+trained = size_table(record, "trained")
+display(trained.round(4))
+
+# %% [markdown]
+# Per channel against per tensor, on the trained float networks: the same conversion
+# with one weight scale per output channel (the default) and one per tensor. Which is
+# more accurate, by how many test images, and what do the per-channel scales cost in
+# size?
+
+# %%
+pair = ["int8_from_fp32", "int8_from_fp32_per_tensor"]
+for (architecture, dataset), rows in trained.groupby(level=["architecture", "dataset"]):
+    rows = rows.droplevel(["architecture", "dataset"])
+    if not set(pair) <= set(rows.index) or rows.loc[pair, "tflite_accuracy"].isna().any():
+        print(f"{architecture} on {dataset}: both scalings were not measured (see the status)")
+        continue
+    channel, tensor = (rows.loc[kind] for kind in pair)
+    print(f"{architecture} on {dataset}: per channel {100 * channel['tflite_accuracy']:.2f}% "
+          f"({channel['accuracy_change_images']:+.0f} images against Keras), per tensor "
+          f"{100 * tensor['tflite_accuracy']:.2f}% ({tensor['accuracy_change_images']:+.0f}); "
+          f"the per-channel file is {1e3 * (channel['size_mb'] - tensor['size_mb']):,.1f} KB "
+          f"larger ({channel['ratio_vs_fp32']:.3f}x against {tensor['ratio_vs_fp32']:.3f}x)")
 
 # %% [markdown]
 # ## Exercises
@@ -551,8 +594,9 @@ check("06_int8_ceiling", answer)
 # %% [markdown]
 # ## What an engineer gets
 #
-# For each network, up to four `.tflite` files (kept in `files_dir` when it is set):
-# a float32 file, two int8 files and, where LCE is installed, a binary file, with the
+# For each network, up to six `.tflite` files (kept in `files_dir` when it is set):
+# a float32 file, four int8 files (three post-training, one per-tensor among them, and
+# the `int8_qat` file) and, where LCE is installed, a binary file, with the
 # sizes, ratios and latencies tabled above and in `results/bench_deploy.json`. The
 # caveats travel with them:
 #
@@ -562,7 +606,7 @@ check("06_int8_ceiling", answer)
 # - The binary files are not 32 times smaller: the first layer (binary weights
 #   stored as floats) and the float classifier,
 #   batch-norm parameters, padding of input channels to 32-bit words and the file's
-#   structure all cost bytes, and the tables above say how many; the goal verdicts say
+#   graph all cost bytes, and the tables above say how many; the goal verdict says
 #   whether they cost a file its goal.
 # - The int8 files are integer from end to end: the caller quantizes the input image
 #   with the scale and zero point stored in the file, and dequantizes the output.

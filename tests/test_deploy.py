@@ -9,11 +9,12 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import tensorflow as tf
 
 from utils import deploy
-from utils.deploy import count_lce_ops, file_composition
+from utils.deploy import count_lce_ops, file_bytes, weight_scales
 from utils.models import build_model
 from utils.quantizers import KBitQuantizer
 
@@ -107,8 +108,12 @@ def _compare(flatbuffer, model, name, atol):
 
 def test_deploy_and_measure_writes_and_measures_every_file(alexnet_table, tmp_path):
     table = alexnet_table.set_index("file")
-    assert set(table.index) == {"fp32", "int8_from_fp32", "int8_from_int8", "binary"}
+    assert set(table.index) == {"fp32", "int8_from_fp32", "int8_from_fp32_per_tensor",
+                                "int8_from_int8", "binary"}
     assert table.loc["int8_from_int8", "precision"] == "int8"
+    assert table.loc["int8_from_fp32_per_tensor", "weight_scales"] == "per tensor"
+    assert table.loc["int8_from_int8", "weight_scales"] == "per channel"
+    assert pd.isna(table.loc["fp32", "weight_scales"])
     assert set(table["architecture"]) == {"alexnet"}
     directory = Path({path.rsplit("/", 1)[0] for path in table["path"]}.pop())
     assert {path.name: path.stat().st_size for path in directory.glob("*.tflite")} == {
@@ -150,19 +155,52 @@ def test_binary_weights_are_bit_packed(alexnet, alexnet_files):
                if getattr(layer, "input_quantizer", None) is not None]
     packed = sum(4 * kh * kw * -(-cin // 32) * cout for kh, kw, cin, cout in kernels)
     thresholds = sum(4 * shape[-1] for shape in kernels)
-    stored = file_composition(alexnet_files["binary"])["LceBconv2d/INT32"]
-    assert packed <= stored <= packed + thresholds
+    kinds = file_bytes(alexnet_files["binary"])["kinds"]
+    stored = kinds["bit-packed binary weights"] - 4 * len(kernels)  # less each vector's length
+    assert packed == stored
+    assert kinds.get("other constants (shapes, axes, clip values, thresholds)", 0) <= (
+        thresholds + 4 * len(kernels) + 64)
     assert len(alexnet_files["fp32"]) > 8 * len(alexnet_files["binary"])
 
 
-def test_file_composition_accounts_for_every_byte(alexnet_files):
-    flatbuffer = alexnet_files["fp32"]
-    composition = file_composition(flatbuffer)
-    assert sum(composition.values()) == len(flatbuffer)
+def test_the_byte_table_explains_every_file_to_within_one_percent(alexnet, alexnet_files):
+    for kind, flatbuffer in alexnet_files.items():
+        table = file_bytes(flatbuffer)
+        assert sum(table["kinds"].values()) + table["padding"] == len(flatbuffer) == table["size"]
+        assert 0 <= table["padding"] < 0.01 * len(flatbuffer), kind  # measured, not left over
+        assert table["accounted_percent"] >= 99.0
+    fp32 = file_bytes(alexnet_files["fp32"])
+    weights = sum(weight.numpy().nbytes for weight in alexnet["fp32"].weights
+                  if "moving" not in weight.name)  # batch norm folds into the layers
+    assert fp32["kinds"]["float32 weights and biases"] >= 0.9 * weights
+    assert fp32["float_tensors"] == []  # a float32 file is float by choice
     names = [detail["name"] for detail in tf.lite.Interpreter(
-        model_content=flatbuffer).get_tensor_details()]
-    assert composition["tensor names"] >= sum(len(name.encode()) for name in names) > 0
-    assert composition["structure"] > 0
+        model_content=alexnet_files["fp32"]).get_tensor_details()]
+    assert fp32["kinds"]["tensor names"] >= sum(len(name.encode()) for name in names) > 0
+
+
+def test_per_channel_scales_cost_a_scale_and_a_zero_point_per_channel(alexnet_files):
+    """12 bytes per output channel (a float32 scale, an int64 zero point) for the weights and
+    again for the bias: the bytes between the per-channel file and its per-tensor twin."""
+    channel = file_bytes(alexnet_files["int8_from_fp32"])
+    tensor = file_bytes(alexnet_files["int8_from_fp32_per_tensor"])
+    assert channel["kinds"]["int8 weights"] == tensor["kinds"]["int8 weights"]
+    assert "quantization parameters, per channel" not in tensor["kinds"]
+    ops = deploy.operator_tensors(alexnet_files["int8_from_fp32"], "CONV_2D") + \
+        deploy.operator_tensors(alexnet_files["int8_from_fp32"], "FULLY_CONNECTED")
+    channels = sum(len(op["inputs"][1]["scale"]) for op in ops)
+    assert len(alexnet_files["int8_from_fp32"]) - len(alexnet_files[
+        "int8_from_fp32_per_tensor"]) == pytest.approx(2 * 12 * channels, rel=0.1)
+    assert weight_scales("int8_from_fp32") == "per channel"
+    assert weight_scales("int8_from_fp32_per_tensor") == "per tensor"
+    assert weight_scales("int8_qat") == "per channel" and weight_scales("binary") is None
+
+
+def test_a_binary_file_names_its_float_tensors_and_why(alexnet_files):
+    floats = {entry["op"]: entry for entry in file_bytes(alexnet_files["binary"])["float_tensors"]}
+    assert {"CONV_2D", "FULLY_CONNECTED"} <= set(floats)  # the first and last layers
+    assert "first layer" in floats["CONV_2D"]["why"] and floats["CONV_2D"]["count"] >= 1
+    assert all(entry["tensors"] and entry["bytes"] > 0 for entry in floats.values())
 
 
 @pytest.mark.parametrize("kind", ["int8_from_fp32", "int8_from_int8"])
@@ -170,7 +208,8 @@ def test_int8_file_is_integer_only_and_close_to_keras(kind, alexnet, alexnet_fil
     flatbuffer = alexnet_files[kind]
     ops = count_lce_ops(flatbuffer)
     assert not {"QUANTIZE", "DEQUANTIZE", "ROUND"} & set(ops)
-    assert not any(key.endswith("FLOAT32") for key in file_composition(flatbuffer))
+    table = file_bytes(flatbuffer)
+    assert "float32 weights and biases" not in table["kinds"] and not table["float_tensors"]
     interpreter = deploy.TFLiteModel(flatbuffer)
     assert interpreter.input_spec.dtype == np.int8 == interpreter.output_spec.dtype
     _compare(flatbuffer, alexnet[kind.removeprefix("int8_from_")], "alexnet", INT8_ATOL)

@@ -13,13 +13,13 @@ from utils.deploy_bench import run_deployment_bench
 from utils.environment import lce_available
 from utils.tables import (
     BINARY_RATIO_GOAL,
-    INT8_RATIO_GOAL,
     binary_ratio_ceiling,
     composition_table,
     size_table,
 )
 
-FILES = {"fp32", "int8_from_fp32", "int8_from_int8", "int8_qat"} | (
+FILES = {"fp32", "int8_from_fp32", "int8_from_fp32_per_tensor", "int8_from_int8",
+         "int8_qat"} | (
     {"binary"} if lce_available() else set())
 
 
@@ -27,7 +27,13 @@ def check_deployment_record(record: dict, results: Path) -> None:
     """What a smoke run of the benchmark must have measured and written."""
     assert json.loads((results / "bench_deploy.json").read_text()) == record
     assert record["profile"] == "smoke"
-    assert record["goal_ratios"] == {"binary": BINARY_RATIO_GOAL, "int8": INT8_RATIO_GOAL}
+    assert record["goal_ratios"] == {"binary": BINARY_RATIO_GOAL}
+    assert record["int8_ratio_limit"] == 4.0
+    for entry in record["full_size"]["files"] + record["trained"]["files"]:
+        if entry.get("bytes"):  # every file made is explained to within one percent
+            assert entry["bytes"]["accounted_percent"] >= 99.0, entry["file"]
+            assert sum(entry["bytes"]["kinds"].values()) + entry["bytes"]["padding"] == \
+                entry["size_bytes"]
     full = size_table(record)
     # smoke measures AlexNet's files only (GoogLeNet's conversions: tests/test_deploy.py and
     # tests/test_full_path.py), each step in the notebook's own process
@@ -68,21 +74,28 @@ def check_deployment_record(record: dict, results: Path) -> None:
 
 
 def test_composition_table_in_kilobytes_and_percent():
+    def entry(kind, size, kinds, padding):
+        return {"architecture": "net", "file": kind, "size_bytes": size, "bytes": {
+            "kinds": kinds, "padding": padding, "float_tensors": [],
+            "accounted_percent": 100 * (1 - padding / size)}}
+
     record = {"full_size": {"files": [
-        {"architecture": "net", "file": "binary", "size_bytes": 10000, "composition_bytes": {
-            "LceBconv2d/INT32": 8000, "LceBconv2d/FLOAT32": 1000, "MUL/FLOAT32": 400,
-            "tensor names": 100, "structure": 500}},
-        {"architecture": "net", "file": "fp32", "size_bytes": 40500, "composition_bytes": {
-            "CONV_2D/FLOAT32": 40000, "structure": 500}},
+        entry("binary", 10000, {"bit-packed binary weights": 8000,
+                                "float32 weights and biases": 1400, "tensor names": 100,
+                                "graph: operators": 400}, 100),
+        entry("fp32", 40500, {"float32 weights and biases": 40000, "graph: operators": 400},
+              100),
     ]}}
     kilobytes = composition_table(record)
-    assert list(kilobytes.columns) == ["CONV_2D/FLOAT32", "LceBconv2d/INT32",
-                                       "LceBconv2d/FLOAT32", "MUL/FLOAT32", "tensor names",
-                                       "structure"]
-    assert kilobytes.loc[("net", "binary")].tolist() == [0.0, 8.0, 1.0, 0.4, 0.1, 0.5]
+    assert list(kilobytes.columns) == ["float32 weights and biases", "bit-packed binary weights",
+                                       "graph: operators", "tensor names", "alignment padding",
+                                       "accounted %"]
+    assert kilobytes.loc[("net", "binary")].tolist()[:5] == [1.4, 8.0, 0.4, 0.1, 0.1]
+    assert kilobytes.loc[("net", "binary"), "accounted %"] == pytest.approx(99.0)
     percent = composition_table(record, percent=True)
-    assert percent.loc[("net", "binary"), "LceBconv2d/INT32"] == pytest.approx(80.0)
-    assert percent.sum(axis=1).tolist() == pytest.approx([100.0, 100.0])
+    assert percent.loc[("net", "binary"), "bit-packed binary weights"] == pytest.approx(80.0)
+    assert percent.drop(columns="accounted %").sum(axis=1).tolist() == pytest.approx(
+        [100.0, 100.0])
 
 
 def test_unknown_profile_is_refused(tmp_path):
@@ -90,30 +103,32 @@ def test_unknown_profile_is_refused(tmp_path):
         run_deployment_bench("huge", tmp_path)
 
 
+def _binary_entry(size, floats, names=0):
+    return {"architecture": "net", "file": "binary", "size_bytes": size, "bytes": {
+        "kinds": {"tensor names": names}, "padding": 0,
+        "float_tensors": [{"op": op, "bytes": value} for op, value in floats.items()]}}
+
+
 def test_binary_ratio_ceiling_counts_only_packed_weights_and_structure():
     record = {"full_size": {"files": [
-        {"architecture": "net", "file": "fp32", "size_bytes": 32000,
-         "composition_bytes": {"CONV_2D/FLOAT32": 31500, "structure": 500}},
-        {"architecture": "net", "file": "binary", "size_bytes": 2000, "composition_bytes": {
-            "LceBconv2d/INT32": 900, "LceBconv2d/FLOAT32": 1000, "tensor names": 60,
-            "structure": 40}},
+        {"architecture": "net", "file": "fp32", "size_bytes": 32000, "bytes": {"kinds": {}}},
+        _binary_entry(2000, {"LceBconv2d": 1000}, names=60),
     ]}}
     table = binary_ratio_ceiling(record)
     assert table.loc["net", "ratio"] == 16.0
-    assert table.loc["net", "ceiling (weights and structure only)"] == 32.0
-    assert table.loc["net", "per-channel and float bytes (KB)"] == 1.0
-    # Folded: multipliers and biases halve to one threshold each, names go: 900 + 500 + 40.
+    # without floats and names: 2000 - 1000 - 60 = 940 bytes
+    assert table.loc["net", "ceiling (weights and structure only)"] == pytest.approx(32000 / 940)
+    assert table.loc["net", "per-channel and float bytes (KB)"] == pytest.approx(1.06)
+    # Folded: multipliers and biases halve to one threshold each, names go: 940 + 500.
     assert table.loc["net", "with every exact fold"] == pytest.approx(32000 / 1440)
 
 
 def test_binary_ratio_ceiling_folds_the_first_layer_to_bits():
     record = {"full_size": {"files": [
-        {"architecture": "net", "file": "fp32", "size_bytes": 64000, "composition_bytes": {}},
-        {"architecture": "net", "file": "binary", "size_bytes": 7200, "composition_bytes": {
-            "LceBconv2d/INT32": 1000, "CONV_2D/FLOAT32": 3200, "MUL/FLOAT32": 800,
-            "ADD/FLOAT32": 800, "FULLY_CONNECTED/FLOAT32": 400, "structure": 1000}},
+        {"architecture": "net", "file": "fp32", "size_bytes": 64000, "bytes": {"kinds": {}}},
+        _binary_entry(7200, {"CONV_2D": 3200, "MUL": 800, "ADD": 800, "FULLY_CONNECTED": 400}),
     ]}}
-    # 1000 + 3200 / 32 + (800 + 800) / 2 + 400 + 1000 = 3300 bytes
+    # 2000 + 3200 / 32 + (800 + 800) / 2 + 400 = 3300 bytes
     assert binary_ratio_ceiling(record).loc["net", "with every exact fold"] == pytest.approx(
         64000 / 3300)
 

@@ -6,7 +6,8 @@ Reading a ``.tflite`` file: its ops, what its bytes hold, and its tensors.
 
 Read with TensorFlow's own flatbuffer schema (``tensorflow.lite.python``), so reading a file
 needs no interpreter and no LCE: :func:`count_lce_ops` counts ops by name (TFLite's builtins and
-LCE's custom ops), :func:`file_composition` says how many bytes each kind of content takes,
+LCE's custom ops), :func:`file_bytes` says where every byte goes (weights, biases,
+quantization parameters, float tensors and why they stayed float, the graph),
 and :func:`operator_tensors` gives the input and output tensors of every op of one kind,
 with their types, shapes, quantization scales and zero points, and their constant data
 (the weights) where the file stores any.
@@ -52,6 +53,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import flatbuffers
 import numpy as np
 import pandas as pd
 import tensorflow as tf
@@ -63,10 +65,11 @@ from utils.names import QAT_PRECISION
 from utils.quantizers import QuantizedReLU
 from utils.records import write_bytes_atomic
 
-__all__ = ["ACCURACY_TOLERANCE_POINTS", "TFLiteModel", "convert_binary", "convert_float",
-           "convert_int8", "convert_qat", "count_lce_ops", "deploy_and_measure",
-           "file_composition", "float_twin", "latency_ms", "operator_tensors", "runtime_failure",
-           "runtime_for", "save_tflite"]
+__all__ = ["ACCURACY_TOLERANCE_POINTS", "FLOAT_CONSTANTS", "FLOAT_REASONS", "GRAPH_KINDS",
+           "INT8_PER_CHANNEL", "PER_TENSOR_SUFFIX", "TFLiteModel", "convert_binary",
+           "convert_float", "convert_int8", "convert_qat", "count_lce_ops", "deploy_and_measure",
+           "file_bytes", "float_twin", "latency_ms", "operator_tensors", "runtime_failure",
+           "runtime_for", "save_tflite", "weight_scales"]
 
 _NUMPY_TYPES = {"FLOAT32": np.float32, "INT8": np.int8, "INT32": np.int32, "UINT8": np.uint8,
                 "INT64": np.int64, "INT16": np.int16}
@@ -78,6 +81,14 @@ def _read_flatbuffer(flatbuffer: bytes) -> tflite_schema.ModelT:
 
 def _names(enum_class) -> dict[int, str]:
     return {value: name for name, value in vars(enum_class).items() if not name.startswith("_")}
+
+
+def _read_flatbuffer_codes(model: tflite_schema.Model) -> tflite_schema.ModelT:
+    """The object form of ``model`` with its op codes only (no copy of its buffers)."""
+    codes = tflite_schema.ModelT()
+    codes.operatorCodes = [tflite_schema.OperatorCodeT.InitFromObj(model.OperatorCodes(i))
+                           for i in range(model.OperatorCodesLength())]
+    return codes
 
 
 def _op_names(model: tflite_schema.ModelT) -> list[str]:
@@ -100,30 +111,190 @@ def count_lce_ops(flatbuffer: bytes) -> dict[str, int]:
                         for subgraph in model.subgraphs for op in subgraph.operators))
 
 
-def file_composition(flatbuffer: bytes) -> dict[str, int]:
-    """Bytes of a TFLite file by what they hold.
+# Why a constant stays float32 in a file whose weights are otherwise integer or binary, by
+# the op that reads it (a float32 file is float throughout and needs no reason).
+FLOAT_REASONS = {
+    "LceBconv2d": "a binary convolution's per-channel output multiplier and bias (its batch "
+                  "normalization, folded): LCE applies them in float32",
+    "CONV_2D": "the first layer, kept real-valued (its input is the image; report section 4)",
+    "FULLY_CONNECTED": "the last layer, kept real-valued (report section 4)",
+    "MUL": "a batch normalization the converter could not fold into a binary convolution",
+    "ADD": "a batch normalization the converter could not fold into a binary convolution",
+}
+# Ops whose second and third inputs are a weight tensor and a bias.
+_WEIGHTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "LceBconv2d")
+FLOAT_CONSTANTS = "float32 weights and biases"
+GRAPH_KINDS = ("graph: tensors", "graph: operators", "graph: buffer list",
+               "graph: model, subgraphs, op codes")
 
-    Constants are keyed by the op that reads them and their type, e.g. "LceBconv2d/INT32"
-    (bit-packed binary weights, 32 per word), "LceBconv2d/FLOAT32" (per-channel output
-    multipliers and biases), "CONV_2D/INT8"; "tensor names" are the tensors' name strings
-    (which TFLite keeps for debugging; ``flatbuffer_utils.strip_strings`` would drop them);
-    "structure" is the rest (graph, shapes, op options, quantization parameters). A buffer
-    read by several ops counts once, for the first.
+
+def _constant_kind(op: str, position: int, type_name: str) -> str:
+    """What a stored constant is, from the op that reads it, its input position and type."""
+    if type_name == "FLOAT32":
+        return FLOAT_CONSTANTS
+    if op == "LceBconv2d" and position == 1:
+        return "bit-packed binary weights"
+    if op in _WEIGHTED_OPS and position == 2 and type_name == "INT32":
+        return "int32 biases"
+    if op in _WEIGHTED_OPS and position == 1:
+        return f"{type_name.lower()} weights"
+    return "other constants (shapes, axes, clip values, thresholds)"
+
+
+class _Tables:
+    """Bytes of flatbuffer tables, each vtable counted once (tables share equal vtables).
+
+    Written by hand: TensorFlow's generated schema reads a file's fields but not the bytes
+    its tables take, which ``flatbuffers`` lays out as an offset to a vtable (two 16-bit
+    sizes, then one 16-bit offset per field) followed by the table's inline fields.
     """
-    model = _read_flatbuffer(flatbuffer)
-    names, types = _op_names(model), _names(tflite_schema.TensorType)
-    sizes, seen = Counter(), set()
-    for subgraph in model.subgraphs:
-        for op in subgraph.operators:
-            for tensor in (subgraph.tensors[index] for index in op.inputs if index >= 0):
-                data = model.buffers[tensor.buffer].data
-                if data is not None and tensor.buffer not in seen:
-                    seen.add(tensor.buffer)
-                    sizes[f"{names[op.opcodeIndex]}/{types[tensor.type]}"] += len(data)
-    sizes["tensor names"] = sum(len(tensor.name or b"")
-                                for subgraph in model.subgraphs for tensor in subgraph.tensors)
-    sizes["structure"] = len(flatbuffer) - sum(sizes.values())
-    return dict(sizes)
+
+    def __init__(self):
+        self.vtables: set[int] = set()
+
+    def size(self, table) -> int:
+        tab = table if isinstance(table, flatbuffers.table.Table) else table._tab
+        vtable = tab.Pos - tab.Get(flatbuffers.number_types.SOffsetTFlags, tab.Pos)
+        size = tab.Get(flatbuffers.number_types.VOffsetTFlags, vtable + 2)
+        if vtable not in self.vtables:
+            self.vtables.add(vtable)
+            size += tab.Get(flatbuffers.number_types.VOffsetTFlags, vtable)
+        return size
+
+
+def _vector(length: int, width: int = 4) -> int:
+    """Bytes of a flatbuffer vector of ``length`` elements: a 4-byte length, then the data."""
+    return 4 + length * width
+
+
+def _string(text: bytes | None) -> int:
+    return 0 if text is None else 4 + len(text) + 1  # a length, the bytes, a closing NUL
+
+
+def file_bytes(flatbuffer: bytes) -> dict[str, Any]:
+    """Where every byte of a TFLite file goes (the size ratios of report section 6, explained).
+
+    Returns ``{"size": bytes, "kinds": {kind: bytes}, "padding": bytes, "float_tensors":
+    [...], "accounted_percent": ...}``. The kinds, each measured from the file's layout:
+
+    - the constants, by what the op that reads them makes of them: "int8 weights", "int32
+      biases", "bit-packed binary weights" (LCE: 32 weights per int32 word), "float32
+      weights and biases", "other constants" (shapes and axes of reshapes and means, the
+      clip values of the report's quantizers);
+    - "quantization parameters, per channel" and "..., per tensor": each quantized tensor's
+      float32 scales and int64 zero points (and float32 min/max where kept), one per output
+      channel or one per tensor, with the table that holds them;
+    - "tensor names" (kept for debugging; ``flatbuffer_utils.strip_strings`` drops them) and
+      "metadata" (the converter's notes: minimum runtime version, conversion settings);
+    - the graph (:data:`GRAPH_KINDS`): each tensor's table and shape, each op's table,
+      input and output lists and options, the list of buffers, and the model's own tables;
+    ``padding`` is what is left: the zero bytes that align vectors and large buffers, and
+    anything this function does not know of, so ``accounted_percent`` (100 minus its share)
+    says how completely the file is explained.
+
+    ``float_tensors``: in a file whose weights are integer or binary, one entry per op that
+    reads float32 constants: its bytes, how many tensors and their names, and why they stay
+    float (:data:`FLOAT_REASONS`). A buffer read by several ops counts once, for the first.
+    """
+    model = tflite_schema.Model.GetRootAs(flatbuffer, 0)
+    names, types = _op_names(_read_flatbuffer_codes(model)), _names(tflite_schema.TensorType)
+    kinds, tables, seen, floats = Counter(), _Tables(), set(), {}
+    kinds["graph: model, subgraphs, op codes"] += 8 + tables.size(model)  # root offset, id
+    kinds["graph: model, subgraphs, op codes"] += _vector(model.OperatorCodesLength()) + sum(
+        tables.size(model.OperatorCodes(i)) + _string(model.OperatorCodes(i).CustomCode())
+        for i in range(model.OperatorCodesLength()))
+    kinds["graph: model, subgraphs, op codes"] += _string(model.Description())
+    kinds["graph: buffer list"] += _vector(model.BuffersLength()) + sum(
+        tables.size(model.Buffers(i)) for i in range(model.BuffersLength()))
+    for index in range(model.SubgraphsLength()):
+        subgraph = model.Subgraphs(index)
+        kinds["graph: model, subgraphs, op codes"] += (
+            tables.size(subgraph) + _vector(subgraph.InputsLength())
+            + _vector(subgraph.OutputsLength()) + _string(subgraph.Name()) + 4)
+        kinds["graph: tensors"] += _vector(subgraph.TensorsLength())
+        for t in range(subgraph.TensorsLength()):
+            tensor = subgraph.Tensors(t)
+            kinds["graph: tensors"] += tables.size(tensor) + sum(
+                _vector(length) for length, present in (
+                    (tensor.ShapeLength(), not tensor.ShapeIsNone()),
+                    (tensor.ShapeSignatureLength(), not tensor.ShapeSignatureIsNone()))
+                if present)
+            kinds["tensor names"] += _string(tensor.Name())
+            quantization = tensor.Quantization()
+            if quantization is not None:
+                stored = tables.size(quantization) + sum(
+                    _vector(length, width) for length, width, present in (
+                        (quantization.ScaleLength(), 4, not quantization.ScaleIsNone()),
+                        (quantization.ZeroPointLength(), 8, not quantization.ZeroPointIsNone()),
+                        (quantization.MinLength(), 4, not quantization.MinIsNone()),
+                        (quantization.MaxLength(), 4, not quantization.MaxIsNone()))
+                    if present)
+                per = "per channel" if quantization.ScaleLength() > 1 else "per tensor"
+                kinds[f"quantization parameters, {per}"] += stored
+        kinds["graph: operators"] += _vector(subgraph.OperatorsLength())
+        for o in range(subgraph.OperatorsLength()):
+            op = subgraph.Operators(o)
+            op_name = names[op.OpcodeIndex()]
+            options = op.BuiltinOptions()
+            kinds["graph: operators"] += (
+                tables.size(op) + _vector(op.InputsLength()) + _vector(op.OutputsLength())
+                + (0 if options is None else tables.size(options))
+                + (0 if op.CustomOptionsIsNone() else _vector(op.CustomOptionsLength(), 1))
+                + (0 if op.IntermediatesIsNone() else _vector(op.IntermediatesLength()))
+                + (0 if op.MutatingVariableInputsIsNone()
+                   else _vector(op.MutatingVariableInputsLength(), 1)))
+            for position in range(op.InputsLength()):
+                index_of = op.Inputs(position)
+                if index_of < 0:
+                    continue
+                tensor = subgraph.Tensors(index_of)
+                length = model.Buffers(tensor.Buffer()).DataLength()
+                if not length or tensor.Buffer() in seen:
+                    continue
+                seen.add(tensor.Buffer())
+                kind = _constant_kind(op_name, position, types[tensor.Type()])
+                kinds[kind] += _vector(length, 1)
+                if kind == FLOAT_CONSTANTS:
+                    entry = floats.setdefault(op_name, {"op": op_name, "bytes": 0,
+                                                        "tensors": []})
+                    entry["bytes"] += _vector(length, 1)
+                    entry["tensors"].append((tensor.Name() or b"").decode())
+    for m in range(model.MetadataLength()):
+        metadata = model.Metadata(m)
+        length = model.Buffers(metadata.Buffer()).DataLength()
+        kinds["metadata"] += (tables.size(metadata) + _string(metadata.Name())
+                              + (_vector(length, 1) if length and metadata.Buffer() not in seen
+                                 else 0))
+        seen.add(metadata.Buffer())
+    kinds["metadata"] += 0 if model.MetadataIsNone() else _vector(model.MetadataLength())
+    kinds["graph: model, subgraphs, op codes"] += (
+        0 if model.MetadataBufferIsNone() else _vector(model.MetadataBufferLength()))
+    for s in range(model.SignatureDefsLength()):
+        kinds["graph: model, subgraphs, op codes"] += _signature_bytes(
+            model.SignatureDefs(s), tables)
+    kinds["graph: model, subgraphs, op codes"] += (
+        0 if model.SignatureDefsIsNone() else _vector(model.SignatureDefsLength()))
+    kinds = {kind: size for kind, size in kinds.items() if size}
+    padding = len(flatbuffer) - sum(kinds.values())
+    integer_or_binary = any(kind in kinds for kind in (
+        "int8 weights", "bit-packed binary weights"))
+    float_tensors = [
+        {**entry, "count": len(entry["tensors"]),
+         "why": FLOAT_REASONS.get(op, "no reason known: an op that stayed float")}
+        for op, entry in floats.items()] if integer_or_binary else []
+    return {"size": len(flatbuffer), "kinds": kinds, "padding": padding,
+            "float_tensors": float_tensors,
+            "accounted_percent": 100 * (1 - padding / len(flatbuffer))}
+
+
+def _signature_bytes(signature, tables: _Tables) -> int:
+    """A signature definition's tables and strings (the names the interpreter's runner uses)."""
+    size = tables.size(signature) + _string(signature.SignatureKey())
+    for count, item in ((signature.InputsLength(), signature.Inputs),
+                        (signature.OutputsLength(), signature.Outputs)):
+        size += _vector(count) + sum(tables.size(item(i)) + _string(item(i).Name())
+                                     for i in range(count))
+    return size
 
 
 def _tensor(model: tflite_schema.ModelT, subgraph, index: int) -> dict[str, Any]:
@@ -179,9 +350,10 @@ def operator_tensors(flatbuffer: bytes, op_name: str) -> list[dict[str, Any]]:
 ACCURACY_TOLERANCE_POINTS = 0.5
 # Calibration images used by full-integer quantization (TFLite suggests about 100 to 500).
 MAX_CALIBRATION_IMAGES = 200
-# Int8 weight scales: per tensor by default (see convert_int8; the accuracy cost is measured
-# on the trained models by utils.deploy_bench against ACCURACY_TOLERANCE_POINTS).
-INT8_PER_CHANNEL = False
+# Int8 weight scales: per output channel by default, as TFLite's converter does (see
+# convert_int8); deploy_and_measure adds a per-tensor file of the float network beside it.
+INT8_PER_CHANNEL = True
+PER_TENSOR_SUFFIX = "_per_tensor"
 
 
 def convert_float(model: tf.keras.Model) -> bytes:
@@ -256,14 +428,16 @@ def convert_int8(
 ) -> bytes:
     """Full-integer (int8) TFLite flatbuffer by post-training quantization.
 
-    Weights are int8 with one scale per tensor (``per_channel=False``, the default) or per
-    output channel (TFLite's usual choice: a float32 scale and an int64 zero point per
-    channel, which in GoogLeNet's 5,700 small channels cost 3% of the file, enough to pull
-    its size ratio under 3.9x). Activations are int8 per tensor with ranges calibrated
-    on ``representative_images`` (training images, the first ``max_images`` of them), with
-    TFLite's int8 builtins. Input and output are int8 too: the file is integer from end to
-    end, an image x enters as round(x / scale) + zero_point with the scale and zero point
-    stored in the file (:class:`TFLiteModel` applies them, and the reverse to the output).
+    Weights are int8 with one scale per output channel (``per_channel=True``, the default
+    and TFLite's: a float32 scale and an int64 zero point per channel, for the weights and
+    again for the int32 bias, which :func:`file_bytes` counts) or one per tensor (smaller
+    by those bytes, with a coarser grid for every channel whose weights span less than the
+    largest; notebook 01 measures the error of both on trained kernels). Activations are
+    int8 per tensor with ranges calibrated on ``representative_images`` (training images,
+    the first ``max_images`` of them), with TFLite's int8 builtins. Input and output are
+    int8 too: the file is integer from end to end, an image x enters as
+    round(x / scale) + zero_point with the scale and zero point stored in the file
+    (:class:`TFLiteModel` applies them, and the reverse to the output).
 
     ``model`` may be a float network or a k-bit-trained one; every model is converted
     through its :func:`float_twin` (a plain copy for a float network).
@@ -533,7 +707,7 @@ def _files_to_make(models: dict, representative_images,
                    per_channel: bool) -> list[tuple[str, str, Callable | None]]:
     """(file kind, training precision, converter or None when it cannot be made here)."""
 
-    def to_int8(model):
+    def to_int8(model, per_channel=per_channel):
         return convert_int8(model, representative_images, per_channel=per_channel)
 
     files = []
@@ -541,6 +715,9 @@ def _files_to_make(models: dict, representative_images,
         if precision == "fp32":
             files.append(("fp32", precision, convert_float))
             files.append(("int8_from_fp32", precision, to_int8))
+            if per_channel:  # the comparison: the same file with one scale per tensor
+                files.append((f"int8_from_fp32{PER_TENSOR_SUFFIX}", precision,
+                              lambda model: to_int8(model, per_channel=False)))
         elif precision == QAT_PRECISION:
             files.append((QAT_PRECISION, precision, convert_qat))
         elif precision.startswith("int"):
@@ -553,6 +730,16 @@ def _files_to_make(models: dict, representative_images,
                 f"(converted to an int8 file), {QAT_PRECISION}, binary"
             )
     return files
+
+
+def weight_scales(kind: str, per_channel: bool = INT8_PER_CHANNEL) -> str | None:
+    """How a file of ``kind`` scales its int8 weights ("per channel" or "per tensor"); None
+    for float32 and binary files. QAT files are per channel (tfmot's default scheme)."""
+    if not kind.startswith("int8"):
+        return None
+    if kind.endswith(PER_TENSOR_SUFFIX):
+        return "per tensor"
+    return "per channel" if per_channel or kind == QAT_PRECISION else "per tensor"
 
 
 def _batches(images, labels, size: int = 64):
@@ -622,12 +809,14 @@ def deploy_and_measure(
         representative_images: training images that calibrate post-training int8 files.
         out_dir: where the ``{architecture}_{file}.tflite`` files are written.
         threads: interpreter thread counts to time; runs, warmup: see :func:`latency_ms`.
-        int8_per_channel: int8 weight scales per output channel instead of per tensor
-            (post-training files; QAT files are always per channel).
+        int8_per_channel: int8 weight scales of the post-training files per output channel
+            (the default; then the float network also gets an ``int8_from_fp32_per_tensor``
+            file, the comparison) or per tensor (QAT files are always per channel).
 
     Returns:
-        One row per file: architecture, file (fp32, int8_from_fp32, int8_from_int8,
-        int8_qat, binary), precision (of the Keras model), status ("measured", or why the
+        One row per file: architecture, file (fp32, int8_from_fp32,
+        int8_from_fp32_per_tensor, int8_from_int8, int8_qat, binary), precision (of the Keras
+        model), weight_scales (:func:`weight_scales`), status ("measured", or why the
         file was not made or not run), path, size_bytes, size_mb (10^6 bytes), runtime
         (which interpreter timed and scored it, :data:`RUNTIMES`), runtime_notes,
         latency_ms_{n}_threads, ratio_vs_fp32 (float32 file size / this size) and, with a
@@ -641,7 +830,8 @@ def deploy_and_measure(
                                                    int8_per_channel):
         model = models[precision]
         architecture = model.name.removesuffix(f"_{precision}")
-        row = {"architecture": architecture, "file": kind, "precision": precision}
+        row = {"architecture": architecture, "file": kind, "precision": precision,
+               "weight_scales": weight_scales(kind, int8_per_channel)}
         if convert is None:
             rows.append({**row, "status": f"not made: {LCE_MISSING}"})
             continue

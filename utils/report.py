@@ -61,6 +61,7 @@ from utils.tables import (
     NOTEBOOK_TIME_NOTE,
     binary_ratio_ceiling,
     comparison_table,
+    composition_table,
     epoch_table,
     figure_lines,
     markdown_table,
@@ -317,21 +318,29 @@ def _deployment_section(results_dir: Path, figures_dir: Path, report_dir: Path) 
              f"10^6 bytes. {runtime_summary(record)} "
              + (f"{record['environment']['kernels']}. " if record["environment"].get("kernels")
                 else "")
-             + "Goals: binary at least "
-             f"{record['goal_ratios']['binary']}x and int8 at least "
-             f"{record['goal_ratios']['int8']}x smaller than float32 (int8 weight scales "
-             f"{record['int8_weight_scales']}).\n\n"
+             + "Goal: binary files at least "
+             f"{record['goal_ratios']['binary']}x smaller than float32. Int8 files have no "
+             f"goal of their own: they stand against the physical limit of "
+             f"{record.get('int8_ratio_limit', 4.0):g}x (one byte per weight against four), "
+             "and the table of where their bytes go says what keeps each one below it (int8 "
+             f"weight scales: {record['int8_weight_scales']}).\n\n"
              + markdown_table(size_table(record)) + "\n"]
+    if any(entry.get("bytes") for entry in full["files"]):
+        lines.append("Where the bytes of each full-size file go, in percent of the file "
+                     "(`utils.deploy.file_bytes`, read from the file itself; *accounted* is "
+                     "everything but the alignment padding, the one kind not measured "
+                     "directly):\n\n"
+                     + markdown_table(composition_table(record, percent=True).T) + "\n")
     missed = [f"{architecture} {kind} ({full['ratios'][architecture][kind]}x)"
               for architecture, kinds in full["meets_goal"].items()
               for kind, met in kinds.items() if not met]
     judged = any(full["meets_goal"].values())
     if not judged:
-        lines.append(f"The size goals are defined for the full-size networks (width 1.0); "
+        lines.append(f"The size goal is defined for the full-size networks (width 1.0); "
                      f"this run measured width {full['width']}, so they are not judged.\n")
     else:
-        lines.append("Goals missed: " + "; ".join(missed) + ". Notebook 06 shows where the "
-                     "bytes of each file go.\n" if missed else "Every size goal is met.\n")
+        lines.append("Goal missed: " + "; ".join(missed) + ".\n" if missed
+                     else "The binary size goal is met.\n")
     if any(not kinds.get("binary", True) for kinds in full["meets_goal"].values()):
         lines.append("How far the binary files could go in LCE's format: the ratio with every "
                      "exact fold (one threshold per normalized channel instead of a multiplier "
