@@ -44,6 +44,7 @@ from utils.lessons.ablations import (
 )
 from utils.lessons.related_systems import SYSTEMS, system_configs, system_table
 from utils.names import PROFILES, REFERENCE_PARAMETERS, REFERENCE_SUMMARY
+from utils.recipe_check import check_summary, recorded_check
 from utils.records import (
     DIFFERS_DEFECT,
     IDENTICAL,
@@ -721,6 +722,11 @@ def build_report(
     if reproduction:
         sections.append(reproduction)
     sections.append(_summary_section(profile))
+    check = recorded_check(results_dir / "full_size_check")
+    if not check.empty:
+        sections.append("## Do the full-size recipes train? (`python -m utils.recipe_check`)\n\n"
+                        + check_summary(check) + "\n\n"
+                        + markdown_table(check.round(1), ".1f") + "\n")
     ablations = _ablations_section(results_dir, figures_dir, report_dir, profile)
     if ablations:
         sections.append(ablations)
