@@ -142,7 +142,8 @@ def _constant_kind(op: str, position: int, type_name: str) -> str:
 
 
 class _Tables:
-    """Bytes of flatbuffer tables, each vtable counted once (tables share equal vtables).
+    """Bytes of flatbuffer tables, each table and vtable counted once (tables share equal
+    vtables).
 
     Written by hand: TensorFlow's generated schema reads a file's fields but not the bytes
     its tables take, which ``flatbuffers`` lays out as an offset to a vtable (two 16-bit
@@ -151,9 +152,15 @@ class _Tables:
 
     def __init__(self):
         self.vtables: set[int] = set()
+        self.tables: set[int] = set()
 
     def size(self, table) -> int:
+        """Bytes of ``table`` not counted before: converters store one empty buffer table
+        and point every empty buffer at it, so a table met twice counts once."""
         tab = table if isinstance(table, flatbuffers.table.Table) else table._tab
+        if tab.Pos in self.tables:
+            return 0
+        self.tables.add(tab.Pos)
         vtable = tab.Pos - tab.Get(flatbuffers.number_types.SOffsetTFlags, tab.Pos)
         size = tab.Get(flatbuffers.number_types.VOffsetTFlags, vtable + 2)
         if vtable not in self.vtables:
