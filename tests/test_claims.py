@@ -176,6 +176,17 @@ def conv1_macs() -> float:
     return macs if macs == REFERENCE_SUMMARY["alexnet"]["macs_32bit"] else math.nan
 
 
+def recipe_check_accuracy(model: str, precision: str, recipe: str) -> float:
+    """Test accuracy (%) of a committed full-size recipe-check run (results/full_size_check)."""
+    for path in (RESULTS / "full_size_check").glob("*.json"):
+        record = json.loads(path.read_text())
+        config = record.get("config", {})
+        if (config.get("model"), config.get("precision"), config.get("profile")) == (
+                model, precision, recipe):
+            return 100 * record["test_accuracy"]
+    raise LookupError(f"no recipe-check record for {model} {precision} {recipe}")
+
+
 def deploy(key: str) -> float:
     return result("bench_deploy.json")[key]
 
@@ -229,6 +240,20 @@ CLAIMS = (
     Claim("06's own process peak memory, GB", README,
           r"the notebook's own process at (?P<n>[\d.]+) GB",
           lambda: result("bench_deploy.json")["peak_memory"]["self_mb"] / 1000, tolerance=0.05),
+    *(Claim(f"recipe check: {model} {precision}, full recipe", README,
+            rf"{label}(?P<n>[\d.]+)%", lambda m=model, p=precision: recipe_check_accuracy(
+                m, p, "full"))
+      for model, precision, label in (
+          ("alexnet", "fp32", r"trained \(more than 5 points above the 10% of chance\): "
+                              r"AlexNet\s+"),
+          ("alexnet", "int8", r"AlexNet [\d.]+% float,\s+"),
+          ("alexnet", "binary", r"AlexNet [\d.]+% float,\s+[\d.]+% 8-bit,\s+"),
+          ("googlenet", "fp32", r"GoogLeNet\s+"),
+          ("googlenet", "int8", r"GoogLeNet\s+[\d.]+%,\s+"),
+          ("googlenet", "binary", r"GoogLeNet\s+[\d.]+%,\s+[\d.]+%\s+and\s+"))),
+    Claim("recipe check: float GoogLeNet, report's recipe", README,
+          r"float32 GoogLeNet did\s+not train \((?P<n>[\d.]+)%",
+          lambda: recipe_check_accuracy("googlenet", "fp32", "report")),
     Claim("binary AlexNet, report's recipe, mean", README,
           r"near chance with the report's recipe \((?P<n>[\d.]+) ± [\d.]+% on ten digits\)",
           lambda: ablation_mean(REPORT_RECIPE)),
