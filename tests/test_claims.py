@@ -251,6 +251,10 @@ CLAIMS = (
           ("googlenet", "fp32", r"GoogLeNet\s+"),
           ("googlenet", "int8", r"GoogLeNet\s+[\d.]+%,\s+"),
           ("googlenet", "binary", r"GoogLeNet\s+[\d.]+%,\s+[\d.]+%\s+and\s+"))),
+    Claim("recipe check: binary GoogLeNet, full recipe, 10 epochs", README,
+          r"run again for 10 epochs \(`results/full_size_check/longer/`\):\s+(?P<n>[\d.]+)%",
+          lambda: 100 * json.loads(next((RESULTS / "full_size_check" / "longer").glob(
+              "googlenet_binary_*.json")).read_text())["test_accuracy"]),
     Claim("recipe check: float GoogLeNet, report's recipe", README,
           r"float32 GoogLeNet did\s+not train \((?P<n>[\d.]+)%",
           lambda: recipe_check_accuracy("googlenet", "fp32", "report")),
