@@ -185,23 +185,8 @@ def _straight_through(x: tf.Tensor, quantized: tf.Tensor, low: float, high: floa
     return _identity_in_range(x)
 
 
-class _KBitBase(lq.quantizers.Quantizer):
-    """What every k-bit quantizer here shares: a checked bit width ``k`` (2 to 16), larq's
-    ``precision`` set to it (so ``lq.models.summary`` counts the layer's parameters at k
-    bits), and ``k`` in the saved config. Subclasses add their own forward pass and
-    settings."""
-
-    def __init__(self, k: int = 8, **kwargs):
-        self.k = _check_bits(k)
-        self.precision = self.k
-        super().__init__(**kwargs)
-
-    def get_config(self):
-        return {**super().get_config(), "k": self.k}
-
-
 @tf.keras.utils.register_keras_serializable(package="utils")
-class KBitQuantizer(_KBitBase):
+class KBitQuantizer(lq.quantizers.Quantizer):
     r"""k-bit fixed-point quantizer of report eq. 4.6 with the STE of eq. 4.7.
 
     Forward:  q = clip(round(2^(k-1) x) / 2^(k-1), -1, 1 - 2^-(k-1)),
@@ -214,6 +199,11 @@ class KBitQuantizer(_KBitBase):
         k: bit width, 2 to 16.
     """
 
+    def __init__(self, k: int = 8, **kwargs):
+        self.k = _check_bits(k)
+        self.precision = self.k
+        super().__init__(**kwargs)
+
     @property
     def step(self) -> float:
         """Distance between neighbouring levels, 2^-(k-1)."""
@@ -224,9 +214,12 @@ class KBitQuantizer(_KBitBase):
         quantized = tf.clip_by_value(tf.round(inputs * scale) / scale, -1.0, 1.0 - self.step)
         return _straight_through(inputs, quantized, -1.0, 1.0)
 
+    def get_config(self):
+        return {**super().get_config(), "k": self.k}
+
 
 @tf.keras.utils.register_keras_serializable(package="utils")
-class QuantizedReLU(_KBitBase):
+class QuantizedReLU(lq.quantizers.Quantizer):
     r"""Quantized ReLU for k-bit hidden layers (report §4.4, after Moons et al. 2017).
 
     Forward:  q = clip(round(2^k x) / 2^k, 0, 1 - 2^-k): a ReLU clipped at 1 and rounded to
@@ -244,10 +237,18 @@ class QuantizedReLU(_KBitBase):
         k: bit width, 2 to 16.
     """
 
+    def __init__(self, k: int = 8, **kwargs):
+        self.k = _check_bits(k)
+        self.precision = self.k
+        super().__init__(**kwargs)
+
     def call(self, inputs):
         scale = 2.0**self.k
         quantized = tf.clip_by_value(tf.round(inputs * scale) / scale, 0.0, 1.0 - 1.0 / scale)
         return _straight_through(inputs, quantized, 0.0, 1.0)
+
+    def get_config(self):
+        return {**super().get_config(), "k": self.k}
 
 
 def symmetric_levels(k: int) -> tuple[int, int]:
@@ -287,7 +288,7 @@ def quantize_to_integers(x, k: int, alpha: float, symmetric: bool = True) -> np.
 
 
 @tf.keras.utils.register_keras_serializable(package="utils")
-class SymmetricQuantizer(_KBitBase):
+class SymmetricQuantizer(lq.quantizers.Quantizer):
     r"""Symmetric k-bit quantizer with clipping threshold alpha (report eqs. 3.1 and 3.4).
 
     Forward:  q = round(s * clip(x, -alpha, alpha)) / s with s = (2^(k-1) - 1) / alpha, i.e.
@@ -302,10 +303,12 @@ class SymmetricQuantizer(_KBitBase):
     """
 
     def __init__(self, k: int = 8, alpha: float = 1.0, **kwargs):
+        self.k = _check_bits(k)
         if not alpha > 0:
             raise ValueError(f"clipping threshold alpha must be positive, got {alpha!r}")
         self.alpha = float(alpha)
-        super().__init__(k, **kwargs)
+        self.precision = self.k
+        super().__init__(**kwargs)
 
     def call(self, inputs):
         scale = (2.0 ** (self.k - 1) - 1.0) / self.alpha
@@ -314,7 +317,7 @@ class SymmetricQuantizer(_KBitBase):
         return _straight_through(inputs, quantized, -self.alpha, self.alpha)
 
     def get_config(self):
-        return {**super().get_config(), "alpha": self.alpha}
+        return {**super().get_config(), "k": self.k, "alpha": self.alpha}
 
 
 def _round_straight_through(values: tf.Tensor, step) -> tf.Tensor:
@@ -323,7 +326,7 @@ def _round_straight_through(values: tf.Tensor, step) -> tf.Tensor:
 
 
 @tf.keras.utils.register_keras_serializable(package="utils")
-class LearnedRangeReLU(_KBitBase):
+class LearnedRangeReLU(lq.quantizers.Quantizer):
     r"""k-bit ReLU whose clipping range [0, α] is learned (PACT, Choi et al. 2018).
 
     Forward:  y = clip(x, 0, α) on the 2^k levels {0, α/(2^k − 1), ..., α}: TFLite's
@@ -339,10 +342,12 @@ class LearnedRangeReLU(_KBitBase):
     """
 
     def __init__(self, k: int = 8, initial_range: float = 4.0, **kwargs):
+        self.k = _check_bits(k)
         if not initial_range > 0:
             raise ValueError(f"initial_range must be positive, got {initial_range!r}")
         self.initial_range = float(initial_range)
-        super().__init__(k, **kwargs)
+        self.precision = self.k
+        super().__init__(**kwargs)
 
     def build(self, input_shape):
         self.alpha = self.add_weight(
@@ -355,11 +360,11 @@ class LearnedRangeReLU(_KBitBase):
         return _round_straight_through(clipped, self.alpha / (2.0**self.k - 1.0))
 
     def get_config(self):
-        return {**super().get_config(), "initial_range": self.initial_range}
+        return {**super().get_config(), "k": self.k, "initial_range": self.initial_range}
 
 
 @tf.keras.utils.register_keras_serializable(package="utils")
-class PerChannelKBitQuantizer(_KBitBase):
+class PerChannelKBitQuantizer(lq.quantizers.Quantizer):
     r"""k-bit weights on a symmetric grid scaled per output channel (TFLite's weight scheme).
 
     Forward:  q = S_c · round(w / S_c) with S_c = max|w_c| / (2^(k−1) − 1) for each output
@@ -371,11 +376,19 @@ class PerChannelKBitQuantizer(_KBitBase):
         k: bit width, 2 to 16.
     """
 
+    def __init__(self, k: int = 8, **kwargs):
+        self.k = _check_bits(k)
+        self.precision = self.k
+        super().__init__(**kwargs)
+
     def call(self, inputs):
         axes = list(range(len(inputs.shape) - 1))
         largest = tf.stop_gradient(tf.reduce_max(tf.abs(inputs), axis=axes))
         step = tf.maximum(largest, 1e-12) / (2.0 ** (self.k - 1) - 1.0)
         return _round_straight_through(inputs, step)
+
+    def get_config(self):
+        return {**super().get_config(), "k": self.k}
 
 
 def weight_shifts(bases: int) -> list[float]:
