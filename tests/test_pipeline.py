@@ -87,7 +87,7 @@ def test_notebooks_in_separate_kernels_share_the_course_folder_and_write_their_o
     runs = job["notebook_runs"]
     assert len(runs["03_alexnet.ipynb"]["trained"]) == 4  # every precision, one seed
     assert runs["03_alexnet.ipynb"]["used"] == runs["03_alexnet.ipynb"]["trained"]
-    assert runs["05_comparison.ipynb"] == {"used": [], "trained": []}
+    assert runs["05_comparison.ipynb"] == {"used": [], "trained": [], "models": []}
     assert runs["06_deployment.ipynb"]["trained"] == []  # 03 and 04 trained them
     assert len(runs["06_deployment.ipynb"]["used"]) == 8
     # 06 asked for every model it used: the next job trains them first if they are missing
