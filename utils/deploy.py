@@ -203,25 +203,26 @@ def file_bytes(flatbuffer: bytes) -> dict[str, Any]:
     reads float32 constants: its bytes, how many tensors and their names, and why they stay
     float (:data:`FLOAT_REASONS`). A buffer read by several ops counts once, for the first.
     """
+    tensors_kind, operators_kind, buffer_list_kind, model_kind = GRAPH_KINDS
     model = tflite_schema.Model.GetRootAs(flatbuffer, 0)
     names, types = _op_names(_read_flatbuffer_codes(model)), _names(tflite_schema.TensorType)
     kinds, tables, seen, floats = Counter(), _Tables(), set(), {}
-    kinds["graph: model, subgraphs, op codes"] += 8 + tables.size(model)  # root offset, id
-    kinds["graph: model, subgraphs, op codes"] += _vector(model.OperatorCodesLength()) + sum(
+    kinds[model_kind] += 8 + tables.size(model)  # root offset, id
+    kinds[model_kind] += _vector(model.OperatorCodesLength()) + sum(
         tables.size(model.OperatorCodes(i)) + _string(model.OperatorCodes(i).CustomCode())
         for i in range(model.OperatorCodesLength()))
-    kinds["graph: model, subgraphs, op codes"] += _string(model.Description())
-    kinds["graph: buffer list"] += _vector(model.BuffersLength()) + sum(
+    kinds[model_kind] += _string(model.Description())
+    kinds[buffer_list_kind] += _vector(model.BuffersLength()) + sum(
         tables.size(model.Buffers(i)) for i in range(model.BuffersLength()))
     for index in range(model.SubgraphsLength()):
         subgraph = model.Subgraphs(index)
-        kinds["graph: model, subgraphs, op codes"] += (
+        kinds[model_kind] += (
             tables.size(subgraph) + _vector(subgraph.InputsLength())
             + _vector(subgraph.OutputsLength()) + _string(subgraph.Name()) + 4)
-        kinds["graph: tensors"] += _vector(subgraph.TensorsLength())
+        kinds[tensors_kind] += _vector(subgraph.TensorsLength())
         for t in range(subgraph.TensorsLength()):
             tensor = subgraph.Tensors(t)
-            kinds["graph: tensors"] += tables.size(tensor) + sum(
+            kinds[tensors_kind] += tables.size(tensor) + sum(
                 _vector(length) for length, present in (
                     (tensor.ShapeLength(), not tensor.ShapeIsNone()),
                     (tensor.ShapeSignatureLength(), not tensor.ShapeSignatureIsNone()))
@@ -238,12 +239,12 @@ def file_bytes(flatbuffer: bytes) -> dict[str, Any]:
                     if present)
                 per = "per channel" if quantization.ScaleLength() > 1 else "per tensor"
                 kinds[f"quantization parameters, {per}"] += stored
-        kinds["graph: operators"] += _vector(subgraph.OperatorsLength())
+        kinds[operators_kind] += _vector(subgraph.OperatorsLength())
         for o in range(subgraph.OperatorsLength()):
             op = subgraph.Operators(o)
             op_name = names[op.OpcodeIndex()]
             options = op.BuiltinOptions()
-            kinds["graph: operators"] += (
+            kinds[operators_kind] += (
                 tables.size(op) + _vector(op.InputsLength()) + _vector(op.OutputsLength())
                 + (0 if options is None else tables.size(options))
                 + (0 if op.CustomOptionsIsNone() else _vector(op.CustomOptionsLength(), 1))
@@ -274,12 +275,12 @@ def file_bytes(flatbuffer: bytes) -> dict[str, Any]:
                                  else 0))
         seen.add(metadata.Buffer())
     kinds["metadata"] += 0 if model.MetadataIsNone() else _vector(model.MetadataLength())
-    kinds["graph: model, subgraphs, op codes"] += (
+    kinds[model_kind] += (
         0 if model.MetadataBufferIsNone() else _vector(model.MetadataBufferLength()))
     for s in range(model.SignatureDefsLength()):
-        kinds["graph: model, subgraphs, op codes"] += _signature_bytes(
+        kinds[model_kind] += _signature_bytes(
             model.SignatureDefs(s), tables)
-    kinds["graph: model, subgraphs, op codes"] += (
+    kinds[model_kind] += (
         0 if model.SignatureDefsIsNone() else _vector(model.SignatureDefsLength()))
     kinds = {kind: size for kind, size in kinds.items() if size}
     padding = len(flatbuffer) - sum(kinds.values())
