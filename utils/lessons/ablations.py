@@ -509,9 +509,11 @@ BASE_OVERRIDES: dict[str, Any] = {"batch_norm": True, "dropout": 0.5}
 # quick: chosen by measurement on a 2-core CPU (mnist5k, 3,500 training images). A 6-epoch run
 # of binary AlexNet (67 px, width 0.25) took 28 s: 5.0 s for the first epoch (with tracing),
 # 2.7 s for each later one, and about 9 s for loading, building, evaluating and saving; 8-bit
-# and float runs took 30-33 s on a busier machine. 14 distinct configs x 3 seeds = 42 runs,
-# about 19 minutes on an idle machine, under the 30-minute budget of the notebook with room
-# for a loaded one. After 6 epochs the baseline reaches 93.6-94.6% test accuracy (96.2% after
+# and float runs took 30-33 s on a busier machine. The plan then had 14 distinct configs x 3
+# seeds = 42 runs, about 19 minutes on an idle machine, under the 30-minute budget of the
+# notebook with room for a loaded one; it has grown since (plan_table: 25 distinct configs per
+# seed); a course folder that holds the committed records trains none of them. After 6
+# epochs the baseline reaches 93.6-94.6% test accuracy (96.2% after
 # the main recipe's 15), so the comparisons are of training that has nearly, not fully,
 # converged. Three seeds everywhere, the sweep included, where the widths of 8 bits and more
 # may differ by little. smoke: one tiny epoch per config, for tests. full: the full profile's
