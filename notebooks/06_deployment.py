@@ -48,6 +48,15 @@
 # at 227 px, GoogLeNet at 224 px, two classes, untrained weights, since size and
 # speed do not depend on the weights' values), then the networks trained in notebooks
 # 03 and 04, whose converted files must keep their Keras accuracy.
+#
+# One file needs a change to be made at all. Full-size AlexNet's fc6 holds 9,216 x 4,096
+# weights, more than TFLite's converter folds from a QAT network's per-channel fake
+# quantization into int8 weights (it leaves the op in TensorFlow, which no int8 runtime
+# runs). `utils.deploy.convert_qat` therefore converts fc6 in two parts of 2,048 output
+# channels, each with its batch normalization and ReLU, joined by a concatenation. Since
+# every output channel has its own scale and both parts keep fc6's one output range, the
+# file holds the same int8 weights and computes the same int8 outputs as one fc6 would
+# (checked in `tests/test_qat.py`); the table's `conversion` column names the change.
 
 # %% tags=["setup"]
 # Setup: go to the repository root (cloning it on Colab), keep the course folder on Google
@@ -248,8 +257,8 @@ for architecture, file in int8_files:
 
 # %% [markdown]
 # **Explain.** What are the bytes that did not shrink, and why do they weigh more in one
-# network's file than in the other's? Why does the file trained with tfmot (`int8_qat`,
-# where it was made) carry more of them than the post-training files?
+# network's file than in the other's? Why does the file trained with tfmot (`int8_qat`)
+# carry more of them than the post-training files?
 
 # %% tags=["solution"] cellView="form" jupyter={"source_hidden": true}
 #@title One explanation (open to read it)

@@ -7,7 +7,14 @@ import tensorflow as tf
 
 from utils import deploy
 from utils.config import make_config
-from utils.deploy import convert_qat, count_lce_ops, operator_tensors
+from utils.deploy import (
+    convert_qat,
+    count_lce_ops,
+    file_bytes,
+    kernel_splits,
+    operator_tensors,
+    split_for_converter,
+)
 from utils.models import build_model, load_model, save_model, summary_figures
 from utils.names import model_file_suffix, precision_bits
 from utils.qat import is_qat_model, qat_summary
@@ -84,3 +91,44 @@ def test_the_qat_file_is_integer_from_end_to_end(trained_qat_alexnet):
     converted = tflite.predict(images[:16])
     assert (converted.argmax(-1) == keras.argmax(-1)).mean() >= 0.8
     assert np.abs(converted - keras).max() < 0.1
+
+
+def test_a_kernel_too_large_for_the_converter_converts_in_parts_to_the_same_file(
+        trained_qat_alexnet):
+    """Full-size AlexNet's fc6 is too large for the converter to fold (CONVERTER_FOLD_LIMIT);
+    here a limit just under fc7's kernel makes the small network's fc7 the oversized one."""
+    model, _, images = trained_qat_alexnet
+    fc7 = int(np.prod(model.get_layer("quant_fc7").layer.kernel.shape))
+    limit = fc7 - 1
+    (split,) = kernel_splits(model, limit)  # fc6 (32 x 512 weights) stays whole
+    assert (split.layer, split.weights, split.filters, split.parts) == ("fc7", fc7, 512, 2)
+    assert "fc7 (262,144 weights) converted as 2 parts of 256 output channels" in split.describe()
+    parted = split_for_converter(model, limit)
+    names = [layer.name for layer in parted.layers]
+    assert {"quant_fc7_part1", "quant_fc7_bn_part2", "quant_fc7_relu_part1",
+            "quant_fc7_concat"} <= set(names) and "quant_fc7" not in names
+    # the same function in Keras, and, converted, the same integers as the file made whole
+    np.testing.assert_allclose(parted.predict(images, verbose=0),
+                               model.predict(images, verbose=0), atol=1e-6)
+    whole, in_parts = convert_qat(model), convert_qat(model, fold_limit=limit)
+    ops = count_lce_ops(in_parts)
+    assert ops["CONV_2D"] == count_lce_ops(whole)["CONV_2D"] + 1 and ops["CONCATENATION"] == 1
+    assert "DEQUANTIZE" not in ops
+    whole_model, parts_model = deploy.TFLiteModel(whole), deploy.TFLiteModel(in_parts)
+    for image in images[:16]:
+        encoded = whole_model.input_spec.encode(image[None])
+        np.testing.assert_array_equal(parts_model.run_encoded(encoded),
+                                      whole_model.run_encoded(encoded))
+    kinds_whole, kinds_parts = file_bytes(whole)["kinds"], file_bytes(in_parts)["kinds"]
+    # the same int8 weights, in one buffer more (each buffer starts with a 4-byte length)
+    assert kinds_parts["int8 weights"] == kinds_whole["int8 weights"] + 4
+    assert split_for_converter(model) is model  # nothing oversized at the default limit
+
+
+def test_only_a_chain_of_layers_is_split():
+    model = build_model("googlenet", "int8_qat", (32, 32, 3), 2, width=0.0625)
+    assert kernel_splits(model) == []
+    with pytest.raises(ValueError, match="chain of layers only"):
+        split_for_converter(model, limit=1024)  # the stem's 588 weights stay whole
+    with pytest.raises(ValueError, match="588 weights cannot be split into parts of at most 16"):
+        kernel_splits(model, limit=16)

@@ -42,6 +42,7 @@ networks at full size and the trained ones, and writes ``results/bench_deploy.js
 
 from __future__ import annotations
 
+import copy
 import statistics
 import subprocess
 import sys
@@ -65,11 +66,12 @@ from utils.names import QAT_PRECISION
 from utils.quantizers import QuantizedReLU
 from utils.records import write_bytes_atomic
 
-__all__ = ["ACCURACY_TOLERANCE_POINTS", "FLOAT_CONSTANTS", "FLOAT_REASONS", "GRAPH_KINDS",
-           "INT8_PER_CHANNEL", "PER_TENSOR_SUFFIX", "TFLiteModel", "convert_binary",
-           "convert_float", "convert_int8", "convert_qat", "count_lce_ops", "deploy_and_measure",
-           "file_bytes", "float_twin", "latency_ms", "operator_tensors", "runtime_failure",
-           "runtime_for", "save_tflite", "weight_scales"]
+__all__ = ["ACCURACY_TOLERANCE_POINTS", "CONVERTER_FOLD_LIMIT", "FLOAT_CONSTANTS",
+           "FLOAT_REASONS", "GRAPH_KINDS", "INT8_PER_CHANNEL", "KernelSplit",
+           "PER_TENSOR_SUFFIX", "TFLiteModel", "convert_binary", "convert_float", "convert_int8",
+           "convert_qat", "count_lce_ops", "deploy_and_measure", "file_bytes", "float_twin",
+           "kernel_splits", "latency_ms", "operator_tensors", "runtime_failure", "runtime_for",
+           "save_tflite", "split_for_converter", "weight_scales"]
 
 _NUMPY_TYPES = {"FLOAT32": np.float32, "INT8": np.int8, "INT32": np.int32, "UINT8": np.uint8,
                 "INT64": np.int64, "INT16": np.int16}
@@ -493,16 +495,162 @@ def _refuse_float_islands(flatbuffer: bytes, name: str) -> bytes:
     return flatbuffer
 
 
-def convert_qat(model: tf.keras.Model) -> bytes:
+# TFLite's converter (TensorFlow 2.16) turns a QAT convolution's per-channel fake quantization
+# into int8 weights by folding it as a constant, which it does only up to a kernel size: at
+# full-size AlexNet's fc6 (9,216 inputs), 6,144 x 4,096 weights converted, 8,192 x 4,096 were
+# left as a TensorFlow op (FakeQuantWithMinMaxVarsPerChannel, a TF Select op no int8 runtime
+# has). The largest kernel measured to convert is the most one part may hold.
+CONVERTER_FOLD_LIMIT = 6144 * 4096
+
+
+@dataclass(frozen=True)
+class KernelSplit:
+    """A QAT convolution too large for the converter, and the parts it is converted in."""
+
+    layer: str
+    weights: int
+    filters: int
+    parts: int
+
+    def describe(self) -> str:
+        return (f"{self.layer} ({self.weights:,} weights) converted as {self.parts} parts of "
+                f"{self.filters // self.parts:,} output channels")
+
+
+def _inner(layer):
+    """The layer a tfmot quantization wrapper wraps (None for any other layer)."""
+    return getattr(layer, "layer", None) if hasattr(layer, "quantize_config") else None
+
+
+def kernel_splits(model: tf.keras.Model, limit: int = CONVERTER_FOLD_LIMIT
+                  ) -> list[KernelSplit]:
+    """The QAT convolutions of ``model`` whose kernels exceed ``limit`` weights, each with the
+    fewest parts (a divisor of its output channels) of at most ``limit`` weights each."""
+    splits = []
+    for layer in model.layers:
+        conv = _inner(layer)
+        if not isinstance(conv, tf.keras.layers.Conv2D):
+            continue
+        weights, filters = int(np.prod(conv.kernel.shape)), conv.filters
+        if weights <= limit:
+            continue
+        parts = next((parts for parts in range(2, filters + 1)
+                      if filters % parts == 0 and weights // parts <= limit), None)
+        if parts is None:
+            raise ValueError(f"{conv.name}: {weights:,} weights cannot be split into parts of "
+                             f"at most {limit:,} along its {filters} output channels")
+        splits.append(KernelSplit(conv.name, weights, filters, parts))
+    return splits
+
+
+def _split_group(layers: list, start: int) -> list:
+    """The wrapped convolution at ``start`` and the per-channel layers that follow it
+    (batch normalization, ReLU): what each part repeats."""
+    group = [layers[start]]
+    for layer in layers[start + 1:]:
+        if not isinstance(_inner(layer), tf.keras.layers.BatchNormalization | tf.keras.layers.ReLU):
+            break
+        group.append(layer)
+    return group
+
+
+def _part_layer(member, part: int, filters: int):
+    """A fresh wrapper of ``member``'s layer for output channels of part ``part``."""
+    inner = _inner(member)
+    config = {**inner.get_config(), "name": f"{inner.name}_part{part + 1}"}
+    if "filters" in config:
+        config["filters"] = filters
+    if "activation" in config:  # tfmot's own (no-op) activation is set back below
+        config["activation"] = "linear"
+    layer = type(inner).from_config(config)
+    if "activation" in config:
+        layer.activation = inner.activation.activation
+    return type(member)(layer, copy.deepcopy(member.quantize_config))
+
+
+def _copy_part(source, target, channels: slice | None, filters: int | None) -> None:
+    """Give ``target`` the weights of ``source``: those with one value per output channel
+    (``filters`` of them: kernel, per-channel ranges, batch-norm values) sliced to
+    ``channels``, the rest (the output range) whole."""
+    values = []
+    for old, new in zip(source.weights, target.weights, strict=True):
+        if old.name.rsplit("/", 1)[-1] != new.name.rsplit("/", 1)[-1]:
+            raise RuntimeError(f"weights out of order: {old.name} against {new.name}")
+        value = old.numpy()
+        if channels is not None and value.ndim and value.shape[-1] == filters:
+            value = value[..., channels]
+        values.append(value)
+    target.set_weights(values)
+
+
+def split_for_converter(model: tf.keras.Model, limit: int = CONVERTER_FOLD_LIMIT
+                        ) -> tf.keras.Model:
+    """``model`` with each QAT convolution too large for the converter split into parts.
+
+    A part is the convolution's wrapper for a slice of its output channels, followed by its
+    batch normalization and ReLU for the same channels; a concatenation joins the parts
+    (:func:`kernel_splits` says which and how many). Nothing is approximated: int8 weight
+    scales are per output channel and batch normalization and ReLU act per channel, so each
+    part holds the very values of its channels, and every part, like the concatenation,
+    quantizes its output on the original layer's one range, so the concatenation joins int8
+    tensors of one scale and rounds nothing again. ``model`` itself is unchanged; without an
+    oversized kernel it is returned as it is. Only a chain of layers (each layer reads the
+    one before it, as AlexNet is) can be split: another graph raises ValueError.
+    """
+    splits = {split.layer: split for split in kernel_splits(model, limit)}
+    if not splits:
+        return model
+    layers = model.layers
+    inbound = [[[node[0] for node in call] for call in layer["inbound_nodes"]]
+               for layer in model.get_config()["layers"]]
+    chained = all(nodes == [[layers[index].name]] for index, nodes in enumerate(inbound[1:]))
+    if not chained:
+        raise ValueError(f"{model.name}: {', '.join(splits)} must be split for the converter, "
+                         "which is done for a chain of layers only")
+    x = inputs = tf.keras.Input(model.input_shape[1:], name=layers[0].name)
+    copies, skip = [], set()
+    for index, layer in enumerate(layers[1:], start=1):
+        if layer.name in skip:
+            continue
+        split = splits.get(getattr(_inner(layer), "name", None))
+        if split is None:
+            x = layer(x)
+            continue
+        group = _split_group(layers, index)
+        skip.update(member.name for member in group)
+        filters = split.filters // split.parts
+        branches = []
+        for part in range(split.parts):
+            y = x
+            for member in group:
+                wrapper = _part_layer(member, part, filters)
+                y = wrapper(y)
+                channels = slice(part * filters, (part + 1) * filters)
+                copies.append((member, wrapper, channels, split.filters))
+            branches.append(y)
+        join = type(group[-1])(tf.keras.layers.Concatenate(name=f"{split.layer}_concat"),
+                               copy.deepcopy(group[-1].quantize_config))
+        x = join(branches)
+        copies.append((group[-1], join, None, None))
+    converted = tf.keras.Model(inputs, x, name=model.name)
+    for source, target, channels, filters in copies:
+        _copy_part(source, target, channels, filters)
+    return converted
+
+
+def convert_qat(model: tf.keras.Model, fold_limit: int = CONVERTER_FOLD_LIMIT) -> bytes:
     """Full-integer (int8) TFLite flatbuffer of a quantization-aware-trained network.
 
     The "int8_qat" network (:mod:`utils.qat`) holds the ranges of its activations and the
     per-channel scales of its weights, so the converter needs no calibration images: it folds
     each batch normalization into the convolution before it and writes int8 weights (per
     output channel), int8 activations, and int8 input and output (an image x enters as
-    round(x / scale) + zero_point). Raises RuntimeError when an op stays float.
+    round(x / scale) + zero_point). A convolution of more than ``fold_limit`` weights is
+    converted in parts (:func:`split_for_converter`; full-size AlexNet's fc6). Raises
+    RuntimeError when an op stays float.
     """
-    return _refuse_float_islands(_convert(_integer_converter(model)), model.name)
+    convertible = split_for_converter(model, fold_limit)
+    return _refuse_float_islands(_convert(_integer_converter(convertible)), model.name)
 
 
 def convert_binary(model: tf.keras.Model) -> bytes:
@@ -784,9 +932,9 @@ def _converter_failure(error: Exception) -> str:
     """The line of a TFLite ``ConverterError`` that names the op it could not convert.
 
     The error's class lives in a private TensorFlow module (``convert_phase``), so callers
-    recognize it by name. A known case: the fake quantization of full-size AlexNet's
-    9216x4096 fc6 kernel (151 MB) is left as a TensorFlow op, while the same network at
-    width 0.5 converts.
+    recognize it by name. A known case, now avoided (:data:`CONVERTER_FOLD_LIMIT`): the
+    fake quantization of full-size AlexNet's 9216x4096 fc6 kernel (151 MB) converted whole
+    is left as a TensorFlow op.
     """
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     named = [line for line in lines if line.startswith("tf.") or "TF Select ops" in line]
@@ -824,7 +972,9 @@ def deploy_and_measure(
     Returns:
         One row per file: architecture, file (fp32, int8_from_fp32,
         int8_from_fp32_per_tensor, int8_from_int8, int8_qat, binary), precision (of the Keras
-        model), weight_scales (:func:`weight_scales`), status ("measured", or why the
+        model), weight_scales (:func:`weight_scales`), conversion (for the QAT file: the
+        layers converted in parts, :func:`kernel_splits`; empty when none), status
+        ("measured", or why the
         file was not made or not run), path, size_bytes, size_mb (10^6 bytes), runtime
         (which interpreter timed and scored it, :data:`RUNTIMES`), runtime_notes,
         latency_ms_{n}_threads, ratio_vs_fp32 (float32 file size / this size) and, with a
@@ -839,7 +989,9 @@ def deploy_and_measure(
         model = models[precision]
         architecture = model.name.removesuffix(f"_{precision}")
         row = {"architecture": architecture, "file": kind, "precision": precision,
-               "weight_scales": weight_scales(kind, int8_per_channel)}
+               "weight_scales": weight_scales(kind, int8_per_channel),
+               "conversion": "; ".join(split.describe() for split in kernel_splits(model))
+               if kind == QAT_PRECISION else None}
         if convert is None:
             rows.append({**row, "status": f"not made: {LCE_MISSING}"})
             continue

@@ -4,11 +4,15 @@
 writes both to ``results/bench_deploy.json``:
 
 1. **Full size.** AlexNet (227 px) and GoogLeNet (224 px), 2 classes, width 1.0, built at
-   fp32, int8 and binary with untrained weights and converted by :mod:`utils.deploy`: file
+   fp32, int8, int8_qat and binary with untrained weights and converted by
+   :mod:`utils.deploy` (full-size AlexNet's QAT fc6 in two parts, see
+   :func:`utils.deploy.split_for_converter`): file
    sizes, size ratios against the float32 file (with the goal of at least 28x for binary;
    int8 stands against its physical limit of 4x), where every byte of each file goes
    (:func:`utils.deploy.file_bytes`), and latency at 1 and 2 threads.
-   Sizes and latencies do not depend on the weights' values.
+   Sizes and latencies do not depend on the weights' values, provided that no two constants
+   are equal (the converters store equal buffers once): constant-initialized weights are
+   varied, and QAT weight ranges set as training sets them.
 2. **Trained.** The networks that notebooks 03 and 04 trained in this profile (their saved
    models), converted the same way and run on the test split: accuracy of each file against
    its Keras model (within ``ACCURACY_TOLERANCE_POINTS``), sizes and latencies at the
@@ -40,6 +44,7 @@ from utils.course import add_folder_flags, folders_from_flags
 from utils.data import load_dataset, to_arrays
 from utils.deploy import (
     ACCURACY_TOLERANCE_POINTS,
+    CONVERTER_FOLD_LIMIT,
     INT8_PER_CHANNEL,
     MAX_CALIBRATION_IMAGES,
     count_lce_ops,
@@ -132,6 +137,19 @@ def _vary_constant_weights(model: tf.keras.Model, rng: np.random.Generator) -> N
             weight.assign(values + rng.uniform(0.0, 0.1, values.shape).astype(values.dtype))
 
 
+def _set_weight_ranges(model: tf.keras.Model, images: np.ndarray) -> None:
+    """Give an untrained QAT network's weight ranges the values training gives them.
+
+    tfmot starts every kernel's range at [-6, 6] and sets it to the kernel's own (per output
+    channel) at each training step. Left at [-6, 6], untrained kernels of about 0.01 would all
+    round to int8 zeros, which the converter stores once per shape, and the file would be
+    smaller than a trained one. One forward pass in training mode, as the first training step
+    makes, sets them (and moves activation ranges and batch-norm statistics by one step).
+    """
+    if is_qat_model(model):
+        model(images[:2], training=True)
+
+
 def _with_contents(table: pd.DataFrame, judge_goals: bool = True) -> pd.DataFrame:
     """Add each file's op counts and where its bytes go (:func:`utils.deploy.file_bytes`,
     read back from its path; None for a file that was not made), and its size goal and
@@ -188,9 +206,10 @@ def _full_size_network(name: str, width: float, *, runs: int, warmup: int,
     shape = FULL_INPUT_SHAPES[name]
     models = {precision: build_model(name, precision, shape, 2, width=width)
               for precision in PRECISIONS}
+    calibration = rng.random((calibration_images, *shape), dtype=np.float32)
     for model in models.values():
         _vary_constant_weights(model, rng)
-    calibration = rng.random((calibration_images, *shape), dtype=np.float32)
+        _set_weight_ranges(model, calibration)
     with tempfile.TemporaryDirectory() as scratch:  # the files are read before it goes
         table = deploy_and_measure(models, None, calibration, files_dir or scratch,
                                    runs=runs, warmup=warmup, int8_per_channel=int8_per_channel)
@@ -361,6 +380,7 @@ def run_deployment_bench(profile: str = "quick", results_dir="results", *, out=N
         "goal_ratios": {"binary": BINARY_RATIO_GOAL},
         "int8_ratio_limit": INT8_RATIO_LIMIT,
         "accuracy_tolerance_points": ACCURACY_TOLERANCE_POINTS,
+        "converter_fold_limit": CONVERTER_FOLD_LIMIT,
         "full_size": reused or {
             "weights": "untrained (sizes and latencies only)",
             "key": key,

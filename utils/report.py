@@ -324,8 +324,13 @@ def _deployment_section(results_dir: Path, figures_dir: Path, report_dir: Path) 
              f"goal of their own: they stand against the physical limit of "
              f"{record.get('int8_ratio_limit', 4.0):g}x (one byte per weight against four), "
              "and the table of where their bytes go says what keeps each one below it (int8 "
-             f"weight scales: {record['int8_weight_scales']}).\n\n"
-             + markdown_table(size_table(record)) + "\n"]
+             f"weight scales: {record['int8_weight_scales']})."
+             + (" A QAT convolution larger than TFLite's converter folds into int8 weights "
+                f"(more than {record.get('converter_fold_limit', 0):,} weights) is converted "
+                "in parts along its output channels, joined by a concatenation: the same int8 "
+                "weights, scales and ranges, and the same int8 outputs (column *conversion*)."
+                if any(entry.get("conversion") for entry in full["files"]) else "")
+             + "\n\n" + markdown_table(size_table(record)) + "\n"]
     if any(entry.get("bytes") for entry in full["files"]):
         lines.append("Where the bytes of each full-size file go, in percent of the file "
                      "(`utils.deploy.file_bytes`, read from the file itself; *accounted* is "

@@ -289,14 +289,19 @@ def goal_for(kind: str) -> float | None:
 def size_table(record: dict[str, Any], part: str = "full_size") -> pd.DataFrame:
     """One row per file of ``record[part]``: size, ratio to float32, latency, the size goal
     (full size) or the accuracy (trained part, whose reduced networks have no goal), the
-    runtime that ran it and its status (why a file was not made or not run), indexed by
+    runtime that ran it and its status (why a file was not made or not run), and, when some
+    file has layers converted in parts, ``conversion`` (:func:`utils.deploy.kernel_splits`),
+    indexed by
     architecture and file (and, for the trained part, the dataset between them).
     """
     files = pd.DataFrame(record[part]["files"])
     if files.empty:
         return files
     goals = ["goal_ratio", "meets_goal"] if part == "full_size" else []  # goals: full size
-    columns = ["architecture", "file", "weight_scales", "size_mb", "ratio_vs_fp32", *goals,
+    if not files.get("conversion", pd.Series(dtype=object)).fillna("").astype(bool).any():
+        files = files.drop(columns="conversion", errors="ignore")  # no file converted in parts
+    columns = ["architecture", "file", "weight_scales", "conversion", "size_mb", "ratio_vs_fp32",
+               *goals,
                "latency_ms_1_threads", "latency_ms_2_threads", "keras_accuracy",
                "tflite_accuracy", "accuracy_change_points", "accuracy_change_images",
                "accuracy_preserved", "runtime", "status"]
