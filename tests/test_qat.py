@@ -17,7 +17,7 @@ from utils.deploy import (
 )
 from utils.models import build_model, load_model, save_model, summary_figures
 from utils.names import model_file_suffix, precision_bits
-from utils.qat import is_qat_model, qat_summary
+from utils.qat import is_qat_model, qat_summary, quantize_network
 
 # The slow layer: tfmot wrapping, training and conversion.
 pytestmark = pytest.mark.slow
@@ -126,9 +126,13 @@ def test_a_kernel_too_large_for_the_converter_converts_in_parts_to_the_same_file
 
 
 def test_only_a_chain_of_layers_is_split():
-    model = build_model("googlenet", "int8_qat", (32, 32, 3), 2, width=0.0625)
+    inputs = tf.keras.Input((4, 4, 3))
+    left = tf.keras.layers.Conv2D(6, 3, name="left")(inputs)
+    right = tf.keras.layers.Conv2D(6, 3, name="right")(inputs)
+    joined = tf.keras.layers.Concatenate()([left, right])
+    model = quantize_network(tf.keras.Model(inputs, joined, name="branches_fp32"))
     assert kernel_splits(model) == []
     with pytest.raises(ValueError, match="chain of layers only"):
-        split_for_converter(model, limit=1024)  # the stem's 588 weights stay whole
-    with pytest.raises(ValueError, match="588 weights cannot be split into parts of at most 16"):
-        kernel_splits(model, limit=16)
+        split_for_converter(model, limit=81)  # 162 weights each: two parts of 81
+    with pytest.raises(ValueError, match="162 weights cannot be split into parts of at most 20"):
+        kernel_splits(model, limit=20)  # 6 channels give parts of 81, 54 or 27 weights
