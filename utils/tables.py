@@ -298,8 +298,10 @@ def size_table(record: dict[str, Any], part: str = "full_size") -> pd.DataFrame:
     if files.empty:
         return files
     goals = ["goal_ratio", "meets_goal"] if part == "full_size" else []  # goals: full size
-    if not files.get("conversion", pd.Series(dtype=object)).fillna("").astype(bool).any():
-        files = files.drop(columns="conversion", errors="ignore")  # no file converted in parts
+    if "conversion" in files:
+        files["conversion"] = files["conversion"].fillna("")
+        if not files["conversion"].astype(bool).any():  # no file converted in parts
+            files = files.drop(columns="conversion")
     columns = ["architecture", "file", "weight_scales", "conversion", "size_mb", "ratio_vs_fp32",
                *goals,
                "latency_ms_1_threads", "latency_ms_2_threads", "keras_accuracy",
