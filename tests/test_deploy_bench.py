@@ -162,3 +162,29 @@ def test_a_step_runs_in_its_own_process_and_reports_its_cost():
     assert cost["peak_mb"] > 50  # a Python with utils (and TensorFlow) imported
     pid, cost = _run_step("here", False, os.getpid)
     assert pid == os.getpid() and not cost["own_process"] and cost["peak_mb"] > 50
+
+
+@pytest.mark.slow
+def test_untrained_qat_kernels_get_the_ranges_a_training_step_gives_them():
+    """Left at tfmot's starting range [-6, 6], small untrained kernels would round to int8
+    zeros, which the converter stores once per shape: the full-size files would be too small."""
+    import numpy as np
+
+    from utils import deploy_bench
+    from utils.models import build_model
+
+    model = build_model("alexnet", "int8_qat", (67, 67, 3), 2, width=0.0625)
+    wrapper = model.get_layer("quant_conv2")
+    low, high = (next(weight for weight in wrapper.weights if weight.name.endswith(end))
+                 for end in ("kernel_min:0", "kernel_max:0"))
+    assert np.all(high.numpy() == 6.0) and np.all(low.numpy() == -6.0)
+    images = np.random.default_rng(0).random((2, 67, 67, 3), dtype=np.float32)
+    deploy_bench._set_weight_ranges(model, images)
+    largest = np.abs(wrapper.layer.kernel.numpy()).max(axis=(0, 1, 2))  # per output channel
+    np.testing.assert_allclose(high.numpy(), largest, rtol=1e-6)
+    np.testing.assert_allclose(low.numpy(), -largest, rtol=1e-6)
+    float_model = build_model("alexnet", "fp32", (67, 67, 3), 2, width=0.0625)
+    before = [weight.numpy() for weight in float_model.weights]
+    deploy_bench._set_weight_ranges(float_model, images)  # other networks are left alone
+    assert all(np.array_equal(a, w.numpy()) for a, w in zip(before, float_model.weights,
+                                                            strict=True))
