@@ -178,11 +178,11 @@ print({precision: round(record["test_accuracy"], 4) for precision, record in rec
 # output zero point and is clamped to int8 (and to the range of a fused ReLU).
 #
 # The file is the field's int8 network (`int8_qat`, trained with quantization-aware
-# training and converted by TFLite without calibration). Where TFLite's converter cannot
-# make that file (seen with an untrained AlexNet at full size, whose 9216x4096 dense
-# kernel kept its fake quantization as a TensorFlow op), the file is instead the
-# post-training int8 file of the float network, calibrated on 200 training images, as
-# notebook 06 makes it. The interpreter runs one test image with every intermediate
+# training and converted by TFLite without calibration). Should TFLite's converter fail on
+# it (another TensorFlow version, say; full-size AlexNet's fc6 is converted in parts for
+# this reason, see notebook 06), the file is instead the post-training int8 file of the
+# float network, calibrated on 200 training images, as notebook 06 makes it, and the cell
+# says so. The interpreter runs one test image with every intermediate
 # tensor kept, so each convolution's real int8 input is read back and the layer
 # recomputed from it. Two kinds of TFLite kernels are compared: its *reference*
 # kernels, whose rounding `utils.lessons.arithmetic_and_energy` mirrors, and the *optimized* kernels a

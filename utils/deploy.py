@@ -496,10 +496,12 @@ def _refuse_float_islands(flatbuffer: bytes, name: str) -> bytes:
 
 
 # TFLite's converter (TensorFlow 2.16) turns a QAT convolution's per-channel fake quantization
-# into int8 weights by folding it as a constant, which it does only up to a kernel size: at
-# full-size AlexNet's fc6 (9,216 inputs), 6,144 x 4,096 weights converted, 8,192 x 4,096 were
-# left as a TensorFlow op (FakeQuantWithMinMaxVarsPerChannel, a TF Select op no int8 runtime
-# has). The largest kernel measured to convert is the most one part may hold.
+# into int8 weights by folding it as a constant, which it does only up to a kernel size. On
+# AlexNet's fc6 with 4,096 output channels, a kernel of 6,144 inputs (25.2 million weights)
+# converted and one of 8,192 inputs (33.6 million) was left as a TensorFlow op
+# (FakeQuantWithMinMaxVarsPerChannel, a TF Select op no int8 runtime has), as was the full
+# 9,216 inputs; the limit lies between the two. The largest kernel measured to convert is the
+# most one part may hold.
 CONVERTER_FOLD_LIMIT = 6144 * 4096
 
 
@@ -513,6 +515,7 @@ class KernelSplit:
     parts: int
 
     def describe(self) -> str:
+        """The split in one line, for the file's row (``conversion``)."""
         return (f"{self.layer} ({self.weights:,} weights) converted as {self.parts} parts of "
                 f"{self.filters // self.parts:,} output channels")
 
@@ -568,19 +571,19 @@ def _part_layer(member, part: int, filters: int):
     return type(member)(layer, copy.deepcopy(member.quantize_config))
 
 
-def _copy_part(source, target, channels: slice | None, filters: int | None) -> None:
-    """Give ``target`` the weights of ``source``: those with one value per output channel
-    (``filters`` of them: kernel, per-channel ranges, batch-norm values) sliced to
-    ``channels``, the rest (the output range) whole."""
+def _copy_weights(source, target, channels: slice | None) -> None:
+    """Give ``target`` the weights of ``source``: those the part holds fewer of (one value per
+    output channel: kernel, per-channel ranges, batch-norm values) sliced to ``channels``
+    along their last axis, the rest (the output range) whole."""
     values = []
     for old, new in zip(source.weights, target.weights, strict=True):
         if old.name.rsplit("/", 1)[-1] != new.name.rsplit("/", 1)[-1]:
             raise RuntimeError(f"weights out of order: {old.name} against {new.name}")
         value = old.numpy()
-        if channels is not None and value.ndim and value.shape[-1] == filters:
+        if value.shape != tuple(new.shape):
             value = value[..., channels]
         values.append(value)
-    target.set_weights(values)
+    target.set_weights(values)  # checks every shape
 
 
 def split_for_converter(model: tf.keras.Model, limit: int = CONVERTER_FOLD_LIMIT
@@ -593,9 +596,11 @@ def split_for_converter(model: tf.keras.Model, limit: int = CONVERTER_FOLD_LIMIT
     scales are per output channel and batch normalization and ReLU act per channel, so each
     part holds the very values of its channels, and every part, like the concatenation,
     quantizes its output on the original layer's one range, so the concatenation joins int8
-    tensors of one scale and rounds nothing again. ``model`` itself is unchanged; without an
-    oversized kernel it is returned as it is. Only a chain of layers (each layer reads the
-    one before it, as AlexNet is) can be split: another graph raises ValueError.
+    tensors of one scale and rounds nothing again. The result shares ``model``'s other layers
+    and their weights, which it leaves as they are; without an oversized kernel ``model`` is
+    returned itself. Only a chain of layers (each layer reads the one before it, as AlexNet
+    is) whose oversized convolution has a batch normalization or ReLU after it can be split:
+    another raises ValueError.
     """
     splits = {split.layer: split for split in kernel_splits(model, limit)}
     if not splits:
@@ -617,24 +622,27 @@ def split_for_converter(model: tf.keras.Model, limit: int = CONVERTER_FOLD_LIMIT
             x = layer(x)
             continue
         group = _split_group(layers, index)
+        if len(group) == 1:
+            raise ValueError(f"{model.name}: {split.layer} has no batch normalization or ReLU "
+                             "after it, whose output range the parts would share")
         skip.update(member.name for member in group)
         filters = split.filters // split.parts
         branches = []
         for part in range(split.parts):
+            channels = slice(part * filters, (part + 1) * filters)
             y = x
             for member in group:
                 wrapper = _part_layer(member, part, filters)
                 y = wrapper(y)
-                channels = slice(part * filters, (part + 1) * filters)
-                copies.append((member, wrapper, channels, split.filters))
+                copies.append((member, wrapper, channels))
             branches.append(y)
         join = type(group[-1])(tf.keras.layers.Concatenate(name=f"{split.layer}_concat"),
                                copy.deepcopy(group[-1].quantize_config))
         x = join(branches)
-        copies.append((group[-1], join, None, None))
+        copies.append((group[-1], join, None))
     converted = tf.keras.Model(inputs, x, name=model.name)
-    for source, target, channels, filters in copies:
-        _copy_part(source, target, channels, filters)
+    for source, target, channels in copies:
+        _copy_weights(source, target, channels)
     return converted
 
 
@@ -973,9 +981,8 @@ def deploy_and_measure(
         One row per file: architecture, file (fp32, int8_from_fp32,
         int8_from_fp32_per_tensor, int8_from_int8, int8_qat, binary), precision (of the Keras
         model), weight_scales (:func:`weight_scales`), conversion (for the QAT file: the
-        layers converted in parts, :func:`kernel_splits`; empty when none), status
-        ("measured", or why the
-        file was not made or not run), path, size_bytes, size_mb (10^6 bytes), runtime
+        layers converted in parts, :func:`kernel_splits`; empty when none), status ("measured",
+        or why the file was not made or not run), path, size_bytes, size_mb (10^6 bytes), runtime
         (which interpreter timed and scored it, :data:`RUNTIMES`), runtime_notes,
         latency_ms_{n}_threads, ratio_vs_fp32 (float32 file size / this size) and, with a
         test set, keras_accuracy, tflite_accuracy, accuracy_change_points (converted minus

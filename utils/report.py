@@ -326,7 +326,7 @@ def _deployment_section(results_dir: Path, figures_dir: Path, report_dir: Path) 
              "and the table of where their bytes go says what keeps each one below it (int8 "
              f"weight scales: {record['int8_weight_scales']})."
              + (" A QAT convolution larger than TFLite's converter folds into int8 weights "
-                f"(more than {record.get('converter_fold_limit', 0):,} weights) is converted "
+                f"(more than {record['converter_fold_limit']:,} weights) is converted "
                 "in parts along its output channels, joined by a concatenation: the same int8 "
                 "weights, scales and ranges, and the same int8 outputs (column *conversion*)."
                 if any(entry.get("conversion") for entry in full["files"]) else "")

@@ -290,9 +290,8 @@ def size_table(record: dict[str, Any], part: str = "full_size") -> pd.DataFrame:
     """One row per file of ``record[part]``: size, ratio to float32, latency, the size goal
     (full size) or the accuracy (trained part, whose reduced networks have no goal), the
     runtime that ran it and its status (why a file was not made or not run), and, when some
-    file has layers converted in parts, ``conversion`` (:func:`utils.deploy.kernel_splits`),
-    indexed by
-    architecture and file (and, for the trained part, the dataset between them).
+    file has layers converted in parts, ``conversion`` (:func:`utils.deploy.kernel_splits`);
+    indexed by architecture and file (and, for the trained part, the dataset between them).
     """
     files = pd.DataFrame(record[part]["files"])
     if files.empty:
