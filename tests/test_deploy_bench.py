@@ -123,6 +123,21 @@ def test_binary_ratio_ceiling_counts_only_packed_weights_and_structure():
     assert table.loc["net", "with every exact fold"] == pytest.approx(32000 / 1440)
 
 
+def test_the_size_table_shows_a_conversion_column_only_when_some_file_was_split():
+    def record(conversion):
+        return {"full_size": {"files": [
+            {"architecture": "net", "file": "fp32", "size_bytes": 400, "conversion": None},
+            {"architecture": "net", "file": "int8_qat", "size_bytes": 100,
+             "conversion": conversion}]}}
+
+    assert "conversion" not in size_table(record(""))
+    assert "conversion" not in size_table({"full_size": {"files": [  # records made before
+        {"architecture": "net", "file": "fp32", "size_bytes": 400}]}})
+    shown = size_table(record("fc6 (8 weights) converted as 2 parts of 2 output channels"))
+    assert shown.loc[("net", "fp32"), "conversion"] == ""
+    assert shown.loc[("net", "int8_qat"), "conversion"].startswith("fc6 (8 weights)")
+
+
 def test_binary_ratio_ceiling_folds_the_first_layer_to_bits():
     record = {"full_size": {"files": [
         {"architecture": "net", "file": "fp32", "size_bytes": 64000, "bytes": {"kinds": {}}},
