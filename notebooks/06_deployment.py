@@ -472,8 +472,17 @@ int8.loc[:, (int8 > 0).any()].round(2)
 # same network. Read the binary rows, where there are any, with care: LCE's fast binary
 # kernels are written for 64-bit ARM (NEON); on an x86 machine its binary convolutions run
 # portable C++ code, so they say nothing about a phone or a Raspberry Pi, where LCE is
-# meant to run. The float32 and int8 rows use TFLite's builtin kernels, which have x86
-# implementations.
+# meant to run. The float32 and int8 rows run in TFLite's interpreter with its default
+# delegate, XNNPACK, whose kernels are written for x86 as well as ARM.
+#
+# Every file takes one image: its input shape is fixed to (1, h, w, c), as a device
+# classifying one photo at a time uses it. This is not a detail. XNNPACK handles only
+# tensors whose shapes are known when the file is loaded; with the batch size left free,
+# the reshape to a (1, 1, C) tensor before the dense layers of AlexNet's quantized
+# networks (they run those layers as 1x1 convolutions) would read the batch size at run
+# time (SHAPE, STRIDED_SLICE and PACK ops), and the interpreter would leave the whole
+# file to its slower builtin kernels. A file's speed depends on how it was converted, not
+# only on its precision.
 
 # %%
 print(record["environment"].get("kernels") or "No binary file was made or timed here (LCE "

@@ -342,3 +342,16 @@ def test_files_run_where_a_device_would_run_them(alexnet_files):
         assert deploy.runtime_for(alexnet_files["binary"]) == "lce"
     with pytest.raises(ValueError, match="accepted: tflite, tflite_builtin, lce"):
         deploy.TFLiteModel(alexnet_files["fp32"], runtime="onnx")
+
+
+RUN_TIME_SHAPE_OPS = {"SHAPE", "STRIDED_SLICE", "PACK"}
+
+
+def test_every_file_takes_one_image_with_static_shapes(alexnet_files):
+    """The binary, quantized networks reshape to (1, 1, C) before their dense layers; with a
+    free batch that reshape would be computed at run time and keep XNNPACK off the graph."""
+    for kind, flatbuffer in alexnet_files.items():
+        assert not RUN_TIME_SHAPE_OPS & set(count_lce_ops(flatbuffer)), kind
+        if deploy.runtime_for(flatbuffer) == "tflite":
+            (source,) = tf.lite.Interpreter(model_content=flatbuffer).get_input_details()
+            assert list(source["shape_signature"]) == [1, *SHAPES["alexnet"]], kind

@@ -136,3 +136,28 @@ def test_only_a_chain_of_layers_is_split():
         split_for_converter(model, limit=81)  # 162 weights each: two parts of 81
     with pytest.raises(ValueError, match="162 weights cannot be split into parts of at most 20"):
         kernel_splits(model, limit=20)  # 6 channels give parts of 81, 54 or 27 weights
+
+
+def test_the_qat_file_takes_one_image_and_computes_what_a_free_batch_file_computes(
+        trained_qat_alexnet):
+    """Left free, the batch size is read at run time by the reshape to (1, 1, C) before fc6
+    (SHAPE, STRIDED_SLICE, PACK ops), and XNNPACK, which takes static shapes only, is kept
+    off the whole graph. The builtin kernels give the same integers from both files."""
+    model, _, images = trained_qat_alexnet
+    fixed = convert_qat(model)
+    (source,) = tf.lite.Interpreter(model_content=fixed).get_input_details()
+    assert list(source["shape_signature"]) == [1, 67, 67, 3]
+    assert not {"SHAPE", "STRIDED_SLICE", "PACK"} & set(count_lce_ops(fixed))
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)  # the batch left free
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.inference_input_type = converter.inference_output_type = tf.int8
+    free = converter.convert()
+    assert {"SHAPE", "STRIDED_SLICE", "PACK"} <= set(count_lce_ops(free))
+    fixed_model = deploy.TFLiteModel(fixed, runtime="tflite_builtin")
+    free_model = deploy.TFLiteModel(free, runtime="tflite_builtin")
+    assert fixed_model.input_spec == free_model.input_spec
+    assert fixed_model.output_spec == free_model.output_spec
+    for image in images[:8]:
+        encoded = fixed_model.input_spec.encode(image[None])
+        np.testing.assert_array_equal(fixed_model.run_encoded(encoded),
+                                      free_model.run_encoded(encoded))
