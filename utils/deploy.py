@@ -374,9 +374,10 @@ def _one_image_converter(model: tf.keras.Model) -> tf.lite.TFLiteConverter:
     wherever a Keras ``Reshape`` needs it (the (1, 1, C) tensor before the dense layers
     that are 1x1 convolutions: SHAPE, STRIDED_SLICE and PACK ops), and the interpreter's
     default delegate, XNNPACK, which takes static shapes only, leaves the whole graph to
-    the builtin kernels: full-size AlexNet's ``int8_qat`` file took 63-82 ms against 8 ms
-    with the batch fixed. Fixed, the converter folds those ops into one static RESHAPE;
-    the builtin kernels compute the same int8 outputs from either file (tested). The model
+    the builtin kernels: full-size AlexNet's ``int8_qat`` file ran about ten times slower
+    (``results/bench_deploy.json`` of commit fee69f5 against the next measurement). Fixed,
+    the converter folds those ops into one static RESHAPE; the builtin kernels compute the
+    same int8 outputs from either file (tested). The model
     is traced as a concrete function with a batch of one, the way TFLite's guide fixes a
     batch size; input and output keep the Keras model's names.
     """
