@@ -492,6 +492,40 @@ speedup = latency.rdiv(latency.xs("fp32", level="file"), level="architecture")
 pd.concat({"ms": latency, "speed-up over float32": speedup}, axis=1).round(2)
 
 # %% [markdown]
+# The int8 files of one network run the same convolutions, yet the one made from the
+# report's 8-bit network (`int8_from_int8`) runs slower, the more so the more clips it
+# holds (the lines above the table give the times). The table counts, in each int8 file,
+# the ops that sit between the convolutions. The report's activation quantizer clips to
+# [0, 1 − 2⁻⁸] (§4.4), and TFLite fuses only three clipping activations into a
+# convolution (ReLU, ReLU6, and a clip to [−1, 1]); any other clip stays in the file as
+# separate `MINIMUM` and `RELU` ops. XNNPACK does not run an int8 `MINIMUM`, so the
+# interpreter cuts the graph at every clip and runs the pieces in turns, XNNPACK's and
+# its own builtin kernels'. (The `MUL` and `ADD` ops, the batch normalizations after
+# max-pools, which no convolution can absorb, XNNPACK does run.) The field's int8
+# schemes clip with a plain ReLU and leave the top of the range to the activation's
+# scale (calibrated in `int8_from_fp32`, learned in `int8_qat`), so their clips vanish
+# into the convolutions. How a network quantizes its activations decides what a runtime
+# can do with it, not only how many bits it has.
+
+# %%
+between_convolutions = ("MINIMUM", "RELU", "MUL", "ADD")
+int8_files = [row for row in record["full_size"]["files"]
+              if row["file"].startswith("int8") and row.get("ops")]
+between = pd.DataFrame(
+    [{"architecture": row["architecture"], "file": row["file"],
+      **{op: row["ops"].get(op, 0) for op in between_convolutions},
+      "ms, 1 thread": row["latency_ms_1_threads"]} for row in int8_files],
+    columns=["architecture", "file", *between_convolutions, "ms, 1 thread"],
+).set_index(["architecture", "file"])
+for architecture, files in between["ms, 1 thread"].dropna().groupby(level="architecture"):
+    files = files.droplevel("architecture")
+    if "int8_from_int8" in files and len(files) > 1:
+        others = files.drop("int8_from_int8")
+        print(f"{architecture}: int8_from_int8 {files['int8_from_int8']:.1f} ms, the other "
+              f"int8 files {others.min():.1f} to {others.max():.1f} ms (one thread)")
+between.round(2)
+
+# %% [markdown]
 # ### What the theory promises, and what LCE reports on ARM
 #
 # The report's Fig. 3.1 (notebook 01, section 1) promises up to 16x the math throughput
