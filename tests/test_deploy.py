@@ -348,8 +348,9 @@ RUN_TIME_SHAPE_OPS = {"SHAPE", "STRIDED_SLICE", "PACK"}
 
 
 def test_every_file_takes_one_image_with_static_shapes(alexnet_files):
-    """The binary, quantized networks reshape to (1, 1, C) before their dense layers; with a
-    free batch that reshape would be computed at run time and keep XNNPACK off the graph."""
+    """The quantized networks (binary and 8-bit) reshape to (1, 1, C) before their dense
+    layers; with a free batch that reshape would be computed at run time (SHAPE,
+    STRIDED_SLICE and PACK ops) and keep XNNPACK off the graph."""
     for kind, flatbuffer in alexnet_files.items():
         assert not RUN_TIME_SHAPE_OPS & set(count_lce_ops(flatbuffer)), kind
         if deploy.runtime_for(flatbuffer) == "tflite":

@@ -28,13 +28,15 @@ Four kinds of file, each made by the field's own converter:
   convolutions as ``LceBconv2d`` ops with bit-packed weights (32 per int32 word) and
   binarizes their inputs with ``LceQuantize``.
 
+Every file takes one image, its input shape fixed to (1, h, w, c), so that every tensor's
+shape is known when the file is loaded (:func:`_one_image_converter` says why that matters).
 Each file runs where it would on a device (:class:`TFLiteModel`): float32 and int8 files in
 TensorFlow's own TFLite interpreter with its default delegate (XNNPACK, TFLite's optimized
-CPU kernels, as a phone would run them), binary files in LCE's interpreter, the only one that
-has LCE's ops. A file the default delegate cannot prepare is run again without it before it
-is declared unusable (:func:`runtime_failure`). On x86 LCE runs reference kernels, not its
-optimized ARM kernels, so binary latency measured here is no guide to a phone or a Raspberry
-Pi; the file size is.
+CPU kernels, as a phone would run them), binary files in LCE's interpreter, the only one
+that has LCE's ops. A file the default delegate cannot prepare is run again without it
+before it is declared unusable (:func:`runtime_failure`). On x86 LCE runs reference kernels,
+not its optimized ARM kernels, so binary latency measured here is no guide to a phone or a
+Raspberry Pi; the file size is.
 
 :mod:`utils.deploy_bench` (``python -m utils.deploy_bench``) uses these to measure both
 networks at full size and the trained ones, and writes ``results/bench_deploy.json``.
@@ -377,9 +379,9 @@ def _one_image_converter(model: tf.keras.Model) -> tf.lite.TFLiteConverter:
     the builtin kernels: full-size AlexNet's ``int8_qat`` file ran about ten times slower
     (``results/bench_deploy.json`` of commit fee69f5 against the next measurement). Fixed,
     the converter folds those ops into one static RESHAPE; the builtin kernels compute the
-    same int8 outputs from either file (tested). The model
-    is traced as a concrete function with a batch of one, the way TFLite's guide fixes a
-    batch size; input and output keep the Keras model's names.
+    same int8 outputs from either file (tested). The model is traced as a concrete function
+    with a batch of one, the way TFLite's guide fixes a batch size; input and output keep
+    the Keras model's names.
     """
     spec = tf.TensorSpec((1, *model.input_shape[1:]), model.inputs[0].dtype,
                          name=model.input_names[0])
