@@ -25,6 +25,7 @@ MLXTEND=${MLXTEND:-0.23.4}
 TESTS=(tests/test_quantizers.py tests/test_precision.py tests/test_models.py tests/test_data.py
        tests/test_colab.py tests/test_qat.py tests/test_affine.py)
 TFMOT=$(grep -m1 '^tensorflow-model-optimization==' requirements.txt)
+XDIST=$(grep -m1 '^pytest-xdist==' requirements-dev.txt)  # pyproject's addopts use -n
 
 find_python() {
     local name path root
@@ -48,8 +49,8 @@ pip() { "$PY" -m pip --disable-pip-version-check "$@"; }
 
 echo "== Installing the TF 2.20 stack"
 pip install -q "tensorflow==2.20.*" "tf-keras==2.20.*" "numpy==$NUMPY" "mlxtend==$MLXTEND" \
-    pandas matplotlib seaborn pillow tqdm pytest terminaltables packaging pyyaml "$TFMOT" \
-    papermill ipykernel nbformat || exit 1
+    pandas matplotlib seaborn pillow tqdm pytest "$XDIST" terminaltables packaging pyyaml \
+    "$TFMOT" papermill ipykernel nbformat || exit 1
 pip install -q --no-deps "larq==0.14.0" || exit 1
 echo "   (install took $(( $(date +%s) - start )) s)"
 "$PY" - <<'PY'
