@@ -22,8 +22,9 @@ VENV=${VENV:-/tmp/venv-tf220}
 NUMPY=${NUMPY:-2.1.*}
 MLXTEND=${MLXTEND:-0.23.4}
 # Explicit on purpose: test files that need LCE (or train for minutes) are not listed.
-TESTS=(tests/test_quantizers.py tests/test_precision.py tests/test_models.py tests/test_data.py
-       tests/test_colab.py tests/test_qat.py tests/test_affine.py)
+TESTS=(tests/test_quantizers.py tests/test_names.py tests/test_config.py tests/test_nets.py
+       tests/test_models.py tests/test_model_options.py tests/test_data.py tests/test_course.py
+       tests/test_environment.py tests/test_qat.py)
 TFMOT=$(grep -m1 '^tensorflow-model-optimization==' requirements.txt)
 XDIST=$(grep -m1 '^pytest-xdist==' requirements-dev.txt)  # pyproject's addopts use -n
 
@@ -103,6 +104,9 @@ else
 fi
 
 echo "== Unit tests without LCE: ${TESTS[*]}"
+for test_file in "${TESTS[@]}"; do  # a renamed file must fail here, not pass unseen
+    [ -f "$test_file" ] || { echo "   missing: $test_file"; exit 1; }
+done
 TF_CPP_MIN_LOG_LEVEL=2 "$PY" -m pytest "${TESTS[@]}" -q -p no:cacheprovider
 status=$?
 
