@@ -2,6 +2,7 @@
 defaults, the command line's flags and their help all come from them."""
 
 import dataclasses
+import inspect
 
 import pytest
 
@@ -22,6 +23,14 @@ def test_every_field_has_a_flag_and_help_and_every_model_option_is_a_field():
     helps = field_help()
     assert sorted(fields - set(helps)) == []
     assert all(len(text) > 10 and ":func:" not in text for text in helps.values())
+
+
+def test_the_help_reads_a_docstring_as_python_3_13_compiles_it(monkeypatch):
+    """Python 3.13 (Colab's runtime) strips a docstring's common indentation when it
+    compiles it; 3.11 keeps it. The help must read the same either way."""
+    indented = field_help()
+    monkeypatch.setattr(TrainConfig, "__doc__", inspect.cleandoc(TrainConfig.__doc__))
+    assert field_help() == indented
 
 
 def test_build_model_takes_every_model_option_with_the_config_default():

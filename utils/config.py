@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import inspect
 import json
 import re
 from dataclasses import dataclass
@@ -343,15 +344,16 @@ def field_help() -> dict[str, str]:
     """One line of help per :class:`TrainConfig` field, read from the class docstring (the
     one place the fields are described), for the command line."""
     helps: dict[str, str] = {}
-    entry = re.compile(r"^ {8}(?P<names>\w+(?:, \w+)*): (?P<text>.*)$")
+    entry = re.compile(r"^ {4}(?P<names>\w+(?:, \w+)*): (?P<text>.*)$")
     names: list[str] = []
-    for line in (TrainConfig.__doc__ or "").splitlines():
+    # cleandoc: Python 3.13 strips a docstring's indentation when it compiles it, 3.11 does not
+    for line in inspect.cleandoc(TrainConfig.__doc__ or "").splitlines():
         match = entry.match(line)
         if match:
             names = match.group("names").split(", ")
             for name in names:
                 helps[name] = match.group("text")
-        elif line.startswith(" " * 12) and names:
+        elif line.startswith(" " * 8) and names:
             for name in names:
                 helps[name] += " " + line.strip()
         else:
