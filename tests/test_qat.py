@@ -37,6 +37,12 @@ def trained_qat_alexnet(tmp_path_factory):
     return model, load_model(path), images
 
 
+@pytest.fixture(scope="module")
+def qat_file(trained_qat_alexnet):
+    """The trained small QAT AlexNet's int8 file, converted once for the tests below."""
+    return convert_qat(trained_qat_alexnet[0])
+
+
 def test_the_qat_precision_is_the_float_network_wrapped_by_tfmot():
     model = build_model("googlenet", "int8_qat", (32, 32, 3), 2, width=0.0625)
     assert model.name == "googlenet_int8_qat" and is_qat_model(model)
@@ -73,9 +79,9 @@ def test_a_trained_qat_model_reloads_and_predicts_the_same(trained_qat_alexnet):
                                model.predict(images[:4], verbose=0), atol=1e-6)
 
 
-def test_the_qat_file_is_integer_from_end_to_end(trained_qat_alexnet):
+def test_the_qat_file_is_integer_from_end_to_end(trained_qat_alexnet, qat_file):
     model, _, images = trained_qat_alexnet
-    flatbuffer = convert_qat(model)
+    flatbuffer = qat_file
     ops = count_lce_ops(flatbuffer)
     # five convolutions and fc6, fc7 as 1x1 convolutions (batch norm folded); the classifier
     assert "DEQUANTIZE" not in ops and ops["CONV_2D"] == 7 and ops["FULLY_CONNECTED"] == 1
@@ -94,7 +100,7 @@ def test_the_qat_file_is_integer_from_end_to_end(trained_qat_alexnet):
 
 
 def test_a_kernel_too_large_for_the_converter_converts_in_parts_to_the_same_file(
-        trained_qat_alexnet):
+        trained_qat_alexnet, qat_file):
     """Full-size AlexNet's fc6 is too large for the converter to fold (CONVERTER_FOLD_LIMIT);
     here a limit just under fc7's kernel makes the small network's fc7 the oversized one."""
     model, _, images = trained_qat_alexnet
@@ -110,7 +116,7 @@ def test_a_kernel_too_large_for_the_converter_converts_in_parts_to_the_same_file
     # the same function in Keras, and, converted, the same integers as the file made whole
     np.testing.assert_allclose(parted.predict(images, verbose=0),
                                model.predict(images, verbose=0), atol=1e-6)
-    whole, in_parts = convert_qat(model), convert_qat(model, fold_limit=limit)
+    whole, in_parts = qat_file, convert_qat(model, fold_limit=limit)
     ops = count_lce_ops(in_parts)
     assert ops["CONV_2D"] == count_lce_ops(whole)["CONV_2D"] + 1 and ops["CONCATENATION"] == 1
     assert "DEQUANTIZE" not in ops
@@ -139,12 +145,12 @@ def test_only_a_chain_of_layers_is_split():
 
 
 def test_the_qat_file_takes_one_image_and_computes_what_a_free_batch_file_computes(
-        trained_qat_alexnet):
+        trained_qat_alexnet, qat_file):
     """Left free, the batch size is read at run time by the reshape to (1, 1, C) before fc6
     (SHAPE, STRIDED_SLICE, PACK ops), and XNNPACK, which takes static shapes only, is kept
     off the whole graph. The builtin kernels give the same integers from both files."""
     model, _, images = trained_qat_alexnet
-    fixed = convert_qat(model)
+    fixed = qat_file
     (source,) = tf.lite.Interpreter(model_content=fixed).get_input_details()
     assert list(source["shape_signature"]) == [1, 67, 67, 3]
     assert not {"SHAPE", "STRIDED_SLICE", "PACK"} & set(count_lce_ops(fixed))
