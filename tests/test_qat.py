@@ -81,17 +81,16 @@ def test_a_trained_qat_model_reloads_and_predicts_the_same(trained_qat_alexnet):
 
 def test_the_qat_file_is_integer_from_end_to_end(trained_qat_alexnet, qat_file):
     model, _, images = trained_qat_alexnet
-    flatbuffer = qat_file
-    ops = count_lce_ops(flatbuffer)
+    ops = count_lce_ops(qat_file)
     # five convolutions and fc6, fc7 as 1x1 convolutions (batch norm folded); the classifier
     assert "DEQUANTIZE" not in ops and ops["CONV_2D"] == 7 and ops["FULLY_CONNECTED"] == 1
-    for op in operator_tensors(flatbuffer, "FULLY_CONNECTED"):
+    for op in operator_tensors(qat_file, "FULLY_CONNECTED"):
         assert [tensor["type"] for tensor in op["inputs"][:2]] == ["INT8", "INT8"]
-    for op in operator_tensors(flatbuffer, "CONV_2D"):
+    for op in operator_tensors(qat_file, "CONV_2D"):
         assert op["inputs"][0]["type"] == "INT8" and op["inputs"][1]["type"] == "INT8"
         assert op["inputs"][2]["type"] == "INT32"  # the bias, with batch norm folded in
         assert len(op["inputs"][1]["scale"]) == op["inputs"][1]["shape"][0]  # per channel
-    tflite = deploy.TFLiteModel(flatbuffer)
+    tflite = deploy.TFLiteModel(qat_file)
     assert tflite.input_spec.dtype == np.int8 and tflite.runtime == "tflite"
     keras = model.predict(images[:16], verbose=0)
     converted = tflite.predict(images[:16])
@@ -150,16 +149,15 @@ def test_the_qat_file_takes_one_image_and_computes_what_a_free_batch_file_comput
     (SHAPE, STRIDED_SLICE, PACK ops), and XNNPACK, which takes static shapes only, is kept
     off the whole graph. The builtin kernels give the same integers from both files."""
     model, _, images = trained_qat_alexnet
-    fixed = qat_file
-    (source,) = tf.lite.Interpreter(model_content=fixed).get_input_details()
+    (source,) = tf.lite.Interpreter(model_content=qat_file).get_input_details()
     assert list(source["shape_signature"]) == [1, 67, 67, 3]
-    assert not {"SHAPE", "STRIDED_SLICE", "PACK"} & set(count_lce_ops(fixed))
+    assert not {"SHAPE", "STRIDED_SLICE", "PACK"} & set(count_lce_ops(qat_file))
     converter = tf.lite.TFLiteConverter.from_keras_model(model)  # the batch left free
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.inference_input_type = converter.inference_output_type = tf.int8
     free = converter.convert()
     assert {"SHAPE", "STRIDED_SLICE", "PACK"} <= set(count_lce_ops(free))
-    fixed_model = deploy.TFLiteModel(fixed, runtime="tflite_builtin")
+    fixed_model = deploy.TFLiteModel(qat_file, runtime="tflite_builtin")
     free_model = deploy.TFLiteModel(free, runtime="tflite_builtin")
     assert fixed_model.input_spec == free_model.input_spec
     assert fixed_model.output_spec == free_model.output_spec
